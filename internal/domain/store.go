@@ -1,0 +1,79 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// JobArgs is a background job's arguments. It has the same method set as
+// river.JobArgs, so River job args satisfy it without the domain importing
+// River. Args may also implement River's InsertOpts method.
+type JobArgs interface {
+	Kind() string
+}
+
+// JobBuilder returns the job to enqueue for a newly stored inbound event.
+type JobBuilder func(ev *InboundEvent) JobArgs
+
+// JobCount is the number of jobs of one kind in one state.
+type JobCount struct {
+	Kind  string
+	State string
+	Count int
+}
+
+// Store is switchyard's persistence port. Two implementations (SQLite and
+// Postgres) pass one conformance suite. Every public method owns its
+// transaction. Secrets of connections are encrypted before they are written.
+type Store interface {
+	CreateMerchant(ctx context.Context, m *Merchant) error
+	GetMerchant(ctx context.Context, id string) (*Merchant, error)
+	ListMerchants(ctx context.Context) ([]*Merchant, error)
+
+	CreateConnection(ctx context.Context, c *Connection) error
+	// GetConnection returns the merchant's connection; ENOTFOUND when it
+	// belongs to another merchant.
+	GetConnection(ctx context.Context, merchantID, id string) (*Connection, error)
+	// UpdateConnection replaces account, config and secrets (token rotation).
+	UpdateConnection(ctx context.Context, c *Connection) error
+	ListConnections(ctx context.Context, merchantID string) ([]*Connection, error)
+
+	CreateInstallation(ctx context.Context, in *Installation) error
+	GetInstallation(ctx context.Context, id string) (*Installation, error)
+	UpdateInstallation(ctx context.Context, in *Installation) error
+	ListInstallations(ctx context.Context, merchantID string) ([]*Installation, error)
+
+	// IngestEvents stores the events and, for each one not already present
+	// (same installation and dedup key), enqueues job(ev), all in one
+	// transaction. It sets ID and ReceivedAt on every stored event. One result
+	// per event, in order. A batch with one bad row is retried row by row so the
+	// others still land; the bad row's result error is returned via errs.
+	IngestEvents(ctx context.Context, events []*InboundEvent, job JobBuilder) ([]IngestResult, []error, error)
+	GetEvent(ctx context.Context, id int64) (*InboundEvent, error)
+	ListEvents(ctx context.Context, f EventFilter) ([]*InboundEvent, error)
+	MarkEventProcessed(ctx context.Context, id int64, at time.Time) error
+	// ReplayEvent enqueues job for a stored event again (clearing processed_at).
+	ReplayEvent(ctx context.Context, id int64, job JobBuilder) error
+
+	RecordDeliveries(ctx context.Context, ds []*Delivery) error
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	CreateDeadLetter(ctx context.Context, dl *DeadLetter) error
+	GetDeadLetter(ctx context.Context, id int64) (*DeadLetter, error)
+	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]*DeadLetter, error)
+	// ReplayDeadLetter enqueues job for the letter and marks it replayed in one
+	// transaction. ECONFLICT when it was already replayed.
+	ReplayDeadLetter(ctx context.Context, id int64, job func(dl *DeadLetter) (JobArgs, error)) error
+
+	// Enqueue inserts a job outside of any other write.
+	Enqueue(ctx context.Context, job JobArgs) error
+	JobCounts(ctx context.Context) ([]JobCount, error)
+
+	// Ready reports whether the database answers and every migration is applied.
+	Ready(ctx context.Context) error
+	// StartJobs starts the job workers; StopJobs finishes or releases in-flight
+	// jobs and stops them.
+	StartJobs(ctx context.Context) error
+	StopJobs(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,119 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"switchyard/internal/domain"
+)
+
+// Error is the outcome of a failed outbound attempt.
+type Error struct {
+	Vendor   string
+	Endpoint string
+	Status   int // 0 when no response was received
+	Class    domain.ErrorClass
+	// RetryAfter is the vendor's requested wait (429/503), zero when absent.
+	RetryAfter time.Duration
+	// Body is the start of the response body (for diagnostics; never contains
+	// our secrets, but may contain the vendor's error message).
+	Body string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s %s: %s", e.Vendor, e.Endpoint, e.Class)
+	if e.Status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of an outbound error in err's chain, ClassOK for
+// nil and ClassTransient for any other error (unknown failures are retried).
+func ClassOf(err error) domain.ErrorClass {
+	if err == nil {
+		return domain.ClassOK
+	}
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe.Class
+	}
+	if errors.Is(err, context.Canceled) {
+		return domain.ClassCanceled
+	}
+	return domain.ClassTransient
+}
+
+// StatusOf returns the HTTP status of an outbound error in err's chain, or 0.
+func StatusOf(err error) int {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe.Status
+	}
+	return 0
+}
+
+// Classify maps an HTTP status (or a transport error when status is 0) to an
+// error class.
+func Classify(status int, transportErr error) domain.ErrorClass {
+	if transportErr != nil {
+		if errors.Is(transportErr, context.Canceled) {
+			return domain.ClassCanceled
+		}
+		return domain.ClassTransient // timeouts, resets, refused connections
+	}
+	switch {
+	case status >= 200 && status < 400:
+		return domain.ClassOK
+	case status == http.StatusTooManyRequests:
+		return domain.ClassRateLimited
+	case status == http.StatusUnauthorized:
+		return domain.ClassAuth
+	case status == http.StatusRequestTimeout:
+		return domain.ClassTransient
+	case status >= 500:
+		return domain.ClassTransient
+	default:
+		return domain.ClassTerminal
+	}
+}
+
+// IsTimeout reports whether err is a network timeout.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ParseRetryAfter reads a Retry-After value: delay-seconds (fractions
+// tolerated) or an HTTP-date. It returns 0 when absent or unreadable.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 {
+			return 0
+		}
+		return time.Duration(f * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,157 @@
+package outbound
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Budget names a rate budget and sizes it. Key is usually
+// "vendor:account[:tier]". Rate is sustained requests per second and Burst
+// the bucket size; both should sit just below the vendor's published limit.
+type Budget struct {
+	Key   string
+	Rate  float64
+	Burst int
+}
+
+// Quota is what a vendor's response headers say about the budget: how many
+// calls remain of Limit before Reset.
+type Quota struct {
+	Limit     int
+	Remaining int
+	Reset     time.Duration
+}
+
+// Limiter paces calls against a budget. The in-process LocalLimiter is the
+// default; Postgres mode can plug in a shared one.
+type Limiter interface {
+	// Wait blocks until a call may be made under b, or ctx ends.
+	Wait(ctx context.Context, b Budget) error
+	// Observe feeds the vendor's view of the quota back, so the limiter slows
+	// down early when the vendor counts more calls than we did.
+	Observe(b Budget, q Quota)
+	// Pause stops every call under b until the given time (a 429's Retry-After).
+	Pause(b Budget, until time.Time)
+}
+
+// BudgetStatus is a snapshot of one budget, for the admin UI and metrics.
+type BudgetStatus struct {
+	Key         string    `json:"key"`
+	Rate        float64   `json:"rate"`
+	Burst       int       `json:"burst"`
+	Tokens      float64   `json:"tokens"`
+	PausedUntil time.Time `json:"paused_until,omitempty"`
+	LastQuota   *Quota    `json:"last_quota,omitempty"`
+}
+
+// LocalLimiter keeps one token bucket (x/time/rate) per budget key.
+type LocalLimiter struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	lim         *rate.Limiter
+	budget      Budget
+	pausedUntil time.Time
+	lastQuota   *Quota
+}
+
+// NewLocalLimiter returns an in-process limiter. now may be nil (time.Now).
+func NewLocalLimiter(now func() time.Time) *LocalLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &LocalLimiter{now: now, buckets: map[string]*bucket{}}
+}
+
+func (l *LocalLimiter) get(b Budget) *bucket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bk, ok := l.buckets[b.Key]
+	if !ok || bk.budget.Rate != b.Rate || bk.budget.Burst != b.Burst {
+		burst := b.Burst
+		if burst < 1 {
+			burst = 1
+		}
+		lim := rate.NewLimiter(rate.Limit(b.Rate), burst)
+		if b.Rate <= 0 {
+			lim = rate.NewLimiter(rate.Inf, burst)
+		}
+		bk = &bucket{lim: lim, budget: b}
+		l.buckets[b.Key] = bk
+	}
+	return bk
+}
+
+// Wait implements Limiter.
+func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
+	bk := l.get(b)
+	l.mu.Lock()
+	paused := bk.pausedUntil
+	l.mu.Unlock()
+	if d := paused.Sub(l.now()); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return bk.lim.Wait(ctx)
+}
+
+// Observe implements Limiter: when the vendor reports fewer remaining calls
+// than our bucket holds, the difference is taken out of the bucket, so the
+// next calls wait for the vendor's budget to refill.
+func (l *LocalLimiter) Observe(b Budget, q Quota) {
+	if q.Limit <= 0 {
+		return
+	}
+	bk := l.get(b)
+	l.mu.Lock()
+	qq := q
+	bk.lastQuota = &qq
+	l.mu.Unlock()
+	now := l.now()
+	// Scale the vendor's remaining count into our (smaller) bucket.
+	scaled := float64(q.Remaining) * float64(bk.lim.Burst()) / float64(q.Limit)
+	if excess := bk.lim.TokensAt(now) - scaled; excess >= 1 {
+		bk.lim.ReserveN(now, int(excess))
+	}
+	if q.Remaining <= 0 && q.Reset > 0 {
+		l.Pause(b, now.Add(q.Reset))
+	}
+}
+
+// Pause implements Limiter.
+func (l *LocalLimiter) Pause(b Budget, until time.Time) {
+	bk := l.get(b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until.After(bk.pausedUntil) {
+		bk.pausedUntil = until
+	}
+}
+
+// Status returns a snapshot of every budget seen so far.
+func (l *LocalLimiter) Status() []BudgetStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	out := make([]BudgetStatus, 0, len(l.buckets))
+	for k, bk := range l.buckets {
+		st := BudgetStatus{Key: k, Rate: bk.budget.Rate, Burst: bk.budget.Burst, Tokens: bk.lim.TokensAt(now), LastQuota: bk.lastQuota}
+		if bk.pausedUntil.After(now) {
+			st.PausedUntil = bk.pausedUntil
+		}
+		out = append(out, st)
+	}
+	return out
+}
