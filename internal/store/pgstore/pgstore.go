@@ -1,0 +1,283 @@
+// Package pgstore is the Postgres store for scale-out: pgx/v5 with a pool,
+// goose migrations and River's migrations applied under one advisory lock (so
+// several replicas can start at once), and a River client on riverpgxv5 whose
+// inserts share the caller's pgx transaction.
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// migrationLockKey is the advisory lock taken while migrating.
+const migrationLockKey = 0x73777964 // "swyd"
+
+// Config configures the Postgres backend.
+type Config struct {
+	// URL is a postgres:// connection string.
+	URL string
+	// MaxConns sizes the pool (default 10).
+	MaxConns int32
+	// River is the job client configuration; nil opens an insert-only client.
+	River  *river.Config
+	Logger *slog.Logger
+}
+
+// Backend implements sqlstore.Backend on Postgres.
+type Backend struct {
+	pool   *pgxpool.Pool
+	sqldb  *sql.DB
+	river  *river.Client[pgx.Tx]
+	goose  *goose.Provider
+	rmig   *rivermigrate.Migrator[pgx.Tx]
+	logger *slog.Logger
+}
+
+// Open connects and creates the River client. It does not migrate.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("error parsing postgres URL: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	} else if pcfg.MaxConns < 10 {
+		pcfg.MaxConns = 10
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("error connecting to postgres: %w", err)
+	}
+	b := &Backend{pool: pool, sqldb: stdlib.OpenDBFromPool(pool), logger: cfg.Logger}
+	sub, _ := fs.Sub(migrationsFS, "migrations")
+	if b.goose, err = goose.NewProvider(goose.DialectPostgres, b.sqldb, sub, goose.WithDisableGlobalRegistry(true)); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("error preparing migrations: %w", err)
+	}
+	driver := riverpgxv5.New(pool)
+	if b.rmig, err = rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger}); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("error preparing river migrations: %w", err)
+	}
+	rc := cfg.River
+	if rc == nil {
+		rc = &river.Config{Logger: cfg.Logger}
+	}
+	if b.river, err = river.NewClient(driver, rc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("error creating river client: %w", err)
+	}
+	return b, nil
+}
+
+// Pool exposes the pool (tests).
+func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
+
+// River exposes the River client (tests).
+func (b *Backend) River() *river.Client[pgx.Tx] { return b.river }
+
+// Migrate applies the schema and River migrations under an advisory lock.
+func (b *Backend) Migrate(ctx context.Context) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("error acquiring connection for migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		return fmt.Errorf("error taking migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+	}()
+	if _, err := b.goose.Up(ctx); err != nil {
+		return fmt.Errorf("error applying schema migrations: %w", err)
+	}
+	if _, err := b.rmig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("error applying river migrations: %w", err)
+	}
+	return nil
+}
+
+// Name implements sqlstore.Backend.
+func (b *Backend) Name() string { return "postgres" }
+
+// TimeArg implements sqlstore.Backend.
+func (b *Backend) TimeArg(t time.Time) any { return t.UTC() }
+
+// Write implements sqlstore.Backend.
+func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("error beginning transaction: %w", err)
+	}
+	if err := fn(&txn{q: querier{tx}, tx: tx, river: b.river}); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("error committing transaction: %w", err)
+	}
+	return nil
+}
+
+// Read implements sqlstore.Backend.
+func (b *Backend) Read() sqlstore.Querier { return querier{b.pool} }
+
+// Enqueue implements sqlstore.Backend.
+func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
+	_, err := b.river.Insert(ctx, job, nil)
+	return err
+}
+
+// Ready implements sqlstore.Backend.
+func (b *Backend) Ready(ctx context.Context) error {
+	if err := b.pool.Ping(ctx); err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "database unreachable", err)
+	}
+	pending, err := b.goose.HasPending(ctx)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "cannot read schema version", err)
+	}
+	if pending {
+		return domain.Errorf(domain.EUNAVAILABLE, "schema migrations pending (run switchyard migrate)")
+	}
+	res, err := b.rmig.Validate(ctx, nil)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "cannot read river migrations", err)
+	}
+	if !res.OK {
+		return domain.Errorf(domain.EUNAVAILABLE, "river migrations pending: %s", strings.Join(res.Messages, "; "))
+	}
+	return nil
+}
+
+// StartJobs implements sqlstore.Backend.
+func (b *Backend) StartJobs(ctx context.Context) error { return b.river.Start(ctx) }
+
+// StopJobs implements sqlstore.Backend.
+func (b *Backend) StopJobs(ctx context.Context) error { return b.river.Stop(ctx) }
+
+// Close implements sqlstore.Backend.
+func (b *Backend) Close() error {
+	if b.goose != nil {
+		_ = b.goose.Close()
+	}
+	if b.sqldb != nil {
+		_ = b.sqldb.Close()
+	}
+	b.pool.Close()
+	return nil
+}
+
+// rebind turns "?" placeholders into "$1", "$2", ….
+func rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var sb strings.Builder
+	sb.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			sb.WriteByte('$')
+			sb.WriteString(strconv.Itoa(n))
+			continue
+		}
+		sb.WriteByte(q[i])
+	}
+	return sb.String()
+}
+
+type execer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type querier struct{ e execer }
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	rows, err := q.e.Query(ctx, rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return rows.CommandTag().RowsAffected(), nil
+}
+
+func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return row{q.e.QueryRow(ctx, rebind(query), args...)}
+}
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	r, err := q.e.Query(ctx, rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	return err
+}
+
+type txn struct {
+	q     querier
+	tx    pgx.Tx
+	river *river.Client[pgx.Tx]
+}
+
+func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) { return t.q.Exec(ctx, q, args...) }
+func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return t.q.QueryRow(ctx, q, args...)
+}
+func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return t.q.Query(ctx, q, args...)
+}
+
+func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		params[i] = river.InsertManyParams{Args: j}
+	}
+	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
+	return err
+}

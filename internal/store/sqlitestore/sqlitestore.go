@@ -1,0 +1,290 @@
+// Package sqlitestore is the embedded default store: SQLite through
+// modernc.org/sqlite (no cgo) with WAL, a busy timeout, immediate
+// transactions and ONE open connection (the SQLite/River recommendation),
+// goose migrations and a River client on riversqlite.
+//
+// With one connection, a database call made while a transaction is open
+// waits forever. Everything inside Write uses only the transaction.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"switchyard/internal/domain"
+	"switchyard/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// Config configures the SQLite backend.
+type Config struct {
+	// Path is the database file.
+	Path string
+	// River is the job client configuration (workers, queues, retry policy).
+	// Nil opens the store without job workers (insert-only).
+	River  *river.Config
+	Logger *slog.Logger
+}
+
+// Backend implements sqlstore.Backend on SQLite.
+type Backend struct {
+	db     *sql.DB
+	river  *river.Client[*sql.Tx]
+	logger *slog.Logger
+	goose  *goose.Provider
+	rmig   *rivermigrate.Migrator[*sql.Tx]
+}
+
+// ParseURL returns the file path of a sqlite:// URL: "sqlite://./x.db",
+// "sqlite:///abs/x.db" or "sqlite:x.db".
+func ParseURL(raw string) (string, error) {
+	rest, ok := strings.CutPrefix(raw, "sqlite:")
+	if !ok {
+		return "", fmt.Errorf("not a sqlite URL: %q", raw)
+	}
+	rest = strings.TrimPrefix(rest, "//")
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	if rest == "" {
+		return "", fmt.Errorf("sqlite URL %q has no file path", raw)
+	}
+	p, err := url.PathUnescape(rest)
+	if err != nil {
+		return "", fmt.Errorf("sqlite URL %q: %w", raw, err)
+	}
+	return p, nil
+}
+
+// Open opens (creating if needed) the database file and its River client.
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("error creating database directory: %w", err)
+		}
+	}
+	if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
+		// page_size only takes effect before the file has pages and before WAL.
+		if err := initFile(ctx, cfg.Path); err != nil {
+			return nil, err
+		}
+	}
+	dsn := "file:" + cfg.Path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("error opening sqlite database: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("error opening sqlite database %s: %w", cfg.Path, err)
+	}
+	b := &Backend{db: db, logger: cfg.Logger}
+	sub, _ := fs.Sub(migrationsFS, "migrations")
+	if b.goose, err = goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("error preparing migrations: %w", err)
+	}
+	driver := riversqlite.New(db)
+	if b.rmig, err = rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("error preparing river migrations: %w", err)
+	}
+	rc := cfg.River
+	if rc == nil {
+		rc = &river.Config{Logger: cfg.Logger}
+	}
+	if b.river, err = river.NewClient(driver, rc); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("error creating river client: %w", err)
+	}
+	return b, nil
+}
+
+func initFile(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return fmt.Errorf("error creating sqlite database: %w", err)
+	}
+	defer db.Close()
+	for _, p := range []string{"PRAGMA page_size = 16384", "PRAGMA journal_mode = WAL"} {
+		if _, err := db.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("error initialising sqlite database (%s): %w", p, err)
+		}
+	}
+	return nil
+}
+
+// DB exposes the pool (tests, benchmarks).
+func (b *Backend) DB() *sql.DB { return b.db }
+
+// River exposes the River client (tests).
+func (b *Backend) River() *river.Client[*sql.Tx] { return b.river }
+
+// Migrate applies the app schema and River's migrations.
+func (b *Backend) Migrate(ctx context.Context) error {
+	if _, err := b.goose.Up(ctx); err != nil {
+		return fmt.Errorf("error applying schema migrations: %w", err)
+	}
+	if _, err := b.rmig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("error applying river migrations: %w", err)
+	}
+	return nil
+}
+
+// Name implements sqlstore.Backend.
+func (b *Backend) Name() string { return "sqlite" }
+
+// TimeArg stores times as unix microseconds.
+func (b *Backend) TimeArg(t time.Time) any { return t.UnixMicro() }
+
+// Write implements sqlstore.Backend.
+func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("error beginning transaction: %w", err)
+	}
+	if err := fn(&txn{q: querier{tx}, tx: tx, river: b.river}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("error committing transaction: %w", err)
+	}
+	return nil
+}
+
+// Read implements sqlstore.Backend.
+func (b *Backend) Read() sqlstore.Querier { return querier{b.db} }
+
+// Enqueue implements sqlstore.Backend.
+func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
+	_, err := b.river.Insert(ctx, job, nil)
+	return err
+}
+
+// Ready implements sqlstore.Backend.
+func (b *Backend) Ready(ctx context.Context) error {
+	if err := b.db.PingContext(ctx); err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "database unreachable", err)
+	}
+	pending, err := b.goose.HasPending(ctx)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "cannot read schema version", err)
+	}
+	if pending {
+		return domain.Errorf(domain.EUNAVAILABLE, "schema migrations pending (run switchyard migrate)")
+	}
+	res, err := b.rmig.Validate(ctx, nil)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "cannot read river migrations", err)
+	}
+	if !res.OK {
+		return domain.Errorf(domain.EUNAVAILABLE, "river migrations pending: %s", strings.Join(res.Messages, "; "))
+	}
+	return nil
+}
+
+// StartJobs implements sqlstore.Backend.
+func (b *Backend) StartJobs(ctx context.Context) error { return b.river.Start(ctx) }
+
+// StopJobs implements sqlstore.Backend.
+func (b *Backend) StopJobs(ctx context.Context) error { return b.river.Stop(ctx) }
+
+// Close implements sqlstore.Backend.
+func (b *Backend) Close() error {
+	if b.goose != nil {
+		_ = b.goose.Close()
+	}
+	return b.db.Close()
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type querier struct{ e execer }
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.e.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return row{q.e.QueryRowContext(ctx, query, args...)}
+}
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	r, err := q.e.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+type row struct{ r *sql.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	return err
+}
+
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { _ = r.Rows.Close() }
+
+type txn struct {
+	q     querier
+	tx    *sql.Tx
+	river *river.Client[*sql.Tx]
+}
+
+func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) { return t.q.Exec(ctx, q, args...) }
+func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return t.q.QueryRow(ctx, q, args...)
+}
+func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return t.q.Query(ctx, q, args...)
+}
+
+func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		params[i] = river.InsertManyParams{Args: j}
+	}
+	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
+	return err
+}

@@ -1,0 +1,102 @@
+// Package sqlstore implements domain.Store once, over a small Backend
+// interface that the SQLite (sqlitestore) and Postgres (pgstore) packages
+// provide. The SQL here is written in the common subset of both dialects with
+// "?" placeholders that the Postgres backend rebinds to "$n". Each backend
+// owns its connection handling, migrations and River client, and inserts
+// jobs inside the caller's transaction.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"switchyard/internal/domain"
+)
+
+// ErrNoRows is returned by Row.Scan when the query matched nothing.
+var ErrNoRows = errors.New("sqlstore: no rows")
+
+// Row is one result row.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Querier runs SQL.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// Tx is a write transaction that can also insert River jobs.
+type Tx interface {
+	Querier
+	// InsertJobs enqueues jobs inside this transaction.
+	InsertJobs(ctx context.Context, jobs []domain.JobArgs) error
+}
+
+// Backend is what a database implementation provides.
+type Backend interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// TimeArg converts a time into the column representation.
+	TimeArg(t time.Time) any
+	// Write runs fn in one write transaction, committing when fn returns nil.
+	Write(ctx context.Context, fn func(tx Tx) error) error
+	// Read returns a querier for reads outside a transaction.
+	Read() Querier
+	// Enqueue inserts a job outside any transaction.
+	Enqueue(ctx context.Context, job domain.JobArgs) error
+	// Ready checks connectivity and that all migrations are applied.
+	Ready(ctx context.Context) error
+	StartJobs(ctx context.Context) error
+	StopJobs(ctx context.Context) error
+	Close() error
+}
+
+// Sealer encrypts and decrypts secrets at rest.
+type Sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(ciphertext []byte) ([]byte, error)
+}
+
+// Timestamp scans a time column: int64 unix microseconds (SQLite) or
+// time.Time (Postgres). NULL leaves Valid false.
+type Timestamp struct {
+	Time  time.Time
+	Valid bool
+}
+
+// Scan implements sql.Scanner.
+func (t *Timestamp) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		t.Time, t.Valid = time.Time{}, false
+	case int64:
+		t.Time, t.Valid = time.UnixMicro(x).UTC(), true
+	case time.Time:
+		t.Time, t.Valid = x.UTC(), true
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", v)
+	}
+	return nil
+}
+
+// Ptr returns a pointer to the time, or nil when NULL.
+func (t Timestamp) Ptr() *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	tt := t.Time
+	return &tt
+}
