@@ -272,7 +272,9 @@ type txn struct {
 	river *river.Client[*sql.Tx]
 }
 
-func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) { return t.q.Exec(ctx, q, args...) }
+func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return t.q.Exec(ctx, q, args...)
+}
 func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return t.q.QueryRow(ctx, q, args...)
 }
