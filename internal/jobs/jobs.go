@@ -1,0 +1,249 @@
+// Package jobs holds switchyard's River workers and the policy that turns a
+// job's outcome into River's vocabulary: success, snooze (429, no attempt
+// spent), retry with capped exponential backoff and jitter (5xx, timeouts,
+// network), or a dead letter and cancel (other 4xx, auth failures, exhausted
+// retries, the retry horizon passed).
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/outbound"
+)
+
+// Defaults.
+const (
+	DefaultHorizon     = 24 * time.Hour
+	DefaultMaxAttempts = 500 // the horizon, not the count, normally ends retrying
+	DefaultBackoffBase = 2 * time.Second
+	DefaultBackoffCap  = 10 * time.Minute
+	MinSnooze          = time.Second
+)
+
+// EventHandler processes one stored inbound event for an installation.
+// Its errors are classified with Classify.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error
+}
+
+// EventHandlerFunc adapts a function to an EventHandler.
+type EventHandlerFunc func(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error
+
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error {
+	return f(ctx, in, ev)
+}
+
+// ProcessEventArgs is the job enqueued with every new inbound event.
+type ProcessEventArgs struct {
+	EventID int64 `json:"event_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ProcessEventArgs) Kind() string { return "process_event" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ProcessEventArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: DefaultMaxAttempts}
+}
+
+// EventJob builds the job for a stored event (a domain.JobBuilder).
+func EventJob(ev *domain.InboundEvent) domain.JobArgs { return ProcessEventArgs{EventID: ev.ID} }
+
+// ReplayJob rebuilds the job of a dead letter. Every replay goes back to the
+// stored inbound event when there is one.
+func ReplayJob(dl *domain.DeadLetter) (domain.JobArgs, error) {
+	if dl.EventID != 0 {
+		return ProcessEventArgs{EventID: dl.EventID}, nil
+	}
+	switch dl.JobKind {
+	case ProcessEventArgs{}.Kind():
+		var a ProcessEventArgs
+		if err := json.Unmarshal(dl.JobArgs, &a); err != nil || a.EventID == 0 {
+			return nil, domain.Errorf(domain.EINVALID, "dead letter %d has unreadable job args", dl.ID)
+		}
+		return a, nil
+	}
+	return nil, domain.Errorf(domain.EINVALID, "dead letter %d: job kind %q cannot be replayed", dl.ID, dl.JobKind)
+}
+
+// Classify maps a handler error to an outcome class: outbound errors keep
+// their class, application errors of the caller-fault kinds are terminal,
+// our own cancellation is "canceled", and anything else is transient.
+func Classify(err error) domain.ErrorClass {
+	if err == nil {
+		return domain.ClassOK
+	}
+	var oe *outbound.Error
+	if errors.As(err, &oe) {
+		return oe.Class
+	}
+	if errors.Is(err, context.Canceled) {
+		return domain.ClassCanceled
+	}
+	var ae *domain.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case domain.EINVALID, domain.ENOTFOUND, domain.ECONFLICT, domain.EFORBIDDEN, domain.ETOOLARGE:
+			return domain.ClassTerminal
+		case domain.EUNAUTHORIZED:
+			return domain.ClassAuth
+		}
+	}
+	return domain.ClassTransient
+}
+
+// RetryAfterOf returns the Retry-After carried by an outbound error.
+func RetryAfterOf(err error) time.Duration {
+	var oe *outbound.Error
+	if errors.As(err, &oe) {
+		return oe.RetryAfter
+	}
+	return 0
+}
+
+// RetryPolicy is capped exponential backoff with ±25 % jitter.
+type RetryPolicy struct {
+	Base, Cap time.Duration
+	Now       func() time.Time
+}
+
+// NextRetry implements river.ClientRetryPolicy.
+func (p RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	base, capd := p.Base, p.Cap
+	if base <= 0 {
+		base = DefaultBackoffBase
+	}
+	if capd <= 0 {
+		capd = DefaultBackoffCap
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	return now().Add(Backoff(job.Attempt, base, capd))
+}
+
+// Backoff returns base·2^(attempt-1), capped, with ±25 % jitter.
+func Backoff(attempt int, base, capd time.Duration) time.Duration {
+	d := capd
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt < 40 {
+		if e := base << (attempt - 1); e > 0 && e < capd {
+			d = e
+		}
+	}
+	jitter := 0.75 + rand.Float64()*0.5
+	return time.Duration(float64(d) * jitter)
+}
+
+// Settler turns an outcome into River's vocabulary and writes dead letters.
+type Settler struct {
+	Store   domain.Store
+	Horizon time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// OnDeadLetter is called after a dead letter is written (metrics).
+	OnDeadLetter func(dl *domain.DeadLetter)
+}
+
+// Settle returns what a worker should return to River for err.
+func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.DeadLetter, err error) error {
+	class := Classify(err)
+	switch class {
+	case domain.ClassOK:
+		return nil
+	case domain.ClassRateLimited:
+		wait := RetryAfterOf(err)
+		if wait < MinSnooze {
+			wait = MinSnooze
+		}
+		return river.JobSnooze(wait)
+	case domain.ClassCanceled:
+		return err // shutting down: River retries it later
+	case domain.ClassTransient:
+		horizon := s.Horizon
+		if horizon <= 0 {
+			horizon = DefaultHorizon
+		}
+		age := s.Now().Sub(job.CreatedAt)
+		if job.Attempt < job.MaxAttempts && age < horizon {
+			return err
+		}
+	}
+	dl.JobKind = job.Kind
+	dl.JobArgs = job.EncodedArgs
+	dl.Attempts = job.Attempt
+	dl.Class = class
+	dl.Error = err.Error()
+	if werr := s.Store.CreateDeadLetter(context.WithoutCancel(ctx), &dl); werr != nil {
+		// Could not record it: let River retry rather than lose the job.
+		return fmt.Errorf("error writing dead letter (job kept for retry): %w", errors.Join(werr, err))
+	}
+	s.Logger.WarnContext(ctx, "job dead-lettered", slog.Int64("job_id", job.ID), slog.String("kind", job.Kind),
+		slog.Int64("event_id", dl.EventID), slog.String("class", string(class)), slog.Int("attempts", job.Attempt), slog.String("error", dl.Error))
+	if s.OnDeadLetter != nil {
+		s.OnDeadLetter(&dl)
+	}
+	return river.JobCancel(err)
+}
+
+// ProcessEventWorker runs the connector's handler for a stored event.
+type ProcessEventWorker struct {
+	river.WorkerDefaults[ProcessEventArgs]
+	Store    domain.Store
+	Handlers map[string]EventHandler
+	Settler  *Settler
+	// AttemptTimeout bounds one attempt (default 2 minutes).
+	AttemptTimeout time.Duration
+}
+
+// Timeout implements river.Worker.
+func (w *ProcessEventWorker) Timeout(*river.Job[ProcessEventArgs]) time.Duration {
+	if w.AttemptTimeout > 0 {
+		return w.AttemptTimeout
+	}
+	return 2 * time.Minute
+}
+
+// Work implements river.Worker.
+func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEventArgs]) error {
+	ev, err := w.Store.GetEvent(ctx, job.Args.EventID)
+	if err != nil {
+		if domain.IsNotFound(err) {
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	dl := domain.DeadLetter{MerchantID: ev.MerchantID, InstallationID: ev.InstallationID, EventID: ev.ID}
+	in, err := w.Store.GetInstallation(ctx, ev.InstallationID)
+	if err != nil {
+		return w.Settler.Settle(ctx, job.JobRow, dl, err)
+	}
+	if in.State == domain.InstallationUninstalled {
+		return river.JobCancel(fmt.Errorf("installation %s is uninstalled; event %d not processed", in.ID, ev.ID))
+	}
+	h, ok := w.Handlers[in.Connector]
+	if !ok {
+		return w.Settler.Settle(ctx, job.JobRow, dl, domain.Errorf(domain.EINVALID, "connector %s has no event handler in this build", in.Connector))
+	}
+	ctx = outbound.WithMeta(ctx, outbound.Meta{MerchantID: ev.MerchantID, InstallationID: in.ID, EventID: ev.ID, JobID: job.ID})
+	if err := h.HandleEvent(ctx, in, ev); err != nil {
+		return w.Settler.Settle(ctx, job.JobRow, dl, err)
+	}
+	if err := w.Store.MarkEventProcessed(ctx, ev.ID, w.Settler.Now()); err != nil {
+		return fmt.Errorf("error marking event processed: %w", err)
+	}
+	return nil
+}

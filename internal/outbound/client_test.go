@@ -1,0 +1,232 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchyard/internal/domain"
+)
+
+type memRecorder struct {
+	mu sync.Mutex
+	ds []*domain.Delivery
+}
+
+func (m *memRecorder) Record(d *domain.Delivery) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ds = append(m.ds, d)
+}
+
+func (m *memRecorder) all() []*domain.Delivery {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*domain.Delivery(nil), m.ds...)
+}
+
+func TestClassification(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Write([]byte(`{"ok":true}`))
+		case "/429":
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(429)
+		case "/429date":
+			w.Header().Set("Retry-After", time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(429)
+		case "/500":
+			w.WriteHeader(500)
+		case "/503":
+			w.WriteHeader(503)
+		case "/400":
+			w.WriteHeader(400)
+			w.Write([]byte(`{"error":{"msg":"bad"}}`))
+		case "/404":
+			w.WriteHeader(404)
+		case "/422":
+			w.WriteHeader(422)
+		case "/408":
+			w.WriteHeader(408)
+		case "/slow":
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	rec := &memRecorder{}
+	c, err := NewClient(Config{Vendor: "test", Account: "acct", BaseURL: srv.URL, Recorder: rec, HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path       string
+		class      domain.ErrorClass
+		status     int
+		retryAfter time.Duration
+	}{
+		{"/ok", domain.ClassOK, 200, 0},
+		{"/429", domain.ClassRateLimited, 429, 7 * time.Second},
+		{"/500", domain.ClassTransient, 500, 0},
+		{"/503", domain.ClassTransient, 503, 0},
+		{"/408", domain.ClassTransient, 408, 0},
+		{"/400", domain.ClassTerminal, 400, 0},
+		{"/404", domain.ClassTerminal, 404, 0},
+		{"/422", domain.ClassTerminal, 422, 0},
+		{"/slow", domain.ClassTransient, 0, 0},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, err := c.Do(context.Background(), &Request{Method: "GET", Path: tc.path})
+			if got := ClassOf(err); got != tc.class {
+				t.Fatalf("class = %s (%v), want %s", got, err, tc.class)
+			}
+			if tc.class == domain.ClassOK {
+				if resp.Status != 200 || string(resp.Body) != `{"ok":true}` {
+					t.Fatalf("resp = %+v", resp)
+				}
+				return
+			}
+			var oe *Error
+			if !errors.As(err, &oe) || oe.Status != tc.status || oe.RetryAfter != tc.retryAfter {
+				t.Fatalf("error = %#v", err)
+			}
+		})
+	}
+	// HTTP-date Retry-After.
+	_, err = c.Do(context.Background(), &Request{Method: "GET", Path: "/429date"})
+	if ra := err.(*Error).RetryAfter; ra < 80*time.Second || ra > 91*time.Second {
+		t.Fatalf("HTTP-date Retry-After = %v", ra)
+	}
+	if n := len(rec.all()); n != 10 {
+		t.Fatalf("deliveries recorded = %d, want one per attempt (10)", n)
+	}
+	// Network failure: a closed server.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	c2, _ := NewClient(Config{Vendor: "test", BaseURL: dead.URL})
+	if _, err := c2.Do(context.Background(), &Request{Method: "GET", Path: "/x"}); ClassOf(err) != domain.ClassTransient {
+		t.Fatalf("connection refused class = %s", ClassOf(err))
+	}
+}
+
+type refreshingAuth struct {
+	token     atomic.Value
+	refreshes atomic.Int32
+	next      string
+}
+
+func (a *refreshingAuth) Apply(_ context.Context, r *http.Request) error {
+	r.Header.Set("Authorization", "Bearer "+a.token.Load().(string))
+	return nil
+}
+
+func (a *refreshingAuth) Refresh(context.Context) error {
+	a.refreshes.Add(1)
+	a.token.Store(a.next)
+	return nil
+}
+
+func TestRefreshOnceOn401(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer fresh" {
+			w.WriteHeader(401)
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	auth := &refreshingAuth{next: "fresh"}
+	auth.token.Store("stale")
+	c, _ := NewClient(Config{Vendor: "t", BaseURL: srv.URL, Auth: auth})
+	if _, err := c.Do(context.Background(), &Request{Method: "GET", Path: "/"}); err != nil {
+		t.Fatalf("after refresh: %v", err)
+	}
+	if auth.refreshes.Load() != 1 {
+		t.Fatalf("refreshes = %d", auth.refreshes.Load())
+	}
+	// A refresh that does not help: one refresh, then ClassAuth.
+	auth2 := &refreshingAuth{next: "still-bad"}
+	auth2.token.Store("stale")
+	c2, _ := NewClient(Config{Vendor: "t", BaseURL: srv.URL, Auth: auth2})
+	_, err := c2.Do(context.Background(), &Request{Method: "GET", Path: "/"})
+	if ClassOf(err) != domain.ClassAuth || auth2.refreshes.Load() != 1 {
+		t.Fatalf("class = %s, refreshes = %d", ClassOf(err), auth2.refreshes.Load())
+	}
+	// API keys cannot refresh: straight to ClassAuth.
+	c3, _ := NewClient(Config{Vendor: "t", BaseURL: srv.URL, Auth: AuthFunc(func(context.Context, *http.Request) error { return nil })})
+	if _, err := c3.Do(context.Background(), &Request{Method: "GET", Path: "/"}); ClassOf(err) != domain.ClassAuth {
+		t.Fatalf("api key 401 class = %s", ClassOf(err))
+	}
+}
+
+func TestRequestsStayOnBaseURLAndEndpointHasNoQuery(t *testing.T) {
+	t.Parallel()
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.URL.String() }))
+	defer srv.Close()
+	rec := &memRecorder{}
+	c, _ := NewClient(Config{Vendor: "k", BaseURL: srv.URL + "/api", Recorder: rec})
+	if _, err := c.Do(context.Background(), &Request{Method: "POST", Path: "/order/query/?loginId=demo&password=secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "/api/order/query/") {
+		t.Fatalf("server saw %q", got)
+	}
+	if e := rec.all()[0].Endpoint; strings.Contains(e, "secret") || e != "POST /order/query/" {
+		t.Fatalf("endpoint label = %q", e)
+	}
+	for _, p := range []string{"//evil.example/x", "http://evil.example/x", "relative"} {
+		if _, err := c.Do(context.Background(), &Request{Method: "GET", Path: p}); ClassOf(err) != domain.ClassTerminal {
+			t.Fatalf("path %q: class %s, want terminal", p, ClassOf(err))
+		}
+	}
+}
+
+func TestLimiterQuotaAndPause(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := NewLocalLimiter(func() time.Time { return now })
+	b := Budget{Key: "gorgias:acme", Rate: 2, Burst: 40}
+	l.get(b)
+	if tok := l.get(b).lim.TokensAt(now); tok != 40 {
+		t.Fatalf("fresh bucket tokens = %v", tok)
+	}
+	// The vendor says only 10 of 40 remain: our bucket drops to 10.
+	l.Observe(b, Quota{Limit: 40, Remaining: 10})
+	if tok := l.get(b).lim.TokensAt(now); tok < 9.5 || tok > 10.5 {
+		t.Fatalf("after Observe tokens = %v, want 10", tok)
+	}
+	l.Pause(b, now.Add(5*time.Second))
+	st := l.Status()
+	if len(st) != 1 || !st[0].PausedUntil.Equal(now.Add(5*time.Second)) || st[0].LastQuota.Remaining != 10 {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestBatchRecorderFlushesOnClose(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got int
+	var seen int
+	r := NewBatchRecorder(func(_ context.Context, ds []*domain.Delivery) error {
+		mu.Lock()
+		got += len(ds)
+		mu.Unlock()
+		return nil
+	}, func(*domain.Delivery) { seen++ }, nil, 3, time.Hour)
+	for i := 0; i < 7; i++ {
+		r.Record(&domain.Delivery{Vendor: "x"})
+	}
+	r.Close()
+	if got != 7 || seen != 7 {
+		t.Fatalf("flushed %d, observed %d; want 7", got, seen)
+	}
+}
