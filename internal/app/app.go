@@ -1,0 +1,269 @@
+// Package app wires switchyard together. App has Run and Close and is used
+// both by the serve command and by end-to-end tests (temp-dir database,
+// 127.0.0.1:0 listener).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/ingest"
+	"switchyard/internal/jobs"
+	"switchyard/internal/metrics"
+	"switchyard/internal/outbound"
+	"switchyard/internal/secret"
+	"switchyard/internal/server"
+	"switchyard/internal/store/pgstore"
+	"switchyard/internal/store/sqlitestore"
+	"switchyard/internal/store/sqlstore"
+)
+
+// Config configures the hub.
+type Config struct {
+	// Addr is the listen address (default 127.0.0.1:8080).
+	Addr string
+	// DB is sqlite://path or postgres://… (default sqlite://./switchyard.db).
+	DB string
+	// SecretKey encrypts connection secrets (32 bytes). Required.
+	SecretKey []byte
+	// AdminToken guards the admin API; empty disables it.
+	AdminToken string
+	// Workers is the number of concurrent job workers (default 100).
+	Workers int
+	// RetryHorizon is how long a failing job is retried before it is
+	// dead-lettered (default 24 h).
+	RetryHorizon time.Duration
+	// ShutdownTimeout bounds graceful shutdown (default 30 s).
+	ShutdownTimeout time.Duration
+	// Handlers process events per connector (tests inject their own).
+	Handlers map[string]jobs.EventHandler
+	// BackoffBase and BackoffCap tune retry backoff (defaults 2 s and 10 min).
+	BackoffBase, BackoffCap time.Duration
+	Version                 string
+	Now                     func() time.Time
+}
+
+// App is a running hub.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	backend  interface{ Migrate(context.Context) error }
+	store    *sqlstore.Store
+	metrics  *metrics.Metrics
+	limiter  *outbound.LocalLimiter
+	recorder *outbound.BatchRecorder
+	ingest   *ingest.Handler
+	http     *http.Server
+	ln       net.Listener
+}
+
+// New opens the database, applies migrations and builds the hub. It does not
+// listen or start workers; Run does.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	if len(cfg.SecretKey) == 0 {
+		return nil, errors.New("no secret key: " + secret.HowToMakeKey)
+	}
+	box, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DB == "" {
+		cfg.DB = "sqlite://./switchyard.db"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 100
+	}
+	if cfg.RetryHorizon <= 0 {
+		cfg.RetryHorizon = jobs.DefaultHorizon
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
+
+	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger}
+	worker := &jobs.ProcessEventWorker{Handlers: cfg.Handlers, Settler: settler}
+	if worker.Handlers == nil {
+		worker.Handlers = map[string]jobs.EventHandler{}
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, worker)
+	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
+	rc := &river.Config{
+		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:     workers,
+		RetryPolicy: jobs.RetryPolicy{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Now: cfg.Now},
+		MaxAttempts: jobs.DefaultMaxAttempts,
+		Logger:      riverLogger,
+	}
+	writers := 1
+	var backend sqlstore.Backend
+	switch {
+	case strings.HasPrefix(cfg.DB, "sqlite:"):
+		path, err := sqlitestore.ParseURL(cfg.DB)
+		if err != nil {
+			return nil, err
+		}
+		b, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path, River: rc, Logger: riverLogger})
+		if err != nil {
+			return nil, err
+		}
+		backend, a.backend = b, b
+	case strings.HasPrefix(cfg.DB, "postgres://"), strings.HasPrefix(cfg.DB, "postgresql://"):
+		b, err := pgstore.Open(ctx, pgstore.Config{URL: cfg.DB, River: rc, Logger: riverLogger})
+		if err != nil {
+			return nil, err
+		}
+		backend, a.backend = b, b
+		writers = 4
+	default:
+		return nil, fmt.Errorf("--db must start with sqlite:// or postgres://, got %q", redactURL(cfg.DB))
+	}
+	a.store = sqlstore.New(backend, box, cfg.Now)
+	if err := a.backend.Migrate(ctx); err != nil {
+		backend.Close()
+		return nil, err
+	}
+	worker.Store, settler.Store = a.store, a.store
+
+	a.metrics = metrics.New(a.store.JobCounts, logger)
+	settler.OnDeadLetter = a.metrics.ObserveDeadLetter
+	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
+	a.ingest = ingest.New(ingest.Config{
+		Store:   a.store,
+		Sources: map[string]ingest.Source{domain.VendorWhiplash: ingest.WhiplashSource{}},
+		Job:     jobs.EventJob,
+		Writers: writers,
+		Observe: a.metrics.ObserveIngest,
+		Now:     cfg.Now,
+		Logger:  logger,
+	})
+	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
+	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	return a, nil
+}
+
+// Store returns the store (tests, other subsystems).
+func (a *App) Store() *sqlstore.Store { return a.store }
+
+// Recorder returns the delivery recorder vendor clients use.
+func (a *App) Recorder() outbound.Recorder { return a.recorder }
+
+// Limiter returns the shared rate limiter.
+func (a *App) Limiter() *outbound.LocalLimiter { return a.limiter }
+
+// Listen binds the address (so Addr is known before Run).
+func (a *App) Listen() error {
+	if a.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("error listening on %s: %w", a.cfg.Addr, err)
+	}
+	a.ln = ln
+	return nil
+}
+
+// Addr is the bound address ("" before Listen).
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// URL is the base URL of the bound address.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Run listens (if not yet), starts the job workers and serves until ctx ends,
+// then shuts down gracefully: stop accepting, drain ingest, finish or release
+// in-flight jobs, flush delivery logs.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Listen(); err != nil {
+		return err
+	}
+	if err := a.store.StartJobs(ctx); err != nil {
+		return fmt.Errorf("error starting job workers: %w", err)
+	}
+	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))
+	errc := make(chan error, 1)
+	go func() { errc <- a.http.Serve(a.ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.logger.Info("switchyard shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.http.Shutdown(sctx); err != nil {
+		a.logger.Warn("http shutdown", slog.String("error", err.Error()))
+	}
+	a.ingest.Close()
+	if err := a.store.StopJobs(sctx); err != nil {
+		a.logger.Warn("job workers did not stop cleanly", slog.String("error", err.Error()))
+	}
+	a.recorder.Close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+// Close releases the database. Call after Run returns (or instead of Run).
+func (a *App) Close() error {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	a.ingest.Close()
+	a.recorder.Close()
+	return a.store.Close()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	at := strings.LastIndexByte(u, '@')
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		return u[:scheme+3] + user + ":xxxxx" + u[at:]
+	}
+	return u
+}
+
+// levelFilter raises the minimum level of a handler (River is chatty at info).
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (l levelFilter) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.Handler.Enabled(ctx, lv)
+}
+func (l levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFilter{l.Handler.WithAttrs(as), l.min}
+}
+func (l levelFilter) WithGroup(n string) slog.Handler { return levelFilter{l.Handler.WithGroup(n), l.min} }

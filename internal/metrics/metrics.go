@@ -1,0 +1,99 @@
+// Package metrics holds switchyard's Prometheus collectors on a registry of
+// their own (no package globals).
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"switchyard/internal/domain"
+)
+
+// Metrics is the set of collectors.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	IngestTotal     *prometheus.CounterVec
+	IngestLatency   *prometheus.HistogramVec
+	DeliveriesTotal *prometheus.CounterVec
+	DeliveryLatency *prometheus.HistogramVec
+	DeadLetters     *prometheus.CounterVec
+}
+
+// New registers the collectors. jobCounts feeds the switchyard_jobs gauge at
+// scrape time.
+func New(jobCounts func(ctx context.Context) ([]domain.JobCount, error), logger *slog.Logger) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		IngestTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_ingest_requests_total", Help: "Inbound webhook requests by vendor and result (accepted, duplicate, or an error code).",
+		}, []string{"vendor", "result"}),
+		IngestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchyard_ingest_duration_seconds", Help: "Time from request to answer for inbound webhooks.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .02, .03, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"vendor"}),
+		DeliveriesTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_deliveries_total", Help: "Outbound attempts by vendor, HTTP status (0 = no response) and class.",
+		}, []string{"vendor", "status", "class"}),
+		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchyard_delivery_duration_seconds", Help: "Outbound attempt latency by vendor.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"vendor"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_dead_letters_total", Help: "Jobs dead-lettered, by job kind and class.",
+		}, []string{"kind", "class"}),
+	}
+	reg.MustRegister(m.IngestTotal, m.IngestLatency, m.DeliveriesTotal, m.DeliveryLatency, m.DeadLetters,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&jobsCollector{counts: jobCounts, logger: logger})
+	return m
+}
+
+// ObserveIngest records one webhook request.
+func (m *Metrics) ObserveIngest(vendor, result string, d time.Duration) {
+	m.IngestTotal.WithLabelValues(vendor, result).Inc()
+	m.IngestLatency.WithLabelValues(vendor).Observe(d.Seconds())
+}
+
+// ObserveDelivery records one outbound attempt.
+func (m *Metrics) ObserveDelivery(d *domain.Delivery) {
+	m.DeliveriesTotal.WithLabelValues(d.Vendor, strconv.Itoa(d.Status), string(d.Class)).Inc()
+	m.DeliveryLatency.WithLabelValues(d.Vendor).Observe(d.Latency.Seconds())
+}
+
+// ObserveDeadLetter records one dead letter.
+func (m *Metrics) ObserveDeadLetter(dl *domain.DeadLetter) {
+	m.DeadLetters.WithLabelValues(dl.JobKind, string(dl.Class)).Inc()
+}
+
+var jobsDesc = prometheus.NewDesc("switchyard_jobs", "Jobs in the queue by kind and state.", []string{"kind", "state"}, nil)
+
+type jobsCollector struct {
+	counts func(ctx context.Context) ([]domain.JobCount, error)
+	logger *slog.Logger
+}
+
+func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.counts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.counts(ctx)
+	if err != nil {
+		if c.logger != nil {
+			c.logger.Warn("error counting jobs for metrics", slog.String("error", err.Error()))
+		}
+		return
+	}
+	for _, jc := range counts {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(jc.Count), jc.Kind, jc.State)
+	}
+}

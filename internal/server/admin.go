@@ -1,0 +1,306 @@
+package server
+
+import (
+	"net/http"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/jobs"
+)
+
+func (s *Server) listMerchants(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.cfg.Store.ListMerchants(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"merchants": nonNil(ms)})
+}
+
+func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	m := &domain.Merchant{ID: in.ID, Name: in.Name}
+	if err := s.cfg.Store.CreateMerchant(r.Context(), m); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, m)
+}
+
+func (s *Server) getMerchant(w http.ResponseWriter, r *http.Request) {
+	m, err := s.merchant(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, m)
+}
+
+// connectionView is a connection as the API shows it: secret names, never values.
+type connectionView struct {
+	*domain.Connection
+	SecretNames []string `json:"secret_names"`
+}
+
+func viewConnection(c *domain.Connection) connectionView {
+	names := c.Secrets.Names()
+	if names == nil {
+		names = []string{}
+	}
+	return connectionView{Connection: c, SecretNames: names}
+}
+
+type connectionInput struct {
+	ID      string            `json:"id"`
+	Vendor  string            `json:"vendor"`
+	Account string            `json:"account"`
+	Config  map[string]string `json:"config"`
+	Secrets map[string]string `json:"secrets"`
+}
+
+func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.merchant(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	cs, err := s.cfg.Store.ListConnections(r.Context(), r.PathValue("merchant"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := make([]connectionView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, viewConnection(c))
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"connections": out})
+}
+
+func (s *Server) createConnection(w http.ResponseWriter, r *http.Request) {
+	var in connectionInput
+	if err := decode(r, &in); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	c := &domain.Connection{ID: in.ID, MerchantID: r.PathValue("merchant"), Vendor: in.Vendor, Account: in.Account, Config: in.Config, Secrets: in.Secrets}
+	if err := s.cfg.Store.CreateConnection(r.Context(), c); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, viewConnection(c))
+}
+
+// updateConnection merges config and secrets (a secret set to "" is removed)
+// and can change the account.
+func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request) {
+	var in connectionInput
+	if err := decode(r, &in); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	c, err := s.cfg.Store.GetConnection(r.Context(), r.PathValue("merchant"), r.PathValue("connection"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if in.Vendor != "" && in.Vendor != c.Vendor {
+		s.Error(w, r, domain.Errorf(domain.EINVALID, "a connection's vendor cannot change"))
+		return
+	}
+	if in.Account != "" {
+		c.Account = in.Account
+	}
+	merge := func(dst map[string]string, src map[string]string) map[string]string {
+		if dst == nil {
+			dst = map[string]string{}
+		}
+		for k, v := range src {
+			if v == "" {
+				delete(dst, k)
+			} else {
+				dst[k] = v
+			}
+		}
+		return dst
+	}
+	c.Config = merge(c.Config, in.Config)
+	c.Secrets = merge(c.Secrets, in.Secrets)
+	if err := s.cfg.Store.UpdateConnection(r.Context(), c); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.invalidateInstallationsOf(r, c.MerchantID)
+	WriteJSON(w, http.StatusOK, viewConnection(c))
+}
+
+func (s *Server) invalidateInstallationsOf(r *http.Request, merchantID string) {
+	ins, err := s.cfg.Store.ListInstallations(r.Context(), merchantID)
+	if err != nil {
+		return
+	}
+	for _, in := range ins {
+		s.cfg.Ingest.Invalidate(in.ID)
+	}
+}
+
+func (s *Server) listInstallations(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.merchant(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ins, err := s.cfg.Store.ListInstallations(r.Context(), r.PathValue("merchant"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"installations": nonNil(ins)})
+}
+
+func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ID          string            `json:"id"`
+		Connector   string            `json:"connector"`
+		Connections map[string]string `json:"connections"`
+		Settings    map[string]string `json:"settings"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	inst := &domain.Installation{ID: in.ID, MerchantID: r.PathValue("merchant"), Connector: in.Connector, Connections: in.Connections, Settings: in.Settings, State: domain.InstallationActive}
+	if err := s.cfg.Store.CreateInstallation(r.Context(), inst); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, inst)
+}
+
+// installation loads the path's installation, 404 unless it belongs to the
+// path's merchant.
+func (s *Server) installation(r *http.Request) (*domain.Installation, error) {
+	in, err := s.cfg.Store.GetInstallation(r.Context(), r.PathValue("installation"))
+	if err != nil {
+		return nil, err
+	}
+	if in.MerchantID != r.PathValue("merchant") {
+		return nil, domain.Errorf(domain.ENOTFOUND, "installation %s not found", r.PathValue("installation"))
+	}
+	return in, nil
+}
+
+func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
+	in, err := s.installation(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, in)
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.merchant(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	evs, err := s.cfg.Store.ListEvents(r.Context(), domain.EventFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), CustomerEmail: r.URL.Query().Get("email"), Limit: queryInt(r, "limit")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"events": nonNil(evs)})
+}
+
+func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "event")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ev, err := s.cfg.Store.GetEvent(r.Context(), id)
+	if err == nil && ev.MerchantID != r.PathValue("merchant") {
+		err = domain.Errorf(domain.ENOTFOUND, "event %d not found", id)
+	}
+	if err == nil {
+		err = s.cfg.Store.ReplayEvent(r.Context(), id, jobs.EventJob)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]any{"status": "replaying", "event_id": id})
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.merchant(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ds, err := s.cfg.Store.ListDeliveries(r.Context(), domain.DeliveryFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Vendor: r.URL.Query().Get("vendor"), Limit: queryInt(r, "limit")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)})
+}
+
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.merchant(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	dls, err := s.cfg.Store.ListDeadLetters(r.Context(), domain.DeadLetterFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Pending: r.URL.Query().Get("pending") == "true", Limit: queryInt(r, "limit")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": nonNil(dls)})
+}
+
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	dl, err := s.cfg.Store.GetDeadLetter(r.Context(), id)
+	if err == nil && dl.MerchantID != r.PathValue("merchant") {
+		err = domain.Errorf(domain.ENOTFOUND, "dead letter %d not found", id)
+	}
+	if err == nil {
+		err = s.cfg.Store.ReplayDeadLetter(r.Context(), id, jobs.ReplayJob)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]any{"status": "replaying", "dead_letter_id": id})
+}
+
+func (s *Server) jobCounts(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.cfg.Store.JobCounts(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"jobs": nonNil(counts)})
+}
+
+func (s *Server) rateLimits(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Limiter == nil {
+		WriteJSON(w, http.StatusOK, map[string]any{"budgets": []any{}})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"budgets": s.cfg.Limiter.Status()})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

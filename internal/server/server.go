@@ -1,0 +1,152 @@
+// Package server is switchyard's HTTP surface: the route table, health and
+// readiness, metrics, inbound webhooks and the admin JSON API. Handlers are
+// methods on Server, which holds its dependencies.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/ingest"
+	"switchyard/internal/metrics"
+	"switchyard/internal/outbound"
+)
+
+// Config holds the server's dependencies.
+type Config struct {
+	Store   domain.Store
+	Ingest  *ingest.Handler
+	Metrics *metrics.Metrics
+	Limiter *outbound.LocalLimiter
+	// AdminToken guards /api/v1; empty disables the admin API.
+	AdminToken string
+	Version    string
+	Logger     *slog.Logger
+}
+
+// Server routes requests.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New builds the route table.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Metrics != nil {
+		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	m.Handle("POST /hooks/{vendor}/{installation}", cfg.Ingest)
+
+	admin := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.requireAdmin(h)) }
+	admin("GET /api/v1/merchants", s.listMerchants)
+	admin("POST /api/v1/merchants", s.createMerchant)
+	admin("GET /api/v1/merchants/{merchant}", s.getMerchant)
+	admin("GET /api/v1/merchants/{merchant}/connections", s.listConnections)
+	admin("POST /api/v1/merchants/{merchant}/connections", s.createConnection)
+	admin("PATCH /api/v1/merchants/{merchant}/connections/{connection}", s.updateConnection)
+	admin("GET /api/v1/merchants/{merchant}/installations", s.listInstallations)
+	admin("POST /api/v1/merchants/{merchant}/installations", s.createInstallation)
+	admin("GET /api/v1/merchants/{merchant}/installations/{installation}", s.getInstallation)
+	admin("GET /api/v1/merchants/{merchant}/events", s.listEvents)
+	admin("POST /api/v1/merchants/{merchant}/events/{event}/replay", s.replayEvent)
+	admin("GET /api/v1/merchants/{merchant}/deliveries", s.listDeliveries)
+	admin("GET /api/v1/merchants/{merchant}/dead-letters", s.listDeadLetters)
+	admin("POST /api/v1/merchants/{merchant}/dead-letters/{id}/replay", s.replayDeadLetter)
+	admin("GET /api/v1/jobs", s.jobCounts)
+	admin("GET /api/v1/rate-limits", s.rateLimits)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Error writes err as {"error":{"code","message"}} with the status its code
+// maps to. Internal errors are logged, and their detail is not returned.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := domain.ErrorCode(err)
+	if code == domain.EINTERNAL {
+		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	WriteJSON(w, domain.HTTPStatus(err), map[string]any{"error": map[string]string{"code": code, "message": domain.ErrorMessage(err)}})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ready(ctx); err != nil {
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": domain.ErrorMessage(err)})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminToken == "" {
+			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "admin API disabled: start serve with --admin-token (SWITCHYARD_ADMIN_TOKEN)"))
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "missing or wrong admin token"))
+			return
+		}
+		next(w, r)
+	})
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return domain.Errorf(domain.EINVALID, "invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+func queryInt(r *http.Request, name string) int {
+	n, _ := strconv.Atoi(r.URL.Query().Get(name))
+	return n
+}
+
+func pathInt(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil {
+		return 0, domain.Errorf(domain.EINVALID, "%s must be a number", name)
+	}
+	return n, nil
+}
+
+// merchant loads the path's merchant (404 when unknown).
+func (s *Server) merchant(r *http.Request) (*domain.Merchant, error) {
+	return s.cfg.Store.GetMerchant(r.Context(), r.PathValue("merchant"))
+}
