@@ -51,6 +51,7 @@ type serveCmd struct {
 	AdminToken    string        `name:"admin-token" env:"SWITCHYARD_ADMIN_TOKEN" help:"Bearer token for the admin API (/api/v1); empty disables it."`
 	Workers       int           `name:"workers" env:"SWITCHYARD_WORKERS" default:"100" help:"Concurrent job workers."`
 	RetryHorizon  time.Duration `name:"retry-horizon" env:"SWITCHYARD_RETRY_HORIZON" default:"24h" help:"How long failing deliveries are retried before they become dead letters."`
+	RescueAfter   time.Duration `name:"rescue-stuck-after" env:"SWITCHYARD_RESCUE_STUCK_AFTER" default:"10m" help:"Retry jobs left running by a crashed process after this long (must exceed the 2m job timeout)."`
 }
 
 func (c *serveCmd) Run(g *globals) error {
@@ -61,7 +62,7 @@ func (c *serveCmd) Run(g *globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, Version: version}, logger)
+	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, Version: version}, logger)
 	if err != nil {
 		return err
 	}

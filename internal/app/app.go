@@ -46,6 +46,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Handlers process events per connector (tests inject their own).
 	Handlers map[string]jobs.EventHandler
+	// RescueStuckAfter is when a job left running by a crashed process is
+	// retried (default 10 min; must exceed the job timeout of 2 min).
+	RescueStuckAfter time.Duration
 	// BackoffBase and BackoffCap tune retry backoff (defaults 2 s and 10 min).
 	BackoffBase, BackoffCap time.Duration
 	Version                 string
@@ -94,6 +97,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RescueStuckAfter <= 0 {
+		cfg.RescueStuckAfter = 10 * time.Minute
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -108,11 +114,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	river.AddWorker(workers, worker)
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 	rc := &river.Config{
-		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:     workers,
-		RetryPolicy: jobs.RetryPolicy{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Now: cfg.Now},
-		MaxAttempts: jobs.DefaultMaxAttempts,
-		Logger:      riverLogger,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		RetryPolicy:          jobs.RetryPolicy{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Now: cfg.Now},
+		MaxAttempts:          jobs.DefaultMaxAttempts,
+		Logger:               riverLogger,
+		RescueStuckJobsAfter: cfg.RescueStuckAfter,
 	}
 	writers := 1
 	var backend sqlstore.Backend
@@ -266,4 +273,6 @@ func (l levelFilter) Enabled(ctx context.Context, lv slog.Level) bool {
 func (l levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
 	return levelFilter{l.Handler.WithAttrs(as), l.min}
 }
-func (l levelFilter) WithGroup(n string) slog.Handler { return levelFilter{l.Handler.WithGroup(n), l.min} }
+func (l levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{l.Handler.WithGroup(n), l.min}
+}
