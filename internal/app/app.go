@@ -106,7 +106,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
 
 	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger}
-	worker := &jobs.ProcessEventWorker{Handlers: cfg.Handlers, Settler: settler}
+	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
+	worker := &jobs.ProcessEventWorker{Handlers: cfg.Handlers, Settler: settler, AttemptTimeout: attempt}
 	if worker.Handlers == nil {
 		worker.Handlers = map[string]jobs.EventHandler{}
 	}
@@ -120,6 +121,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		MaxAttempts:          jobs.DefaultMaxAttempts,
 		Logger:               riverLogger,
 		RescueStuckJobsAfter: cfg.RescueStuckAfter,
+		JobTimeout:           attempt,
 	}
 	writers := 1
 	var backend sqlstore.Backend

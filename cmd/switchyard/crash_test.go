@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"switchyard/internal/provider/whiplash"
+)
+
+const token = "crash-admin"
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServe(t *testing.T, bin, db, keyFile, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--db", db, "--secret-key-file", keyFile, "--addr", addr, "--admin-token", token, "--rescue-stuck-after", "5s", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("serve did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func call(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %s: %v", method, url, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestKill9AfterAccept: every webhook answered 202 survives kill -9 of serve,
+// and after a restart its job runs.
+func TestKill9AfterAccept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchyard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0o600)
+	db := "sqlite://" + filepath.Join(dir, "hub.db")
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cmd := startServe(t, bin, db, keyFile, addr)
+
+	var m, wl, gg, in struct{ ID string }
+	call(t, "POST", base+"/api/v1/merchants", `{"name":"Crash"}`, &m)
+	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"whiplash","account":"1","secrets":{"client_secret":"whiplash-app-secret"}}`, &wl)
+	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","secrets":{"api_key":"k"}}`, &gg)
+	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, gg.ID), &in)
+
+	const n = 300
+	var mu sync.Mutex
+	accepted := map[int64]bool{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			body := []byte(fmt.Sprintf(`{"event_name":"order.created","order":{"id":%d,"status":100,"email":"c%d@example.com","updated_at":"2026-11-20T08:00:00-05:00","order_items":[]}}`, 5000+i, i))
+			req, _ := http.NewRequest("POST", base+"/hooks/whiplash/"+in.ID, bytes.NewReader(body))
+			req.Header.Set(whiplash.SignatureHeader, whiplash.Sign("whiplash-app-secret", body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var out struct {
+				EventID int64 `json:"event_id"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode == 202 {
+				mu.Lock()
+				accepted[out.EventID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if len(accepted) != n {
+		t.Fatalf("accepted %d of %d", len(accepted), n)
+	}
+
+	cmd = startServe(t, bin, db, keyFile, addr)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	// Every accepted event is still there.
+	var evs struct {
+		Events []struct {
+			ID int64 `json:"id"`
+		}
+	}
+	call(t, "GET", base+"/api/v1/merchants/"+m.ID+"/events?limit=1000", "", &evs)
+	got := map[int64]bool{}
+	for _, e := range evs.Events {
+		got[e.ID] = true
+	}
+	for id := range accepted {
+		if !got[id] {
+			t.Fatalf("event %d answered 202 before the crash is gone", id)
+		}
+	}
+	// Every job runs after the restart. This build has no handler for the
+	// connector, so each run ends as a dead letter naming that.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for {
+		var dls struct {
+			DeadLetters []struct {
+				EventID int64  `json:"event_id"`
+				Error   string `json:"error"`
+			} `json:"dead_letters"`
+		}
+		call(t, "GET", base+"/api/v1/merchants/"+m.ID+"/dead-letters?limit=1000", "", &dls)
+		ran := map[int64]bool{}
+		for _, d := range dls.DeadLetters {
+			if !strings.Contains(d.Error, "no event handler") {
+				t.Fatalf("unexpected dead letter: %+v", d)
+			}
+			ran[d.EventID] = true
+		}
+		if len(ran) == n {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("after restart %d of %d jobs ran", len(ran), n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
