@@ -160,24 +160,13 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 
 // Ready implements sqlstore.Backend.
 func (b *Backend) Ready(ctx context.Context) error {
-	if err := b.pool.Ping(ctx); err != nil {
-		return domain.WrapError(domain.EUNAVAILABLE, "database unreachable", err)
-	}
-	pending, err := b.goose.HasPending(ctx)
-	if err != nil {
-		return domain.WrapError(domain.EUNAVAILABLE, "cannot read schema version", err)
-	}
-	if pending {
-		return domain.Errorf(domain.EUNAVAILABLE, "schema migrations pending (run switchyard migrate)")
-	}
-	res, err := b.rmig.Validate(ctx, nil)
-	if err != nil {
-		return domain.WrapError(domain.EUNAVAILABLE, "cannot read river migrations", err)
-	}
-	if !res.OK {
-		return domain.Errorf(domain.EUNAVAILABLE, "river migrations pending: %s", strings.Join(res.Messages, "; "))
-	}
-	return nil
+	return sqlstore.CheckReady(ctx, b.pool.Ping, b.goose, func(ctx context.Context) (bool, []string, error) {
+		res, err := b.rmig.Validate(ctx, nil)
+		if err != nil {
+			return false, nil, err
+		}
+		return res.OK, res.Messages, nil
+	})
 }
 
 // StartJobs implements sqlstore.Backend.

@@ -40,26 +40,14 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []*domain.Delivery) err
 }
 
 func (s *Store) ListDeliveries(ctx context.Context, f domain.DeliveryFilter) ([]*domain.Delivery, error) {
-	var where []string
-	var args []any
-	if f.MerchantID != "" {
-		where, args = append(where, "merchant_id = ?"), append(args, f.MerchantID)
-	}
-	if f.InstallationID != "" {
-		where, args = append(where, "installation_id = ?"), append(args, f.InstallationID)
-	}
-	if f.Vendor != "" {
-		where, args = append(where, "vendor = ?"), append(args, f.Vendor)
-	}
-	if f.EventID != 0 {
-		where, args = append(where, "event_id = ?"), append(args, f.EventID)
-	}
-	q := `SELECT id, merchant_id, installation_id, vendor, account, method, endpoint, status, latency_us, class, error, job_id, event_id, created_at FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
-	rows, err := s.b.Read().Query(ctx, q, args...)
+	var w where
+	w.eq("merchant_id", f.MerchantID)
+	w.eq("installation_id", f.InstallationID)
+	w.eq("vendor", f.Vendor)
+	w.eq("event_id", f.EventID)
+	q := `SELECT id, merchant_id, installation_id, vendor, account, method, endpoint, status, latency_us, class, error, job_id, event_id, created_at FROM deliveries` +
+		w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
+	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("error listing deliveries: %w", err)
 	}
@@ -130,23 +118,14 @@ func (s *Store) GetDeadLetter(ctx context.Context, id int64) (*domain.DeadLetter
 }
 
 func (s *Store) ListDeadLetters(ctx context.Context, f domain.DeadLetterFilter) ([]*domain.DeadLetter, error) {
-	var where []string
-	var args []any
-	if f.MerchantID != "" {
-		where, args = append(where, "merchant_id = ?"), append(args, f.MerchantID)
-	}
-	if f.InstallationID != "" {
-		where, args = append(where, "installation_id = ?"), append(args, f.InstallationID)
-	}
+	var w where
+	w.eq("merchant_id", f.MerchantID)
+	w.eq("installation_id", f.InstallationID)
 	if f.Pending {
-		where = append(where, "replayed_at IS NULL")
+		w.raw("replayed_at IS NULL")
 	}
-	q := `SELECT ` + deadLetterCols + ` FROM dead_letters`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
-	rows, err := s.b.Read().Query(ctx, q, args...)
+	q := `SELECT ` + deadLetterCols + ` FROM dead_letters` + w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
+	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("error listing dead letters: %w", err)
 	}

@@ -152,23 +152,12 @@ func limitOf(n int) int {
 }
 
 func (s *Store) ListEvents(ctx context.Context, f domain.EventFilter) ([]*domain.InboundEvent, error) {
-	var where []string
-	var args []any
-	if f.MerchantID != "" {
-		where, args = append(where, "merchant_id = ?"), append(args, f.MerchantID)
-	}
-	if f.InstallationID != "" {
-		where, args = append(where, "installation_id = ?"), append(args, f.InstallationID)
-	}
-	if f.CustomerEmail != "" {
-		where, args = append(where, "customer_email = ?"), append(args, domain.NormalizeEmail(f.CustomerEmail))
-	}
-	q := `SELECT ` + eventCols + ` FROM inbound_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
-	rows, err := s.b.Read().Query(ctx, q, args...)
+	var w where
+	w.eq("merchant_id", f.MerchantID)
+	w.eq("installation_id", f.InstallationID)
+	w.eq("customer_email", domain.NormalizeEmail(f.CustomerEmail))
+	q := `SELECT ` + eventCols + ` FROM inbound_events` + w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
+	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("error listing events: %w", err)
 	}
