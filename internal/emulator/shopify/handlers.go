@@ -1,0 +1,435 @@
+package shopify
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"switchyard/internal/emulator/emukit"
+)
+
+func (e *Emulator) routes() {
+	m := e.mux
+	m.HandleFunc("GET /admin/oauth/authorize", e.authorize)
+	m.HandleFunc("POST /admin/oauth/authorize", e.authorizeSubmit)
+	m.HandleFunc("POST /admin/oauth/access_token", e.accessToken)
+	m.HandleFunc("POST /admin/api/{version}/graphql.json", e.graphql)
+	e.kit.Control(m, e.state, e.reset)
+	m.HandleFunc("POST /_emulator/accounts", e.ctlAccounts)
+	m.HandleFunc("POST /_emulator/seed", e.ctlSeed)
+	m.HandleFunc("POST /_emulator/orders", e.ctlCreateOrder)
+	m.HandleFunc("POST /_emulator/orders/{id}/final-sale", e.ctlFinalSale)
+	m.HandleFunc("POST /_emulator/tokens", e.ctlToken)
+	m.HandleFunc("POST /_emulator/webhooks", e.ctlWebhook)
+	m.HandleFunc("GET /_emulator/install", e.ctlInstall)
+}
+
+// writeRESTErr is Shopify's {"errors": "..."} envelope.
+func writeRESTErr(w http.ResponseWriter, status int, msg string) {
+	emukit.WriteJSON(w, status, map[string]any{"errors": msg})
+}
+
+func ctlErr(w http.ResponseWriter, status int, msg string) {
+	emukit.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+// ---- OAuth ----
+
+var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Install {{.ClientID}}</title>
+<style>body{font-family:system-ui,sans-serif;background:#f1f2f4;margin:0}main{max-width:460px;margin:60px auto;background:#fff;border-radius:12px;padding:28px;box-shadow:0 1px 4px #0002}
+li{margin:4px 0}button{background:#008060;color:#fff;border:0;border-radius:8px;padding:10px 18px;font-size:15px;cursor:pointer}.cancel{background:#e3e3e3;color:#333;margin-left:8px}</style></head>
+<body><main><h1>Install {{.ClientID}}</h1><p>on <strong>{{.Shop}}</strong></p>
+<p>This app will be able to:</p><ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
+<form method="post" action="/admin/oauth/authorize">
+{{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+<button type="submit" name="action" value="install">Install app</button>
+<button class="cancel" type="submit" name="action" value="cancel">Cancel</button>
+</form></main></body></html>`))
+
+var scopeRE = regexp.MustCompile(`^(unauthenticated_)?(read|write)_[a-z_]+$`)
+
+func (e *Emulator) shopFromRequest(r *http.Request, v url.Values) string {
+	if s := v.Get("shop"); s != "" {
+		return s
+	}
+	host, _, _ := strings.Cut(r.Host, ":")
+	if strings.HasSuffix(host, ".myshopify.com") {
+		return host
+	}
+	return e.cfg.Shop
+}
+
+func oauthErr(w http.ResponseWriter, msg string) {
+	http.Error(w, "Oauth error invalid_request: "+msg, http.StatusBadRequest)
+}
+
+// checkAuthorize validates an authorize request; it returns the shop.
+func (e *Emulator) checkAuthorize(w http.ResponseWriter, r *http.Request, v url.Values) (*shopState, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.shop(e.shopFromRequest(r, v))
+	if s == nil {
+		http.Error(w, "There is no store at this address.", http.StatusNotFound)
+		return nil, false
+	}
+	a := e.app(v.Get("client_id"))
+	if a == nil {
+		oauthErr(w, "The client_id is invalid")
+		return nil, false
+	}
+	ru, err := url.Parse(v.Get("redirect_uri"))
+	if err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" {
+		oauthErr(w, "The redirect_uri is missing or not an absolute URL")
+		return nil, false
+	}
+	if len(a.Redirects) > 0 {
+		ok := false
+		for _, p := range a.Redirects {
+			ok = ok || strings.HasPrefix(v.Get("redirect_uri"), p)
+		}
+		if !ok {
+			oauthErr(w, "The redirect_uri is not whitelisted")
+			return nil, false
+		}
+	}
+	for _, sc := range strings.Split(v.Get("scope"), ",") {
+		if sc = strings.TrimSpace(sc); sc != "" && !scopeRE.MatchString(sc) {
+			oauthErr(w, fmt.Sprintf("The scope %q is invalid", sc))
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+func (e *Emulator) authorize(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	s, ok := e.checkAuthorize(w, r, v)
+	if !ok {
+		return
+	}
+	perUser := false
+	for _, g := range append(v["grant_options[]"], v["grant_options"]...) {
+		perUser = perUser || g == "per-user"
+	}
+	if e.cfg.AutoApprove || v.Get("auto_approve") == "1" || v.Get("auto_approve") == "true" {
+		e.approve(w, r, s.domain, v.Get("client_id"), v.Get("scope"), v.Get("redirect_uri"), v.Get("state"), perUser)
+		return
+	}
+	hidden := map[string]string{"client_id": v.Get("client_id"), "scope": v.Get("scope"), "redirect_uri": v.Get("redirect_uri"),
+		"state": v.Get("state"), "shop": s.domain}
+	if perUser {
+		hidden["grant_options[]"] = "per-user"
+	}
+	var scopes []string
+	for _, sc := range strings.Split(v.Get("scope"), ",") {
+		if sc = strings.TrimSpace(sc); sc != "" {
+			scopes = append(scopes, strings.ReplaceAll(sc, "_", " "))
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = consentPage.Execute(w, map[string]any{"ClientID": v.Get("client_id"), "Shop": s.domain, "Scopes": scopes, "Hidden": hidden})
+}
+
+func (e *Emulator) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthErr(w, "bad form")
+		return
+	}
+	v := r.PostForm
+	s, ok := e.checkAuthorize(w, r, v)
+	if !ok {
+		return
+	}
+	if v.Get("action") == "cancel" {
+		u, _ := url.Parse(v.Get("redirect_uri"))
+		q := u.Query()
+		q.Set("error", "access_denied")
+		q.Set("state", v.Get("state"))
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.String(), http.StatusFound)
+		return
+	}
+	e.approve(w, r, s.domain, v.Get("client_id"), v.Get("scope"), v.Get("redirect_uri"), v.Get("state"), v.Get("grant_options[]") == "per-user")
+}
+
+func (e *Emulator) approve(w http.ResponseWriter, r *http.Request, shop, clientID, scope, redirect, state string, perUser bool) {
+	e.mu.Lock()
+	code := randHex(16)
+	e.codes[code] = codeInfo{shop: shop, clientID: clientID, scope: scope, redirect: redirect, perUser: perUser,
+		expires: e.cfg.Now().Add(10 * time.Minute)}
+	secret := e.app(clientID).Secret
+	now := e.cfg.Now()
+	e.mu.Unlock()
+	u, _ := url.Parse(redirect)
+	q := u.Query()
+	q.Set("code", code)
+	q.Set("host", hostParam(shop))
+	q.Set("shop", shop)
+	q.Set("state", state)
+	q.Set("timestamp", itoa64(now.Unix()))
+	q.Set("hmac", SignQuery(secret, q))
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+func (e *Emulator) accessToken(w http.ResponseWriter, r *http.Request) {
+	if e.kit.Inject(w, r, writeRESTErr) {
+		return
+	}
+	v := url.Values{}
+	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]string
+		if err := json.Unmarshal(body, &m); err != nil {
+			emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "body must be JSON"})
+			return
+		}
+		for k, x := range m {
+			v.Set(k, x)
+		}
+	} else {
+		v, _ = url.ParseQuery(string(body))
+	}
+	for k, xs := range r.URL.Query() {
+		if v.Get(k) == "" {
+			v[k] = xs
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.app(v.Get("client_id"))
+	if a == nil || !hmacEqual(a.Secret, v.Get("client_secret")) {
+		emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_client", "error_description": "Client authentication failed"})
+		return
+	}
+	c, ok := e.codes[v.Get("code")]
+	if !ok || c.clientID != a.ClientID || e.cfg.Now().After(c.expires) {
+		emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request",
+			"error_description": "The authorization code was not found or was already used"})
+		return
+	}
+	delete(e.codes, v.Get("code"))
+	out := map[string]any{"scope": c.scope}
+	if c.perUser {
+		out["access_token"] = e.issueLocked(c.shop, c.clientID, c.scope, e.cfg.Now().Add(24*time.Hour))
+		out["expires_in"] = 86400
+		out["associated_user_scope"] = c.scope
+		out["associated_user"] = map[string]any{"id": 902541635, "first_name": "Demo", "last_name": "Owner",
+			"email": "owner@" + c.shop, "account_owner": true, "locale": "en"}
+	} else {
+		out["access_token"] = e.issueLocked(c.shop, c.clientID, c.scope, time.Time{})
+	}
+	emukit.WriteJSON(w, http.StatusOK, out)
+}
+
+func hmacEqual(a, b string) bool {
+	return len(a) == len(b) && SignWebhook("k", []byte(a)) == SignWebhook("k", []byte(b))
+}
+
+// ---- GraphQL ----
+
+var versionRE = regexp.MustCompile(`^(\d{4}-\d{2}|unstable)$`)
+
+type gqlRequest struct {
+	Query         string          `json:"query"`
+	Variables     json.RawMessage `json:"variables"`
+	OperationName string          `json:"operationName"`
+}
+
+type costExt struct {
+	RequestedQueryCost int            `json:"requestedQueryCost"`
+	ActualQueryCost    *int           `json:"actualQueryCost"`
+	ThrottleStatus     throttleStatus `json:"throttleStatus"`
+}
+
+type throttleStatus struct {
+	MaximumAvailable   float64 `json:"maximumAvailable"`
+	CurrentlyAvailable int     `json:"currentlyAvailable"`
+	RestoreRate        float64 `json:"restoreRate"`
+}
+
+func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
+	if e.kit.Inject(w, r, writeRESTErr) {
+		return
+	}
+	version := r.PathValue("version")
+	if !versionRE.MatchString(version) {
+		writeRESTErr(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	w.Header().Set("X-Shopify-API-Version", version)
+	w.Header().Set("X-Request-Id", randHex(8))
+	var req gqlRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeRESTErr(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/graphql") {
+		req.Query = string(body)
+	} else if err := json.Unmarshal(body, &req); err != nil || strings.TrimSpace(req.Query) == "" {
+		emukit.WriteJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string]string{"query": "Required parameter missing or invalid"}})
+		return
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tok, ok := e.tokens[r.Header.Get("X-Shopify-Access-Token")]
+	if !ok || (!tok.expires.IsZero() && e.cfg.Now().After(tok.expires)) {
+		writeRESTErr(w, http.StatusUnauthorized, "[API] Invalid API key or access token (unrecognized login or wrong password)")
+		return
+	}
+	s := e.shop(tok.shop)
+	x := &execCtx{shop: s, scopes: tok.scopes, now: e.cfg.Now()}
+	fail := func(errs ...*gqlError) { emukit.WriteJSON(w, http.StatusOK, map[string]any{"errors": errs}) }
+
+	doc, err := parseDocument(req.Query)
+	if err != nil {
+		fail(asGQL(err))
+		return
+	}
+	x.doc = doc
+	var op *operation
+	switch {
+	case req.OperationName != "":
+		for _, o := range doc.ops {
+			if o.name == req.OperationName {
+				op = o
+			}
+		}
+		if op == nil {
+			fail(&gqlError{Message: fmt.Sprintf("No operation named %q", req.OperationName)})
+			return
+		}
+	case len(doc.ops) == 1:
+		op = doc.ops[0]
+	default:
+		fail(&gqlError{Message: "An operation name is required"})
+		return
+	}
+	if op.kind != "query" {
+		fail(&gqlError{Message: "Mutations are not emulated", Ext: map[string]any{"code": "NOT_SUPPORTED"}})
+		return
+	}
+	if x.vars, err = coerceVars(op, req.Variables); err != nil {
+		fail(asGQL(err))
+		return
+	}
+	declared := map[string]bool{}
+	for _, v := range op.vars {
+		declared[v.name] = true
+	}
+	requested, err := x.analyze("QueryRoot", op.sel, declared, []any{"query"})
+	if err != nil {
+		fail(asGQL(err))
+		return
+	}
+	b := e.bucketLocked(s.domain + "|" + tok.clientID)
+	ts := func() throttleStatus {
+		return throttleStatus{MaximumAvailable: e.cfg.BucketSize, CurrentlyAvailable: int(math.Floor(b.available)), RestoreRate: e.cfg.RestoreRate}
+	}
+	if requested > e.cfg.MaxQueryCost {
+		emukit.WriteJSON(w, http.StatusOK, map[string]any{"errors": []*gqlError{{
+			Message: fmt.Sprintf("Query cost is %d, which exceeds the single query max cost limit (%d).", requested, e.cfg.MaxQueryCost),
+			Ext:     map[string]any{"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": e.cfg.MaxQueryCost}}},
+			"extensions": map[string]any{"cost": costExt{RequestedQueryCost: requested, ThrottleStatus: ts()}}})
+		return
+	}
+	if float64(requested) > b.available {
+		if e.cfg.ThrottleStatus == http.StatusTooManyRequests {
+			wait := (float64(requested) - b.available) / e.cfg.RestoreRate
+			w.Header().Set("Retry-After", strconv.FormatFloat(math.Ceil(wait*10)/10, 'f', -1, 64))
+		}
+		emukit.WriteJSON(w, e.cfg.ThrottleStatus, map[string]any{"errors": []*gqlError{{Message: "Throttled",
+			Ext: map[string]any{"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}},
+			"extensions": map[string]any{"cost": costExt{RequestedQueryCost: requested, ThrottleStatus: ts()}}})
+		return
+	}
+	b.available -= float64(requested)
+	data, actual := x.exec("QueryRoot", nil, op.sel, nil)
+	if actual > requested {
+		actual = requested
+	}
+	b.available = min(e.cfg.BucketSize, b.available+float64(requested-actual))
+	ext := map[string]any{"cost": costExt{RequestedQueryCost: requested, ActualQueryCost: &actual, ThrottleStatus: ts()}}
+	if len(x.search) > 0 {
+		var warns []map[string]string
+		for _, m := range x.search {
+			warns = append(warns, map[string]string{"message": m})
+		}
+		ext["search"] = []map[string]any{{"path": []string{"orders"}, "warnings": warns}}
+	}
+	resp := map[string]any{"data": data, "extensions": ext}
+	if len(x.errs) > 0 {
+		resp["errors"] = x.errs
+	}
+	emukit.WriteJSON(w, http.StatusOK, resp)
+}
+
+func asGQL(err error) *gqlError {
+	if g, ok := err.(*gqlError); ok {
+		return g
+	}
+	return &gqlError{Message: err.Error()}
+}
+
+func coerceVars(op *operation, raw json.RawMessage) (map[string]any, error) {
+	in := map[string]any{}
+	if len(raw) > 0 && string(raw) != "null" {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.UseNumber()
+		if err := dec.Decode(&in); err != nil {
+			return nil, &gqlError{Message: "Variables must be a JSON object", Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+		}
+	}
+	out := map[string]any{}
+	for _, d := range op.vars {
+		v, ok := in[d.name]
+		if !ok && d.def != nil {
+			v, ok = d.def.resolve(nil), true
+		}
+		if (!ok || v == nil) && d.nonNull {
+			return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
+				Ext: map[string]any{"code": "INVALID_VARIABLE", "value": nil, "problems": []map[string]any{{"path": []any{}, "explanation": "Expected value to not be null"}}}}
+		}
+		base := strings.TrimSuffix(d.typ, "!")
+		if n, isNum := v.(json.Number); isNum {
+			if base == "Int" {
+				i, err := n.Int64()
+				if err != nil {
+					return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
+						Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+				}
+				v = i
+			} else {
+				f, _ := n.Float64()
+				v = f
+			}
+		}
+		if base == "Int" && v != nil {
+			if _, isInt := v.(int64); !isInt {
+				return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
+					Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+			}
+		}
+		if (base == "String" || base == "ID") && v != nil {
+			if _, isStr := v.(string); !isStr {
+				return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
+					Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+			}
+		}
+		if ok {
+			out[d.name] = v
+		}
+	}
+	return out, nil
+}
