@@ -41,7 +41,7 @@ const (
 	StatusRefundRequested     = 450
 )
 
-// StatusNames maps every V2 status code to its display name.
+// statusNames maps every V2 status code to its display name.
 var statusNames = map[int]string{
 	30: "Shipped Externally", 35: "Quote", 40: "Cancelled", 45: "Closed by Originator", 50: "Unpaid",
 	75: "Pending Return", 77: "Return Verified", 80: "Pre-Order", 90: "Paused", 95: "Insufficient Inventory",
