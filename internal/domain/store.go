@@ -65,6 +65,31 @@ type Store interface {
 	// transaction. ECONFLICT when it was already replayed.
 	ReplayDeadLetter(ctx context.Context, id int64, job func(dl *DeadLetter) (JobArgs, error)) error
 
+	// ApplyOrder stores o unless the stored copy is at least as new
+	// (SourceUpdatedAt, then Status). When it is applied, plan (given the
+	// replaced snapshot, nil for a new order) names the syncs to mark dirty
+	// (bumping DirtySeq) and the jobs to enqueue; all of it commits in one
+	// transaction.
+	ApplyOrder(ctx context.Context, o *OrderSnapshot, plan func(prev *OrderSnapshot) ([]SyncKey, []JobArgs)) (OrderApply, error)
+	GetOrder(ctx context.Context, installationID, storeID, orderID string) (*OrderSnapshot, error)
+	// ListCustomerOrders returns the installation's orders for an email,
+	// newest source update first.
+	ListCustomerOrders(ctx context.Context, installationID, email string) ([]*OrderSnapshot, error)
+	// ListOrders pages through an installation's orders by (store, order) id.
+	ListOrders(ctx context.Context, installationID string, afterStore, afterOrder string, limit int) ([]*OrderSnapshot, error)
+	CountOrders(ctx context.Context, installationID string) (int, error)
+
+	// GetSync returns a sync's state (a zero state when never marked).
+	GetSync(ctx context.Context, k SyncKey) (*SyncState, error)
+	// SaveSyncState merges state into the sync's bookkeeping.
+	SaveSyncState(ctx context.Context, k SyncKey, state map[string]string) error
+	// FinishSync merges state and, when DirtySeq still equals seq, sets
+	// SyncedSeq = seq and completes the running job jobID in the same
+	// transaction (so a change that lands concurrently is never lost: it either
+	// sees the job completed and enqueues a new one, or the sync sees it and
+	// runs again). It reports whether the sync is done.
+	FinishSync(ctx context.Context, k SyncKey, seq int64, state map[string]string, jobID int64) (bool, error)
+
 	// Enqueue inserts a job outside of any other write.
 	Enqueue(ctx context.Context, job JobArgs) error
 	JobCounts(ctx context.Context) ([]JobCount, error)

@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"switchyard/internal/domain"
@@ -277,5 +278,16 @@ func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
 		params[i] = river.InsertManyParams{Args: j}
 	}
 	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
+	return err
+}
+
+// rawArgs stands in for a job's args where only its row matters.
+type rawArgs struct{}
+
+func (rawArgs) Kind() string { return "" }
+
+// CompleteJob implements sqlstore.Tx.
+func (t *txn) CompleteJob(ctx context.Context, jobID int64) error {
+	_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, t.tx, &river.Job[rawArgs]{JobRow: &rivertype.JobRow{ID: jobID, State: rivertype.JobStateRunning}})
 	return err
 }

@@ -43,6 +43,9 @@ type Tx interface {
 	Querier
 	// InsertJobs enqueues jobs inside this transaction.
 	InsertJobs(ctx context.Context, jobs []domain.JobArgs) error
+	// CompleteJob marks the running job completed inside this transaction.
+	// ctx must be the job's work context.
+	CompleteJob(ctx context.Context, jobID int64) error
 }
 
 // Backend is what a database implementation provides.

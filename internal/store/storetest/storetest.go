@@ -358,6 +358,8 @@ func Exercise(t *testing.T, open Opener) {
 		}
 	})
 
+	exerciseSync(t, open)
+
 	t.Run("Ready", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
