@@ -15,20 +15,17 @@ import (
 	"time"
 )
 
-// emulators maps a vendor name to its constructor. Each returns the handler
-// and a close function.
-var emulators = map[string]func(logger *slog.Logger) (http.Handler, func()){}
-
 type emulateCmd struct {
 	Vendor string `arg:"" help:"Vendor to emulate: gorgias, klaviyo, whiplash, konnektive, yotpo, shopify."`
 	Addr   string `name:"addr" env:"SWITCHYARD_EMULATE_ADDR" default:"127.0.0.1:9090" help:"Listen address."`
 }
 
 func (c *emulateCmd) Run(g *globals) error {
-	mk, ok := emulators[c.Vendor]
+	table := emulators()
+	mk, ok := table[c.Vendor]
 	if !ok {
-		names := make([]string, 0, len(emulators))
-		for n := range emulators {
+		names := make([]string, 0, len(table))
+		for n := range table {
 			names = append(names, n)
 		}
 		sort.Strings(names)

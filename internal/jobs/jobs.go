@@ -66,6 +66,8 @@ func ReplayJob(dl *domain.DeadLetter) (domain.JobArgs, error) {
 		return ProcessEventArgs{EventID: dl.EventID}, nil
 	}
 	switch dl.JobKind {
+	case SyncArgs{}.Kind():
+		return replaySync(dl)
 	case ProcessEventArgs{}.Kind():
 		var a ProcessEventArgs
 		if err := json.Unmarshal(dl.JobArgs, &a); err != nil || a.EventID == 0 {

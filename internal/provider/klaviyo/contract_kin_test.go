@@ -1,12 +1,5 @@
-//go:build kinopenapi
-
-// This file adds kin-openapi validation to the contract tests. It is behind
-// the kinopenapi build tag because go.sum lacks kin-openapi's own
-// dependencies (go-openapi/jsonpointer, go-openapi/swag/jsonname,
-// oasdiff/yaml, oasdiff/yaml3, santhosh-tekuri/jsonschema/v6). Once
-// `go get github.com/getkin/kin-openapi/openapi3filter@v0.152.0
-// github.com/getkin/kin-openapi/routers/legacy@v0.152.0` has been run in the
-// module, run: go test -tags kinopenapi ./internal/provider/klaviyo/...
+// This file adds kin-openapi validation (openapi3filter over the contract
+// files) to the contract tests, next to the contract package's own validator.
 
 package klaviyo
 

@@ -21,7 +21,7 @@ import (
 
 // exchangeValidator checks one API exchange against the contract. The
 // schema validator of the contract package always runs; the kin-openapi one
-// is added by contract_kin_test.go (build tag kinopenapi).
+// is added by contract_kin_test.go.
 type exchangeValidator func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) error
 
 // extraValidators is appended to by build-tagged test files.

@@ -268,7 +268,7 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, j := range jobs {
-		params[i] = river.InsertManyParams{Args: j}
+		params[i] = sqlstore.InsertParams(j)
 	}
 	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
 	return err

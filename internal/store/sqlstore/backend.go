@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"switchyard/internal/domain"
 )
 
@@ -102,4 +104,21 @@ func (t Timestamp) Ptr() *time.Time {
 	}
 	tt := t.Time
 	return &tt
+}
+
+// scheduled is implemented by job args that carry their first run time.
+type scheduled interface {
+	ScheduledAt() time.Time
+}
+
+// InsertParams turns job args into River insert parameters, honouring a
+// ScheduledAt method.
+func InsertParams(j domain.JobArgs) river.InsertManyParams {
+	p := river.InsertManyParams{Args: j}
+	if s, ok := j.(scheduled); ok {
+		if at := s.ScheduledAt(); !at.IsZero() {
+			p.InsertOpts = &river.InsertOpts{ScheduledAt: at}
+		}
+	}
+	return p
 }

@@ -1,0 +1,138 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/jobs"
+	"switchyard/internal/secret"
+	"switchyard/internal/store/sqlitestore"
+	"switchyard/internal/store/sqlstore"
+)
+
+// recordingSyncer "writes" the customer's newest order status to a fake
+// remote, slowly, so changes land while it runs.
+type recordingSyncer struct {
+	store  *sqlstore.Store
+	mu     sync.Mutex
+	remote map[string]int // key → status written
+	calls  int
+}
+
+func (s *recordingSyncer) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+	orders, err := s.store.ListCustomerOrders(ctx, in.ID, st.Key)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if len(orders) > 0 {
+		s.remote[st.Key] = orders[0].Status
+	}
+	return map[string]string{"remote_id": "c-" + st.Key}, nil
+}
+
+func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	syncer := &recordingSyncer{remote: map[string]int{}}
+	workers := river.NewWorkers()
+	settler := &jobs.Settler{Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	w := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{"customer": syncer}, Settler: settler, Again: 5 * time.Millisecond}
+	river.AddWorker(workers, w)
+	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "s.db"), River: &river.Config{
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}}, Workers: workers,
+		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	must(t, back.Migrate(ctx))
+	box, _ := secret.New(bytes.Repeat([]byte{2}, 32))
+	st := sqlstore.New(back, box, nil)
+	syncer.store, w.Store, settler.Store = st, st, st
+
+	m := &domain.Merchant{Name: "m"}
+	must(t, st.CreateMerchant(ctx, m))
+	c1 := &domain.Connection{MerchantID: m.ID, Vendor: "whiplash", Account: "1"}
+	c2 := &domain.Connection{MerchantID: m.ID, Vendor: "gorgias", Account: "a"}
+	must(t, st.CreateConnection(ctx, c1))
+	must(t, st.CreateConnection(ctx, c2))
+	in := &domain.Installation{MerchantID: m.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
+	must(t, st.CreateInstallation(ctx, in))
+	must(t, st.StartJobs(ctx))
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		st.StopJobs(sctx)
+	}()
+
+	const customers, updates = 10, 40
+	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for c := 0; c < customers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			email := fmt.Sprintf("c%d@example.com", c)
+			for u := 1; u <= updates; u++ {
+				o := &domain.OrderSnapshot{MerchantID: m.ID, InstallationID: in.ID, StoreID: "1", OrderID: email, CustomerEmail: email, Status: u,
+					SourceUpdatedAt: base.Add(time.Duration(u) * time.Minute), Data: json.RawMessage(`{}`)}
+				key := domain.SyncKey{InstallationID: in.ID, Kind: "customer", Key: email}
+				if _, err := st.ApplyOrder(ctx, o, func(*domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+					return []domain.SyncKey{key}, []domain.JobArgs{jobs.NewSync(key, time.Now(), 0)}
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for c := 0; c < customers; c++ {
+		key := domain.SyncKey{InstallationID: in.ID, Kind: "customer", Key: fmt.Sprintf("c%d@example.com", c)}
+		for {
+			s, err := st.GetSync(ctx, key)
+			must(t, err)
+			if s.DirtySeq == updates && s.SyncedSeq == updates {
+				if s.State["remote_id"] != "c-"+key.Key {
+					t.Fatalf("bookkeeping not saved: %+v", s.State)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: dirty %d synced %d", key.Key, s.DirtySeq, s.SyncedSeq)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	syncer.mu.Lock()
+	defer syncer.mu.Unlock()
+	for c := 0; c < customers; c++ {
+		if got := syncer.remote[fmt.Sprintf("c%d@example.com", c)]; got != updates {
+			t.Errorf("customer %d: remote has status %d, want the latest (%d)", c, got, updates)
+		}
+	}
+	if syncer.calls >= customers*updates {
+		t.Errorf("%d sync calls for %d updates: nothing coalesced", syncer.calls, customers*updates)
+	}
+	t.Logf("%d updates over %d customers → %d remote writes", customers*updates, customers, syncer.calls)
+	dls, _ := st.ListDeadLetters(ctx, domain.DeadLetterFilter{})
+	if len(dls) != 0 {
+		t.Fatalf("dead letters: %+v", dls[0])
+	}
+}
