@@ -15,6 +15,9 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"switchyard/internal/connector"
+	"switchyard/internal/connector/whiplashgorgias"
+	"switchyard/internal/connector/whiplashklaviyo"
 	"switchyard/internal/domain"
 	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
@@ -44,8 +47,12 @@ type Config struct {
 	RetryHorizon time.Duration
 	// ShutdownTimeout bounds graceful shutdown (default 30 s).
 	ShutdownTimeout time.Duration
-	// Handlers process events per connector (tests inject their own).
+	// Handlers replace the connectors' event handlers (tests).
 	Handlers map[string]jobs.EventHandler
+	// HTTPClient makes vendor calls (default: 30 s timeout).
+	HTTPClient *http.Client
+	// Coalesce delays syncs so bursts collapse into one write (default 500 ms).
+	Coalesce time.Duration
 	// RescueStuckAfter is when a job left running by a crashed process is
 	// retried (default 10 min; must exceed the job timeout of 2 min).
 	RescueStuckAfter time.Duration
@@ -57,16 +64,17 @@ type Config struct {
 
 // App is a running hub.
 type App struct {
-	cfg      Config
-	logger   *slog.Logger
-	backend  interface{ Migrate(context.Context) error }
-	store    *sqlstore.Store
-	metrics  *metrics.Metrics
-	limiter  *outbound.LocalLimiter
-	recorder *outbound.BatchRecorder
-	ingest   *ingest.Handler
-	http     *http.Server
-	ln       net.Listener
+	cfg        Config
+	logger     *slog.Logger
+	backend    interface{ Migrate(context.Context) error }
+	store      *sqlstore.Store
+	metrics    *metrics.Metrics
+	limiter    *outbound.LocalLimiter
+	recorder   *outbound.BatchRecorder
+	ingest     *ingest.Handler
+	connectors map[string]connector.Connector
+	http       *http.Server
+	ln         net.Listener
 }
 
 // New opens the database, applies migrations and builds the hub. It does not
@@ -107,12 +115,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger}
 	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
-	worker := &jobs.ProcessEventWorker{Handlers: cfg.Handlers, Settler: settler, AttemptTimeout: attempt}
-	if worker.Handlers == nil {
-		worker.Handlers = map[string]jobs.EventHandler{}
-	}
+	// Connectors need the store, which needs River's workers: the workers get
+	// their (shared) maps now and the connectors fill them below.
+	worker := &jobs.ProcessEventWorker{Handlers: map[string]jobs.EventHandler{}, Settler: settler, AttemptTimeout: attempt}
+	syncWorker := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{}, Settler: settler}
+	backfillWorker := &whiplashklaviyo.BackfillWorker{Settler: settler}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, worker)
+	river.AddWorker(workers, syncWorker)
+	river.AddWorker(workers, backfillWorker)
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 	rc := &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -151,11 +162,31 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		backend.Close()
 		return nil, err
 	}
-	worker.Store, settler.Store = a.store, a.store
+	worker.Store, syncWorker.Store, settler.Store = a.store, a.store, a.store
 
 	a.metrics = metrics.New(a.store.JobCounts, logger)
 	settler.OnDeadLetter = a.metrics.ObserveDeadLetter
 	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
+
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: outbound.DefaultTimeout}
+	}
+	deps := connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
+		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}}
+	c2 := whiplashklaviyo.New(deps)
+	backfillWorker.C, backfillWorker.Progress = c2, a.metrics.ObserveBackfill
+	a.connectors = map[string]connector.Connector{}
+	for _, c := range []connector.Connector{whiplashgorgias.New(deps), c2} {
+		a.connectors[c.Name()] = c
+		worker.Handlers[c.Name()] = c
+		for kind, s := range c.Syncers() {
+			syncWorker.Syncers[kind] = s
+		}
+	}
+	for name, h := range cfg.Handlers {
+		worker.Handlers[name] = h
+	}
 	a.ingest = ingest.New(ingest.Config{
 		Store:   a.store,
 		Sources: map[string]ingest.Source{domain.VendorWhiplash: ingest.WhiplashSource{}},
@@ -165,7 +196,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Now:     cfg.Now,
 		Logger:  logger,
 	})
-	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
+	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, Connectors: a.connectors, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
 	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a, nil
@@ -176,6 +207,9 @@ func (a *App) Store() *sqlstore.Store { return a.store }
 
 // Recorder returns the delivery recorder vendor clients use.
 func (a *App) Recorder() outbound.Recorder { return a.recorder }
+
+// Connector returns a connector by name (nil when unknown).
+func (a *App) Connector(name string) connector.Connector { return a.connectors[name] }
 
 // Limiter returns the shared rate limiter.
 func (a *App) Limiter() *outbound.LocalLimiter { return a.limiter }

@@ -66,7 +66,7 @@ func startApp(t *testing.T, db string) *bundle {
 	b.api(t, "POST", "/api/v1/merchants", `{"name":"Acme"}`, 201, &m)
 	var wl, gg struct{ ID string }
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"whiplash","account":"1","secrets":{"client_secret":"whiplash-app-secret"}}`, 201, &wl)
-	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","secrets":{"api_key":"gorgias-key"}}`, 201, &gg)
+	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","config":{"base_url":"http://127.0.0.1:1"},"secrets":{"api_key":"gorgias-key"}}`, 201, &gg)
 	var in domain.Installation
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, gg.ID), 201, &in)
 	b.merch, b.inst = m.ID, in.ID

@@ -22,6 +22,7 @@ type Metrics struct {
 	DeliveriesTotal *prometheus.CounterVec
 	DeliveryLatency *prometheus.HistogramVec
 	DeadLetters     *prometheus.CounterVec
+	Backfill        *prometheus.GaugeVec
 }
 
 // New registers the collectors. jobCounts feeds the switchyard_jobs gauge at
@@ -47,8 +48,11 @@ func New(jobCounts func(ctx context.Context) ([]domain.JobCount, error), logger 
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_dead_letters_total", Help: "Jobs dead-lettered, by job kind and class.",
 		}, []string{"kind", "class"}),
+		Backfill: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_backfill_progress", Help: "Backfill progress by installation and phase: items done and total.",
+		}, []string{"installation", "phase", "measure"}),
 	}
-	reg.MustRegister(m.IngestTotal, m.IngestLatency, m.DeliveriesTotal, m.DeliveryLatency, m.DeadLetters,
+	reg.MustRegister(m.IngestTotal, m.IngestLatency, m.DeliveriesTotal, m.DeliveryLatency, m.DeadLetters, m.Backfill,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&jobsCollector{counts: jobCounts, logger: logger})
 	return m
@@ -69,6 +73,12 @@ func (m *Metrics) ObserveDelivery(d *domain.Delivery) {
 // ObserveDeadLetter records one dead letter.
 func (m *Metrics) ObserveDeadLetter(dl *domain.DeadLetter) {
 	m.DeadLetters.WithLabelValues(dl.JobKind, string(dl.Class)).Inc()
+}
+
+// ObserveBackfill records backfill progress.
+func (m *Metrics) ObserveBackfill(installationID, phase string, done, total int) {
+	m.Backfill.WithLabelValues(installationID, phase, "done").Set(float64(done))
+	m.Backfill.WithLabelValues(installationID, phase, "total").Set(float64(total))
 }
 
 var jobsDesc = prometheus.NewDesc("switchyard_jobs", "Jobs in the queue by kind and state.", []string{"kind", "state"}, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"switchyard/internal/connector"
 	"switchyard/internal/domain"
 	"switchyard/internal/ingest"
 	"switchyard/internal/metrics"
@@ -27,6 +28,8 @@ type Config struct {
 	Ingest  *ingest.Handler
 	Metrics *metrics.Metrics
 	Limiter *outbound.LocalLimiter
+	// Connectors install and repair installations, by connector name.
+	Connectors map[string]connector.Connector
 	// AdminToken guards /api/v1; empty disables the admin API.
 	AdminToken string
 	Version    string
@@ -63,6 +66,9 @@ func New(cfg Config) *Server {
 	admin("GET /api/v1/merchants/{merchant}/installations", s.listInstallations)
 	admin("POST /api/v1/merchants/{merchant}/installations", s.createInstallation)
 	admin("GET /api/v1/merchants/{merchant}/installations/{installation}", s.getInstallation)
+	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/install", s.installInstallation)
+	admin("GET /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.getBackfill)
+	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.startBackfill)
 	admin("GET /api/v1/merchants/{merchant}/events", s.listEvents)
 	admin("POST /api/v1/merchants/{merchant}/events/{event}/replay", s.replayEvent)
 	admin("GET /api/v1/merchants/{merchant}/deliveries", s.listDeliveries)

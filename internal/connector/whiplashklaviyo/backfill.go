@@ -1,0 +1,332 @@
+package whiplashklaviyo
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"switchyard/internal/connector"
+	"switchyard/internal/domain"
+	"switchyard/internal/jobs"
+	"switchyard/internal/provider/klaviyo"
+	"switchyard/internal/provider/whiplash"
+)
+
+// The backfill: with a launch date, every order updated from 14 days before
+// it is fetched from Whiplash (search + pagination) into switchyard's order
+// snapshots, then sent to Klaviyo as bulk profile imports (≤ 10,000 a job,
+// onto the list) and bulk events with backfill=true (so old changes trigger
+// no flows). Progress is checkpointed after every page and every chunk in
+// the sync state (installation, "backfill", "whiplash"), so a crash resumes
+// where it stopped; re-running it is idempotent (profiles upsert, events
+// carry the same unique ids as live ones).
+
+// BackfillWindow is how far before the launch date the backfill reaches.
+const BackfillWindow = 14 * 24 * time.Hour
+
+// Backfill tuning.
+const (
+	BackfillPerPage      = 100
+	BackfillProfileChunk = 10000
+	BackfillEventChunk   = 1000
+)
+
+// Phases.
+const (
+	PhaseFetch    = "fetch"
+	PhaseProfiles = "profiles"
+	PhaseEvents   = "events"
+	PhaseDone     = "done"
+)
+
+// BackfillKey is the sync key holding an installation's backfill progress.
+func BackfillKey(installationID string) domain.SyncKey {
+	return domain.SyncKey{InstallationID: installationID, Kind: "backfill", Key: "whiplash"}
+}
+
+// BackfillArgs runs (or resumes) an installation's backfill.
+type BackfillArgs struct {
+	InstallationID string `json:"installation_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (BackfillArgs) Kind() string { return "whiplash_klaviyo_backfill" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one backfill per
+// installation at a time.
+func (BackfillArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: jobs.DefaultMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
+}
+
+// StartBackfill (re)starts the backfill from the first page.
+func (c *Connector) StartBackfill(ctx context.Context, in *domain.Installation) error {
+	ld, err := time.Parse(time.DateOnly, in.Settings[SettingLaunchDate])
+	if err != nil {
+		return domain.Errorf(domain.EINVALID, "backfill needs settings.launch_date as YYYY-MM-DD")
+	}
+	from := ld.Add(-BackfillWindow)
+	if err := c.d.Store.SaveSyncState(ctx, BackfillKey(in.ID), map[string]string{
+		"phase": PhaseFetch, "from": from.Format(time.RFC3339), "page": "1", "fetched": "0", "total": "",
+		"profiles_done": "0", "profile_jobs": "", "events_after": "", "orders_done": "0", "events_sent": "0",
+		"started_at": c.d.Now().UTC().Format(time.RFC3339), "finished_at": "", "error": "",
+	}); err != nil {
+		return err
+	}
+	return c.d.Store.Enqueue(ctx, BackfillArgs{InstallationID: in.ID})
+}
+
+// BackfillWorker runs BackfillArgs.
+type BackfillWorker struct {
+	river.WorkerDefaults[BackfillArgs]
+	C       *Connector
+	Settler *jobs.Settler
+	// Progress is told about progress (metrics); may be nil.
+	Progress func(installationID, phase string, done, total int)
+}
+
+// Timeout implements river.Worker: a backfill checkpoints as it goes, so one
+// attempt may run long.
+func (w *BackfillWorker) Timeout(*river.Job[BackfillArgs]) time.Duration { return time.Hour }
+
+// Work implements river.Worker.
+func (w *BackfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs]) error {
+	c := w.C
+	in, err := c.d.Store.GetInstallation(ctx, job.Args.InstallationID)
+	if err != nil {
+		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{InstallationID: job.Args.InstallationID}, err)
+	}
+	err = c.runBackfill(ctx, in, w.Progress)
+	if err != nil {
+		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), BackfillKey(in.ID), map[string]string{"error": err.Error()})
+		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{MerchantID: in.MerchantID, InstallationID: in.ID}, err)
+	}
+	return nil
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, progress func(string, string, int, int)) error {
+	key := BackfillKey(in.ID)
+	st, err := c.d.Store.GetSync(ctx, key)
+	if err != nil {
+		return err
+	}
+	s := st.State
+	from, err := time.Parse(time.RFC3339, s["from"])
+	if err != nil {
+		return domain.Errorf(domain.EINVALID, "backfill was not started (no window)")
+	}
+	report := func(phase string, done, total int) {
+		if progress != nil {
+			progress(in.ID, phase, done, total)
+		}
+	}
+	save := func(m map[string]string) error {
+		m["error"] = ""
+		for k, v := range m {
+			s[k] = v
+		}
+		return c.d.Store.SaveSyncState(ctx, key, m)
+	}
+
+	if s["phase"] == PhaseFetch {
+		wl, err := c.d.Clients.Whiplash(ctx, in.MerchantID, in.Connections[domain.VendorWhiplash])
+		if err != nil {
+			return err
+		}
+		search := whiplash.SearchParams{UpdatedAtGTE: from, Sort: "id asc", PerPage: BackfillPerPage}
+		if s["total"] == "" {
+			n, err := wl.CountOrders(ctx, search)
+			if err != nil {
+				return err
+			}
+			if err := save(map[string]string{"total": strconv.Itoa(n)}); err != nil {
+				return err
+			}
+		}
+		total := atoi(s["total"])
+		for page := atoi(s["page"]); ; page++ {
+			search.Page = page
+			orders, err := wl.ListOrders(ctx, search)
+			if err != nil {
+				return err
+			}
+			for i := range orders {
+				o := &orders[i]
+				if domain.NormalizeEmail(o.Email) == "" {
+					continue
+				}
+				raw, err := jsonOf(o)
+				if err != nil {
+					return err
+				}
+				if _, err := c.d.Store.ApplyOrder(ctx, connector.WhiplashSnapshot(in, o, raw), nil); err != nil {
+					return err
+				}
+			}
+			fetched := atoi(s["fetched"]) + len(orders)
+			next := map[string]string{"page": strconv.Itoa(page + 1), "fetched": strconv.Itoa(fetched)}
+			if len(orders) < BackfillPerPage {
+				next["phase"] = PhaseProfiles
+			}
+			if err := save(next); err != nil {
+				return err
+			}
+			report(PhaseFetch, fetched, total)
+			if len(orders) < BackfillPerPage {
+				break
+			}
+		}
+	}
+
+	if s["phase"] == PhaseProfiles || s["phase"] == PhaseEvents {
+		k, err := c.client(ctx, in)
+		if err != nil {
+			return err
+		}
+		if s["phase"] == PhaseProfiles {
+			latest, err := c.latestByEmail(ctx, in.ID, from)
+			if err != nil {
+				return err
+			}
+			emails := make([]string, 0, len(latest))
+			for e := range latest {
+				emails = append(emails, e)
+			}
+			sort.Strings(emails)
+			for done := atoi(s["profiles_done"]); done < len(emails); {
+				end := min(done+BackfillProfileChunk, len(emails))
+				attrs := make([]klaviyo.ProfileAttributes, 0, end-done)
+				for _, e := range emails[done:end] {
+					attrs = append(attrs, ProfileAttrs(latest[e]))
+				}
+				var lists []string
+				if l := in.RemoteIDs[RemoteList]; l != "" {
+					lists = append(lists, l)
+				}
+				j, err := k.BulkImportProfiles(ctx, attrs, lists...)
+				if err != nil {
+					return err
+				}
+				done = end
+				ids := s["profile_jobs"]
+				if ids != "" {
+					ids += ","
+				}
+				if err := save(map[string]string{"profiles_done": strconv.Itoa(done), "profile_jobs": ids + j.ID, "profiles_total": strconv.Itoa(len(emails))}); err != nil {
+					return err
+				}
+				report(PhaseProfiles, done, len(emails))
+			}
+			if err := save(map[string]string{"phase": PhaseEvents}); err != nil {
+				return err
+			}
+		}
+		total, err := c.d.Store.CountOrders(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		afterStore, afterOrder, _ := strings.Cut(s["events_after"], "/")
+		for {
+			page, err := c.d.Store.ListOrders(ctx, in.ID, afterStore, afterOrder, BackfillEventChunk)
+			if err != nil {
+				return err
+			}
+			var evs []klaviyo.Event
+			for _, snap := range page {
+				if snap.SourceUpdatedAt.Before(from) {
+					continue
+				}
+				o, err := connector.DecodeWhiplashOrder(snap)
+				if err != nil {
+					return domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
+				}
+				for _, b := range Reached(o) {
+					evs = append(evs, EventFor(snap.StoreID, o, b, true))
+				}
+			}
+			if len(evs) > 0 {
+				if err := k.BulkCreateEvents(ctx, evs, true); err != nil {
+					return err
+				}
+			}
+			if len(page) == 0 {
+				break
+			}
+			last := page[len(page)-1]
+			afterStore, afterOrder = last.StoreID, last.OrderID
+			done := atoi(s["orders_done"]) + len(page)
+			if err := save(map[string]string{"events_after": afterStore + "/" + afterOrder, "orders_done": strconv.Itoa(done),
+				"events_sent": strconv.Itoa(atoi(s["events_sent"]) + len(evs))}); err != nil {
+				return err
+			}
+			report(PhaseEvents, done, total)
+			if len(page) < BackfillEventChunk {
+				break
+			}
+		}
+		if err := save(map[string]string{"phase": PhaseDone, "finished_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
+			return err
+		}
+		c.d.Logger.InfoContext(ctx, "backfill finished", slog.String("installation_id", in.ID), slog.String("fetched", s["fetched"]), slog.String("events", s["events_sent"]))
+	}
+	return nil
+}
+
+// latestByEmail returns each email's newest order in the window.
+func (c *Connector) latestByEmail(ctx context.Context, installationID string, from time.Time) (map[string]*whiplash.Order, error) {
+	type best struct {
+		at time.Time
+		o  *whiplash.Order
+	}
+	m := map[string]best{}
+	afterStore, afterOrder := "", ""
+	for {
+		page, err := c.d.Store.ListOrders(ctx, installationID, afterStore, afterOrder, 5000)
+		if err != nil {
+			return nil, err
+		}
+		for _, snap := range page {
+			if snap.SourceUpdatedAt.Before(from) {
+				continue
+			}
+			if b, ok := m[snap.CustomerEmail]; ok && !snap.SourceUpdatedAt.After(b.at) {
+				continue
+			}
+			o, err := connector.DecodeWhiplashOrder(snap)
+			if err != nil {
+				return nil, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
+			}
+			m[snap.CustomerEmail] = best{snap.SourceUpdatedAt, o}
+		}
+		if len(page) < 5000 {
+			break
+		}
+		afterStore, afterOrder = page[len(page)-1].StoreID, page[len(page)-1].OrderID
+	}
+	out := make(map[string]*whiplash.Order, len(m))
+	for e, b := range m {
+		out[e] = b.o
+	}
+	return out, nil
+}
+
+// BackfillStatus is the progress an operator sees.
+func BackfillStatus(ctx context.Context, store domain.Store, installationID string) (map[string]string, error) {
+	st, err := store.GetSync(ctx, BackfillKey(installationID))
+	if err != nil {
+		return nil, err
+	}
+	if len(st.State) == 0 {
+		return nil, domain.Errorf(domain.ENOTFOUND, "no backfill for installation %s", installationID)
+	}
+	return st.State, nil
+}
