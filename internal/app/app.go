@@ -126,7 +126,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	river.AddWorker(workers, backfillWorker)
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 	rc := &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			jobs.QueueSync:     {MaxWorkers: cfg.Workers},
+			jobs.QueueBackfill: {MaxWorkers: 2},
+		},
 		Workers:              workers,
 		RetryPolicy:          jobs.RetryPolicy{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Now: cfg.Now},
 		MaxAttempts:          jobs.DefaultMaxAttempts,

@@ -23,7 +23,8 @@ import (
 //
 // Connection conventions (Config keys / Secrets keys):
 //   - gorgias: Account = subdomain; config base_url (default
-//     https://<account>.gorgias.com), email (REST user); secret api_key.
+//     https://<account>.gorgias.com), email (REST user), rate_window (the
+//     account's leaky-bucket window, default 20s; 10s on Enterprise); secret api_key.
 //   - klaviyo: config base_url (default https://a.klaviyo.com); secret private_key.
 //   - whiplash: Account = customer id; config base_url, client_id, redirect_url;
 //     secrets client_secret, access_token, refresh_token (+ config token_expiry, RFC 3339).
@@ -78,7 +79,15 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 		if base == "" {
 			base = gorgias.BaseURLFor(conn.Account)
 		}
-		return gorgias.New(gorgias.Config{Account: conn.Account, BaseURL: base, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"],
+		var window time.Duration
+		if w := conn.Config["rate_window"]; w != "" {
+			d, err := time.ParseDuration(w)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("rate_window %q is not a positive duration", w)
+			}
+			window = d
+		}
+		return gorgias.New(gorgias.Config{Account: conn.Account, BaseURL: base, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
 	})
 	if err != nil {

@@ -81,6 +81,9 @@ type Store interface {
 
 	// GetSync returns a sync's state (a zero state when never marked).
 	GetSync(ctx context.Context, k SyncKey) (*SyncState, error)
+	// QueueSync merges state into k's bookkeeping, marks k dirty and
+	// enqueues job, in one transaction (one sync handing work to another).
+	QueueSync(ctx context.Context, k SyncKey, state map[string]string, job JobArgs) error
 	// SaveSyncState merges state into the sync's bookkeeping.
 	SaveSyncState(ctx context.Context, k SyncKey, state map[string]string) error
 	// FinishSync merges state and, when DirtySeq still equals seq, sets

@@ -13,6 +13,13 @@ import (
 	"switchyard/internal/outbound"
 )
 
+// Queues. Syncs wait on vendor rate budgets; in their own queue they never
+// starve event processing.
+const (
+	QueueSync     = "sync"
+	QueueBackfill = "backfill"
+)
+
 // SyncArgs runs one coalesced sync. Only one job per key is ever queued or
 // running (River unique by args); changes that land while it runs are picked
 // up by the same job (see Store.FinishSync).
@@ -31,6 +38,7 @@ func (SyncArgs) Kind() string { return "sync" }
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (SyncArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
+		Queue:       QueueSync,
 		MaxAttempts: DefaultMaxAttempts,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,

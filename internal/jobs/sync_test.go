@@ -53,7 +53,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	w := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{"customer": syncer}, Settler: settler, Again: 5 * time.Millisecond}
 	river.AddWorker(workers, w)
 	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "s.db"), River: &river.Config{
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}}, Workers: workers,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}, jobs.QueueSync: {MaxWorkers: 8}}, Workers: workers,
 		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 	if err != nil {
 		return err
 	}
-	w := gorgias.Widget{Context: "customer", Type: "custom", Order: 10, Template: WidgetTemplate()}
+	w := gorgias.Widget{Context: "ticket", Type: "custom", Order: 10, Template: WidgetTemplate()}
 	if in.RemoteIDs == nil {
 		in.RemoteIDs = map[string]string{}
 	}

@@ -61,7 +61,7 @@ func (BackfillArgs) Kind() string { return "whiplash_klaviyo_backfill" }
 // InsertOpts implements river.JobArgsWithInsertOpts: one backfill per
 // installation at a time.
 func (BackfillArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: jobs.DefaultMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{Queue: jobs.QueueBackfill, MaxAttempts: jobs.DefaultMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
 	}}}
 }

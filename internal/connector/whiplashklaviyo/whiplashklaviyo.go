@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,13 @@ import (
 const (
 	ProfileSync = "klaviyo_profile" // key: email
 	OrderSync   = "klaviyo_order"   // key: store/order
+	ListSync    = "klaviyo_list"    // key: list id; state: "p:<profile id>" pending adds
 )
+
+// ListBatchDelay lets profile additions to the list accumulate: list
+// membership calls are limited to a few a second, and one call takes up to
+// 1,000 profiles.
+const ListBatchDelay = 2 * time.Second
 
 // Remote ids and settings.
 const (
@@ -51,7 +58,7 @@ func (c *Connector) Name() string { return domain.ConnectorWhiplashKlaviyo }
 
 // Syncers implements connector.Connector.
 func (c *Connector) Syncers() map[string]jobs.Syncer {
-	return map[string]jobs.Syncer{ProfileSync: syncFunc(c.syncProfile), OrderSync: syncFunc(c.syncOrder)}
+	return map[string]jobs.Syncer{ProfileSync: syncFunc(c.syncProfile), OrderSync: syncFunc(c.syncOrder), ListSync: syncFunc(c.syncList)}
 }
 
 type syncFunc func(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)
@@ -192,10 +199,41 @@ func (c *Connector) syncProfile(ctx context.Context, in *domain.Installation, st
 	}
 	out := map[string]string{"profile_id": p.ID}
 	if list := in.RemoteIDs[RemoteList]; list != "" && st.State["listed"] != list {
-		if err := k.AddProfilesToList(ctx, list, []string{p.ID}); err != nil {
+		lk := domain.SyncKey{InstallationID: in.ID, Kind: ListSync, Key: list}
+		if err := c.d.Store.QueueSync(ctx, lk, map[string]string{"p:" + p.ID: "1"}, jobs.NewSync(lk, c.d.Now(), ListBatchDelay)); err != nil {
 			return out, err
 		}
 		out["listed"] = list
+	}
+	return out, nil
+}
+
+// syncList adds the pending profiles to the list, 1,000 per call.
+func (c *Connector) syncList(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+	var ids []string
+	for name := range st.State {
+		if id, ok := strings.CutPrefix(name, "p:"); ok {
+			ids = append(ids, id)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sort.Strings(ids)
+	k, err := c.client(ctx, in)
+	if err != nil {
+		return out, err
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		if err := k.AddProfilesToList(ctx, st.Key, ids[:n]); err != nil {
+			return out, err
+		}
+		for _, id := range ids[:n] {
+			out["p:"+id] = "" // done: remove from the pending set
+		}
+		ids = ids[n:]
 	}
 	return out, nil
 }

@@ -49,6 +49,10 @@ type SimOptions struct {
 	// MaxPending bounds queued deliveries; the simulation waits for the
 	// receiver beyond it (default 10,000).
 	MaxPending int
+	// RepeatRate is the share of orders placed by a customer (email) who
+	// already ordered in this simulation, in any store; half of those come
+	// with a new name and address (the customer moved or married).
+	RepeatRate float64
 }
 
 // SimEvent is one distinct event a simulation produced.
@@ -175,6 +179,7 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 	defer stop()
 	extra := target{URL: opt.TargetURL, Secret: opt.TargetSecret}
 	ids := make([]int64, opt.Orders)
+	var placed []int64
 	held := map[int][]*delivery{}
 
 	for _, en := range entries {
@@ -191,7 +196,13 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 		if en.step == 0 {
 			st := stores[en.order%len(stores)]
 			o = newOrder(f, &e.ids, cu.ID, st.ID, st.Domain, s.at)
+			if opt.RepeatRate > 0 && len(placed) > 0 && r.Float64() < opt.RepeatRate {
+				if prev := e.orders.get(placed[r.IntN(len(placed))]); prev != nil {
+					repeatCustomer(o, prev, r.IntN(2) == 0)
+				}
+			}
 			ids[en.order] = int64(o.ID)
+			placed = append(placed, int64(o.ID))
 			setStatus(o, s.status, s.at, r, &e.ids, p.tracked, p.split)
 		} else if o = e.orders.get(ids[en.order]); o == nil {
 			e.mu.Unlock() // the emulator was reset under us
@@ -394,4 +405,18 @@ func (e *Emulator) handleGetSimulation(w http.ResponseWriter, r *http.Request) {
 	st := SimStatus{ID: run.id, Running: run.running, Error: run.err, Report: run.report}
 	run.mu.Unlock()
 	emukit.WriteJSON(w, http.StatusOK, st)
+}
+
+// repeatCustomer makes o an order of prev's customer: same email and, unless
+// moved, the same name, phone and address.
+func repeatCustomer(o, prev *apiOrder, moved bool) {
+	o.Email = prev.Email
+	if moved {
+		return
+	}
+	o.FirstName, o.LastName, o.FullName, o.ShippingName = prev.FirstName, prev.LastName, prev.FullName, prev.ShippingName
+	o.ShippingCompany, o.ShippingPhone = prev.ShippingCompany, prev.ShippingPhone
+	o.ShippingAddress1, o.ShippingAddress2 = prev.ShippingAddress1, prev.ShippingAddress2
+	o.ShippingCity, o.ShippingState, o.ShippingZip = prev.ShippingCity, prev.ShippingState, prev.ShippingZip
+	o.ShippingCountry, o.ShippingCountryISO2 = prev.ShippingCountry, prev.ShippingCountryISO2
 }

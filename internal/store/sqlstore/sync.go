@@ -201,6 +201,26 @@ func (s *Store) SaveSyncState(ctx context.Context, k domain.SyncKey, state map[s
 	return err
 }
 
+func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state map[string]string, job domain.JobArgs) error {
+	err := s.b.Write(ctx, func(tx Tx) error {
+		if _, err := s.mergeSyncState(ctx, tx, k, state); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE syncs SET dirty_seq = dirty_seq + 1, updated_at = ? WHERE installation_id = ? AND kind = ? AND key = ?`,
+			s.b.TimeArg(s.ts()), k.InstallationID, k.Kind, k.Key); err != nil {
+			return err
+		}
+		if job == nil {
+			return nil
+		}
+		return tx.InsertJobs(ctx, []domain.JobArgs{job})
+	})
+	if err != nil && domain.ErrorCode(err) == domain.EINTERNAL {
+		return fmt.Errorf("error queueing sync: %w", err)
+	}
+	return err
+}
+
 func (s *Store) FinishSync(ctx context.Context, k domain.SyncKey, seq int64, state map[string]string, jobID int64) (bool, error) {
 	done := false
 	err := s.b.Write(ctx, func(tx Tx) error {

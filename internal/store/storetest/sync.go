@@ -125,6 +125,16 @@ func exerciseSync(t *testing.T, open Opener) {
 			t.Fatalf("after finish: done=%v %+v", done, st)
 		}
 		wantCode(t, b.store.SaveSyncState(b.ctx, domain.SyncKey{InstallationID: "ins_missing", Kind: "k", Key: "k"}, nil), domain.ENOTFOUND)
+
+		// One sync hands work to another: state merged, dirty bumped, job queued.
+		list := domain.SyncKey{InstallationID: b.inst.ID, Kind: "list", Key: "L1"}
+		before := jobCount(t, b.store, "storetest_job")
+		must(t, b.store.QueueSync(b.ctx, list, map[string]string{"p:1": "1"}, testJob{}))
+		must(t, b.store.QueueSync(b.ctx, list, map[string]string{"p:2": "1"}, nil))
+		st, _ = b.store.GetSync(b.ctx, list)
+		if st.DirtySeq != 2 || st.State["p:1"] != "1" || st.State["p:2"] != "1" || jobCount(t, b.store, "storetest_job") != before+1 {
+			t.Fatalf("QueueSync: %+v", st)
+		}
 	})
 }
 
