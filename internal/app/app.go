@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}}
 	c2 := whiplashklaviyo.New(deps)
 	backfillWorker.C, backfillWorker.Progress = c2, a.metrics.ObserveBackfill
+	backfillWorker.Slice = min(30*time.Second, cfg.RescueStuckAfter/4)
 	a.connectors = map[string]connector.Connector{}
 	for _, c := range []connector.Connector{whiplashgorgias.New(deps), c2} {
 		a.connectors[c.Name()] = c

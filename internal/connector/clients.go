@@ -26,7 +26,8 @@ import (
 //     https://<account>.gorgias.com), email (REST user), rate_window (the
 //     account's leaky-bucket window, default 20s; 10s on Enterprise); secret api_key.
 //   - klaviyo: config base_url (default https://a.klaviyo.com); secret private_key.
-//   - whiplash: Account = customer id; config base_url, client_id, redirect_url;
+//   - whiplash: Account = customer id; config base_url, client_id, redirect_url,
+//     grant ("client_credentials" for app tokens, else authorization code);
 //     secrets client_secret, access_token, refresh_token (+ config token_expiry, RFC 3339).
 type Clients struct {
 	Store    domain.Store
@@ -113,7 +114,7 @@ func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klav
 func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whiplash.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorWhiplash, func(conn *domain.Connection) (any, error) {
 		return whiplash.NewClient(whiplash.Config{BaseURL: conn.Config["base_url"], ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
-			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, Tokens: &connTokens{store: c.Store, merchantID: merchantID, connID: connID},
+			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: &connTokens{store: c.Store, merchantID: merchantID, connID: connID},
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
 	})
 	if err != nil {

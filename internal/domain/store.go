@@ -71,6 +71,10 @@ type Store interface {
 	// (bumping DirtySeq) and the jobs to enqueue; all of it commits in one
 	// transaction.
 	ApplyOrder(ctx context.Context, o *OrderSnapshot, plan func(prev *OrderSnapshot) ([]SyncKey, []JobArgs)) (OrderApply, error)
+	// ApplyOrders applies many snapshots (newest wins, as ApplyOrder) in one
+	// transaction, marking nothing dirty (backfills). It returns how many
+	// were applied.
+	ApplyOrders(ctx context.Context, os []*OrderSnapshot) (int, error)
 	GetOrder(ctx context.Context, installationID, storeID, orderID string) (*OrderSnapshot, error)
 	// ListCustomerOrders returns the installation's orders for an email,
 	// newest source update first.

@@ -76,25 +76,38 @@ func (c *Connector) StartBackfill(ctx context.Context, in *domain.Installation) 
 	if err := c.d.Store.SaveSyncState(ctx, BackfillKey(in.ID), map[string]string{
 		"phase": PhaseFetch, "from": from.Format(time.RFC3339), "page": "1", "fetched": "0", "total": "",
 		"profiles_done": "0", "profile_jobs": "", "events_after": "", "orders_done": "0", "events_sent": "0",
-		"started_at": c.d.Now().UTC().Format(time.RFC3339), "finished_at": "", "error": "",
+		"started_at": c.d.Now().UTC().Format(time.RFC3339), "fetched_at": "", "profiles_at": "", "finished_at": "", "error": "",
 	}); err != nil {
 		return err
 	}
 	return c.d.Store.Enqueue(ctx, BackfillArgs{InstallationID: in.ID})
 }
 
-// BackfillWorker runs BackfillArgs.
+// BackfillWorker runs BackfillArgs. One attempt works for at most Slice,
+// checkpoints and snoozes (no attempt spent) to continue, so an attempt
+// always ends well inside River's stuck-job rescue window and a crash loses
+// at most one page or chunk of work.
 type BackfillWorker struct {
 	river.WorkerDefaults[BackfillArgs]
 	C       *Connector
 	Settler *jobs.Settler
+	// Slice bounds one attempt's work (default 30 s).
+	Slice time.Duration
 	// Progress is told about progress (metrics); may be nil.
 	Progress func(installationID, phase string, done, total int)
 }
 
-// Timeout implements river.Worker: a backfill checkpoints as it goes, so one
-// attempt may run long.
-func (w *BackfillWorker) Timeout(*river.Job[BackfillArgs]) time.Duration { return time.Hour }
+func (w *BackfillWorker) slice() time.Duration {
+	if w.Slice > 0 {
+		return w.Slice
+	}
+	return 30 * time.Second
+}
+
+// Timeout implements river.Worker: a slice plus room for its last call.
+func (w *BackfillWorker) Timeout(*river.Job[BackfillArgs]) time.Duration {
+	return w.slice() + time.Minute
+}
 
 // Work implements river.Worker.
 func (w *BackfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs]) error {
@@ -103,26 +116,32 @@ func (w *BackfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs])
 	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{InstallationID: job.Args.InstallationID}, err)
 	}
-	err = c.runBackfill(ctx, in, w.Progress)
+	done, err := c.runBackfill(ctx, in, w.Progress, c.d.Now().Add(w.slice()))
 	if err != nil {
 		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), BackfillKey(in.ID), map[string]string{"error": err.Error()})
 		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{MerchantID: in.MerchantID, InstallationID: in.ID}, err)
+	}
+	if !done {
+		return river.JobSnooze(10 * time.Millisecond) // next slice
 	}
 	return nil
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, progress func(string, string, int, int)) error {
+// runBackfill works until the backfill is done (true) or the deadline
+// passes (false, progress saved).
+func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, progress func(string, string, int, int), deadline time.Time) (bool, error) {
+	late := func() bool { return c.d.Now().After(deadline) }
 	key := BackfillKey(in.ID)
 	st, err := c.d.Store.GetSync(ctx, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	s := st.State
 	from, err := time.Parse(time.RFC3339, s["from"])
 	if err != nil {
-		return domain.Errorf(domain.EINVALID, "backfill was not started (no window)")
+		return false, domain.Errorf(domain.EINVALID, "backfill was not started (no window)")
 	}
 	report := func(phase string, done, total int) {
 		if progress != nil {
@@ -130,6 +149,9 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 		}
 	}
 	save := func(m map[string]string) error {
+		if m == nil {
+			return nil
+		}
 		m["error"] = ""
 		for k, v := range m {
 			s[k] = v
@@ -140,16 +162,16 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 	if s["phase"] == PhaseFetch {
 		wl, err := c.d.Clients.Whiplash(ctx, in.MerchantID, in.Connections[domain.VendorWhiplash])
 		if err != nil {
-			return err
+			return false, err
 		}
 		search := whiplash.SearchParams{UpdatedAtGTE: from, Sort: "id asc", PerPage: BackfillPerPage}
 		if s["total"] == "" {
 			n, err := wl.CountOrders(ctx, search)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if err := save(map[string]string{"total": strconv.Itoa(n)}); err != nil {
-				return err
+				return false, err
 			}
 		}
 		total := atoi(s["total"])
@@ -157,8 +179,9 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 			search.Page = page
 			orders, err := wl.ListOrders(ctx, search)
 			if err != nil {
-				return err
+				return false, err
 			}
+			snaps := make([]*domain.OrderSnapshot, 0, len(orders))
 			for i := range orders {
 				o := &orders[i]
 				if domain.NormalizeEmail(o.Email) == "" {
@@ -166,23 +189,28 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 				}
 				raw, err := jsonOf(o)
 				if err != nil {
-					return err
+					return false, err
 				}
-				if _, err := c.d.Store.ApplyOrder(ctx, connector.WhiplashSnapshot(in, o, raw), nil); err != nil {
-					return err
-				}
+				snaps = append(snaps, connector.WhiplashSnapshot(in, o, raw))
+			}
+			if _, err := c.d.Store.ApplyOrders(ctx, snaps); err != nil {
+				return false, err
 			}
 			fetched := atoi(s["fetched"]) + len(orders)
 			next := map[string]string{"page": strconv.Itoa(page + 1), "fetched": strconv.Itoa(fetched)}
 			if len(orders) < BackfillPerPage {
 				next["phase"] = PhaseProfiles
+				next["fetched_at"] = c.d.Now().UTC().Format(time.RFC3339)
 			}
 			if err := save(next); err != nil {
-				return err
+				return false, err
 			}
 			report(PhaseFetch, fetched, total)
 			if len(orders) < BackfillPerPage {
 				break
+			}
+			if late() {
+				return false, nil
 			}
 		}
 	}
@@ -190,12 +218,12 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 	if s["phase"] == PhaseProfiles || s["phase"] == PhaseEvents {
 		k, err := c.client(ctx, in)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if s["phase"] == PhaseProfiles {
 			latest, err := c.latestByEmail(ctx, in.ID, from)
 			if err != nil {
-				return err
+				return false, err
 			}
 			emails := make([]string, 0, len(latest))
 			for e := range latest {
@@ -214,7 +242,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 				}
 				j, err := k.BulkImportProfiles(ctx, attrs, lists...)
 				if err != nil {
-					return err
+					return false, err
 				}
 				done = end
 				ids := s["profile_jobs"]
@@ -222,23 +250,26 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 					ids += ","
 				}
 				if err := save(map[string]string{"profiles_done": strconv.Itoa(done), "profile_jobs": ids + j.ID, "profiles_total": strconv.Itoa(len(emails))}); err != nil {
-					return err
+					return false, err
 				}
 				report(PhaseProfiles, done, len(emails))
+				if done < len(emails) && late() {
+					return false, nil
+				}
 			}
-			if err := save(map[string]string{"phase": PhaseEvents}); err != nil {
-				return err
+			if err := save(map[string]string{"phase": PhaseEvents, "profiles_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
+				return false, err
 			}
 		}
 		total, err := c.d.Store.CountOrders(ctx, in.ID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		afterStore, afterOrder, _ := strings.Cut(s["events_after"], "/")
 		for {
 			page, err := c.d.Store.ListOrders(ctx, in.ID, afterStore, afterOrder, BackfillEventChunk)
 			if err != nil {
-				return err
+				return false, err
 			}
 			var evs []klaviyo.Event
 			for _, snap := range page {
@@ -247,7 +278,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 				}
 				o, err := connector.DecodeWhiplashOrder(snap)
 				if err != nil {
-					return domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
+					return false, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
 				}
 				for _, b := range Reached(o) {
 					evs = append(evs, EventFor(snap.StoreID, o, b, true))
@@ -255,7 +286,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 			}
 			if len(evs) > 0 {
 				if err := k.BulkCreateEvents(ctx, evs, true); err != nil {
-					return err
+					return false, err
 				}
 			}
 			if len(page) == 0 {
@@ -266,19 +297,22 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 			done := atoi(s["orders_done"]) + len(page)
 			if err := save(map[string]string{"events_after": afterStore + "/" + afterOrder, "orders_done": strconv.Itoa(done),
 				"events_sent": strconv.Itoa(atoi(s["events_sent"]) + len(evs))}); err != nil {
-				return err
+				return false, err
 			}
 			report(PhaseEvents, done, total)
 			if len(page) < BackfillEventChunk {
 				break
 			}
+			if late() {
+				return false, nil
+			}
 		}
 		if err := save(map[string]string{"phase": PhaseDone, "finished_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
-			return err
+			return false, err
 		}
 		c.d.Logger.InfoContext(ctx, "backfill finished", slog.String("installation_id", in.ID), slog.String("fetched", s["fetched"]), slog.String("events", s["events_sent"]))
 	}
-	return nil
+	return s["phase"] == PhaseDone, nil
 }
 
 // latestByEmail returns each email's newest order in the window.

@@ -22,35 +22,80 @@ func scanOrder(r Row) (*domain.OrderSnapshot, error) {
 	return &o, nil
 }
 
-// ApplyOrder implements domain.Store.
-func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error) {
+func checkSnapshot(o *domain.OrderSnapshot) error {
 	if o.InstallationID == "" || o.OrderID == "" || o.MerchantID == "" {
-		return domain.OrderApply{}, domain.Errorf(domain.EINVALID, "order snapshot needs merchant, installation and order id")
+		return domain.Errorf(domain.EINVALID, "order snapshot needs merchant, installation and order id")
 	}
 	if !json.Valid(o.Data) {
-		return domain.OrderApply{}, domain.Errorf(domain.EINVALID, "order snapshot data is not JSON")
+		return domain.Errorf(domain.EINVALID, "order snapshot data is not JSON")
+	}
+	return nil
+}
+
+// applyOrderTx stores o inside tx unless the stored copy is as new; it
+// returns whether it did and the replaced snapshot.
+func (s *Store) applyOrderTx(ctx context.Context, tx Tx, o *domain.OrderSnapshot) (bool, *domain.OrderSnapshot, error) {
+	prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`, o.InstallationID, o.StoreID, o.OrderID))
+	switch {
+	case errors.Is(err, ErrNoRows):
+		prev = nil
+	case err != nil:
+		return false, nil, err
+	}
+	if prev != nil && (prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status)) {
+		return false, prev, nil // stale or same: nothing changes
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (installation_id, store_id, order_id) DO UPDATE SET customer_email = excluded.customer_email, status = excluded.status,
+		source_updated_at = excluded.source_updated_at, data = excluded.data, updated_at = excluded.updated_at`,
+		o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt)); err != nil {
+		return false, prev, err
+	}
+	return true, prev, nil
+}
+
+// ApplyOrders implements domain.Store.
+func (s *Store) ApplyOrders(ctx context.Context, os []*domain.OrderSnapshot) (int, error) {
+	now := s.ts()
+	for _, o := range os {
+		if err := checkSnapshot(o); err != nil {
+			return 0, err
+		}
+		o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
+		o.UpdatedAt = now
+	}
+	n := 0
+	err := s.b.Write(ctx, func(tx Tx) error {
+		n = 0
+		for _, o := range os {
+			applied, _, err := s.applyOrderTx(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			if applied {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("error applying orders: %w", err)
+	}
+	return n, nil
+}
+
+// ApplyOrder implements domain.Store.
+func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error) {
+	if err := checkSnapshot(o); err != nil {
+		return domain.OrderApply{}, err
 	}
 	o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
 	o.UpdatedAt = s.ts()
 	var out domain.OrderApply
 	err := s.b.Write(ctx, func(tx Tx) error {
 		out = domain.OrderApply{}
-		prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`, o.InstallationID, o.StoreID, o.OrderID))
-		switch {
-		case errors.Is(err, ErrNoRows):
-			prev = nil
-		case err != nil:
-			return err
-		}
-		if prev != nil {
-			if prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status) {
-				return nil // stale or same: nothing changes
-			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (installation_id, store_id, order_id) DO UPDATE SET customer_email = excluded.customer_email, status = excluded.status,
-			source_updated_at = excluded.source_updated_at, data = excluded.data, updated_at = excluded.updated_at`,
-			o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt)); err != nil {
+		applied, prev, err := s.applyOrderTx(ctx, tx, o)
+		if err != nil || !applied {
 			return err
 		}
 		out = domain.OrderApply{Applied: true, Previous: prev}

@@ -81,12 +81,28 @@ func exerciseSync(t *testing.T, open Opener) {
 		if old, _ := b.store.ListCustomerOrders(b.ctx, b.inst.ID, "a@example.com"); len(old) != 0 {
 			t.Fatalf("old email still has %d orders", len(old))
 		}
+		// Batch apply: newer wins, older ignored, new ones stored.
+		n, err := b.store.ApplyOrders(b.ctx, []*domain.OrderSnapshot{
+			b.order("1", "100", "new@example.com", 100, t0), // older than stored
+			b.order("2", "7", "new@example.com", 350, t0.Add(4*time.Hour)),
+			b.order("3", "1", "third@example.com", 100, t0),
+		})
+		must(t, err)
+		if n != 2 {
+			t.Fatalf("ApplyOrders applied %d, want 2", n)
+		}
+		if o, _ := b.store.GetOrder(b.ctx, b.inst.ID, "2", "7"); o.Status != 350 {
+			t.Fatalf("batch-applied order = %+v", o)
+		}
+		if o, _ := b.store.GetOrder(b.ctx, b.inst.ID, "1", "100"); o.Status != 300 {
+			t.Fatalf("stale batch snapshot overwrote: %+v", o)
+		}
 		page, err := b.store.ListOrders(b.ctx, b.inst.ID, "1", "100", 10)
 		must(t, err)
-		if len(page) != 1 || page[0].StoreID != "2" {
+		if len(page) != 2 || page[0].StoreID != "2" || page[1].StoreID != "3" {
 			t.Fatalf("ListOrders after (1,100) = %+v", page)
 		}
-		if n, _ := b.store.CountOrders(b.ctx, b.inst.ID); n != 2 {
+		if n, _ := b.store.CountOrders(b.ctx, b.inst.ID); n != 3 {
 			t.Fatalf("CountOrders = %d", n)
 		}
 		_, err = b.store.GetOrder(b.ctx, b.inst.ID, "9", "9")
