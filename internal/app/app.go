@@ -119,17 +119,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	// their (shared) maps now and the connectors fill them below.
 	worker := &jobs.ProcessEventWorker{Handlers: map[string]jobs.EventHandler{}, Settler: settler, AttemptTimeout: attempt}
 	syncWorker := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{}, Settler: settler}
-	backfillWorker := &whiplashklaviyo.BackfillWorker{Settler: settler}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, worker)
 	river.AddWorker(workers, syncWorker)
-	river.AddWorker(workers, backfillWorker)
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 	rc := &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			jobs.QueueSync:     {MaxWorkers: cfg.Workers},
-			jobs.QueueBackfill: {MaxWorkers: 2},
 		},
 		Workers:              workers,
 		RetryPolicy:          jobs.RetryPolicy{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Now: cfg.Now},
@@ -179,8 +176,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	deps := connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}}
 	c2 := whiplashklaviyo.New(deps)
-	backfillWorker.C, backfillWorker.Progress = c2, a.metrics.ObserveBackfill
-	backfillWorker.Slice = min(30*time.Second, cfg.RescueStuckAfter/4)
+	c2.Progress, c2.Slice = a.metrics.ObserveBackfill, min(30*time.Second, cfg.RescueStuckAfter/4)
 	a.connectors = map[string]connector.Connector{}
 	for _, c := range []connector.Connector{whiplashgorgias.New(deps), c2} {
 		a.connectors[c.Name()] = c

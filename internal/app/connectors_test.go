@@ -49,7 +49,7 @@ func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
 	h := &hub{t: t, ctx: context.Background()}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: gorgiasWindow})
 	h.klaviyo = klaviyoemu.New(klaviyoemu.Config{DisableRateLimits: true})
-	h.whiplash = whiplashemu.New(whiplashemu.Config{Seed: 3})
+	h.whiplash = whiplashemu.New(whiplashemu.Config{Seed: 3, AllowClientCredentials: true})
 	for _, e := range []struct {
 		h   http.Handler
 		url *string
@@ -80,7 +80,7 @@ func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
 	var m, wl, gg, kl, c1, c2 struct{ ID string }
 	h.api("POST", "/api/v1/merchants", `{"name":"Acme"}`, 201, &m)
 	h.merchant = m.ID
-	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"whiplash","account":"1","config":{"base_url":%q,"client_id":"switchyard"},"secrets":{"client_secret":"whiplash-app-secret"}}`, h.wURL), 201, &wl)
+	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"whiplash","account":"1","config":{"base_url":%q,"client_id":"switchyard","grant":"client_credentials"},"secrets":{"client_secret":"whiplash-app-secret"}}`, h.wURL), 201, &wl)
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"gorgias","account":"acme","config":{"base_url":%q,"email":%q,"rate_window":%q},"secrets":{"api_key":%q}}`,
 		h.gURL, gorgiasemu.DefaultUserEmail, gorgiasWindow.String(), gorgiasemu.DefaultAPIKey), 201, &gg)
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"klaviyo","account":"demo","config":{"base_url":%q},"secrets":{"private_key":"pk_demo"}}`, h.kURL), 201, &kl)

@@ -24,8 +24,11 @@ import (
 // Connection conventions (Config keys / Secrets keys):
 //   - gorgias: Account = subdomain; config base_url (default
 //     https://<account>.gorgias.com), email (REST user), rate_window (the
-//     account's leaky-bucket window, default 20s; 10s on Enterprise); secret api_key.
-//   - klaviyo: config base_url (default https://a.klaviyo.com); secret private_key.
+//     account's leaky-bucket window, default 20s; 10s on Enterprise); secret
+//     api_key, or for an OAuth app config client_id, redirect_url and secrets
+//     client_secret, access_token, refresh_token (config token_expiry).
+//   - klaviyo: config base_url (default https://a.klaviyo.com); secret
+//     private_key, or OAuth as for gorgias.
 //   - whiplash: Account = customer id; config base_url, client_id, redirect_url,
 //     grant ("client_credentials" for app tokens, else authorization code);
 //     secrets client_secret, access_token, refresh_token (+ config token_expiry, RFC 3339).
@@ -88,8 +91,14 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 			}
 			window = d
 		}
-		return gorgias.New(gorgias.Config{Account: conn.Account, BaseURL: base, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
+		cfg := gorgias.Config{Account: conn.Account, BaseURL: base, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
+			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		if cfg.APIKey == "" && conn.Config["client_id"] != "" {
+			// OAuth app: tokens live in the connection and rotate through the store.
+			cfg.OAuth = &gorgias.OAuthConfig{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"]}
+			cfg.Tokens = c.tokens(conn)
+		}
+		return gorgias.New(cfg)
 	})
 	if err != nil {
 		return nil, err
@@ -100,8 +109,12 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 // Klaviyo returns the client of a merchant's Klaviyo connection.
 func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klaviyo.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorKlaviyo, func(conn *domain.Connection) (any, error) {
-		return klaviyo.New(klaviyo.Config{BaseURL: conn.Config["base_url"], Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
+		cfg := klaviyo.Config{BaseURL: conn.Config["base_url"], Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
+			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		if cfg.PrivateKey == "" && conn.Config["client_id"] != "" {
+			cfg.OAuth = &klaviyo.OAuth{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"], Store: c.tokens(conn)}
+		}
+		return klaviyo.New(cfg)
 	})
 	if err != nil {
 		return nil, err
@@ -114,7 +127,7 @@ func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klav
 func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whiplash.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorWhiplash, func(conn *domain.Connection) (any, error) {
 		return whiplash.NewClient(whiplash.Config{BaseURL: conn.Config["base_url"], ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
-			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: &connTokens{store: c.Store, merchantID: merchantID, connID: connID},
+			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: c.tokens(conn),
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
 	})
 	if err != nil {
@@ -123,7 +136,12 @@ func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whi
 	return cl.(*whiplash.Client), nil
 }
 
-// connTokens persists OAuth tokens in a connection's secrets.
+func (c *Clients) tokens(conn *domain.Connection) *connTokens {
+	return &connTokens{store: c.Store, merchantID: conn.MerchantID, connID: conn.ID}
+}
+
+// connTokens persists OAuth tokens in a connection's secrets (encrypted at
+// rest), so a rotated refresh token survives restarts.
 type connTokens struct {
 	store      domain.Store
 	merchantID string

@@ -64,12 +64,26 @@ func (i *Installation) Validate() error {
 			return Errorf(EINVALID, "connector %s needs a %s connection", i.Connector, r)
 		}
 	}
+	if err := i.ValidateSettings(); err != nil {
+		return err
+	}
 	switch i.State {
 	case InstallationPending, InstallationActive, InstallationDegraded, InstallationUninstalled:
 	case "":
 		i.State = InstallationPending
 	default:
 		return Errorf(EINVALID, "unknown installation state %q", i.State)
+	}
+	return nil
+}
+
+// ValidateSettings checks the settings every connector shares: launch_date
+// is a date (YYYY-MM-DD).
+func (i *Installation) ValidateSettings() error {
+	if ld, ok := i.Settings["launch_date"]; ok {
+		if _, err := time.Parse(time.DateOnly, ld); err != nil {
+			return Errorf(EINVALID, "launch_date %q must be a date as YYYY-MM-DD", ld)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,10 +16,7 @@ import (
 
 // Queues. Syncs wait on vendor rate budgets; in their own queue they never
 // starve event processing.
-const (
-	QueueSync     = "sync"
-	QueueBackfill = "backfill"
-)
+const QueueSync = "sync"
 
 // SyncArgs runs one coalesced sync. Only one job per key is ever queued or
 // running (River unique by args); changes that land while it runs are picked
@@ -68,9 +66,15 @@ func NewSync(k domain.SyncKey, now time.Time, delay time.Duration) SyncArgs {
 type Syncer interface {
 	// Sync writes the state of st's key as it is now in the store. st.State
 	// is the sync's bookkeeping; the returned map is merged into it (a value
-	// "" deletes a name) whether or not Sync fails.
+	// "" deletes a name) whether or not Sync fails. A syncer that re-reads
+	// the sync state before reading what it writes may raise st.DirtySeq to
+	// the value it read. Returning ErrContinue saves the state and runs the
+	// sync again shortly, without spending an attempt (long work in slices).
 	Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)
 }
+
+// ErrContinue tells SyncWorker that the sync made progress and has more to do.
+var ErrContinue = errors.New("sync continues in the next slice")
 
 // SyncWorker runs SyncArgs jobs.
 type SyncWorker struct {
@@ -107,6 +111,14 @@ func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if st.DirtySeq == 0 || st.SyncedSeq < st.DirtySeq {
 		wctx := outbound.WithMeta(ctx, outbound.Meta{MerchantID: in.MerchantID, InstallationID: in.ID, JobID: job.ID})
 		state, err = s.Sync(wctx, in, st)
+		if errors.Is(err, ErrContinue) {
+			if len(state) > 0 {
+				if err := w.Store.SaveSyncState(ctx, k, state); err != nil {
+					return err
+				}
+			}
+			return river.JobSnooze(w.again())
+		}
 		if err != nil {
 			if len(state) > 0 {
 				_ = w.Store.SaveSyncState(context.WithoutCancel(ctx), k, state)
@@ -119,13 +131,16 @@ func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return fmt.Errorf("error finishing sync: %w", err)
 	}
 	if !done {
-		again := w.Again
-		if again <= 0 {
-			again = 100 * time.Millisecond
-		}
-		return river.JobSnooze(again) // the state moved on while we wrote: run again
+		return river.JobSnooze(w.again()) // the state moved on while we wrote: run again
 	}
 	return nil
+}
+
+func (w *SyncWorker) again() time.Duration {
+	if w.Again > 0 {
+		return w.Again
+	}
+	return 100 * time.Millisecond
 }
 
 // replaySync rebuilds a dead-lettered sync job.

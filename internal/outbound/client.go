@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"switchyard/internal/domain"
@@ -151,6 +152,38 @@ func (r *Response) DecodeJSON(v any) error {
 	return nil
 }
 
+type prepaidKey struct{}
+
+// Prepaid returns a context whose next call under budget b skips the
+// limiter: the caller already waited for it (see Client.Reserve).
+func Prepaid(ctx context.Context, b Budget) context.Context {
+	flag := &atomic.Bool{}
+	flag.Store(true)
+	return context.WithValue(ctx, prepaidKey{}, prepaid{key: b.Key, flag: flag})
+}
+
+type prepaid struct {
+	key  string
+	flag *atomic.Bool
+}
+
+// Reserve waits for one call's worth of r's budget and returns a context
+// whose next call spends it. Callers that read state before writing it
+// reserve first, so what they write is as fresh as possible.
+func (c *Client) Reserve(ctx context.Context, r *Request) (context.Context, error) {
+	b := c.cfg.DefaultBudget
+	if c.cfg.Budget != nil {
+		b = c.cfg.Budget(r)
+	}
+	if c.cfg.Limiter == nil || b.Key == "" {
+		return ctx, nil
+	}
+	if err := c.cfg.Limiter.Wait(ctx, b); err != nil {
+		return ctx, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Class: Classify(0, err), Err: fmt.Errorf("error waiting for rate budget: %w", err)}
+	}
+	return Prepaid(ctx, b), nil
+}
+
 // Meta attributes deliveries to a merchant, installation, event and job.
 type Meta struct {
 	MerchantID     string
@@ -236,7 +269,8 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 			ctype = "application/json"
 		}
 	}
-	if c.cfg.Limiter != nil && budget.Key != "" {
+	pp, _ := ctx.Value(prepaidKey{}).(prepaid)
+	if c.cfg.Limiter != nil && budget.Key != "" && !(pp.key == budget.Key && pp.flag.CompareAndSwap(true, false)) {
 		if err := c.cfg.Limiter.Wait(ctx, budget); err != nil {
 			return nil, fail(0, Classify(0, err), fmt.Errorf("error waiting for rate budget: %w", err))
 		}

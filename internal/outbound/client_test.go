@@ -230,3 +230,26 @@ func TestBatchRecorderFlushesOnClose(t *testing.T) {
 		t.Fatalf("flushed %d, observed %d; want 7", got, seen)
 	}
 }
+
+// Reserve waits once; the next call spends the reservation instead of
+// waiting again, and only that one call does.
+func TestReserveSpendsOnce(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	lim := NewLocalLimiter(nil)
+	b := Budget{Key: "v:a", Rate: 0.001, Burst: 1} // one call, then ~17 min
+	c, _ := NewClient(Config{Vendor: "v", BaseURL: srv.URL, Limiter: lim, DefaultBudget: b})
+	ctx, err := c.Reserve(context.Background(), &Request{Endpoint: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, &Request{Method: "GET", Path: "/"}); err != nil {
+		t.Fatalf("prepaid call: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(short, &Request{Method: "GET", Path: "/"}); err == nil {
+		t.Fatal("a second call rode on the same reservation")
+	}
+}

@@ -202,6 +202,41 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, in)
 }
 
+// updateInstallation merges settings (a value "" removes a setting).
+func (s *Server) updateInstallation(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Settings map[string]string `json:"settings"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	in, err := s.installation(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if in.Settings == nil {
+		in.Settings = map[string]string{}
+	}
+	for k, v := range body.Settings {
+		if v == "" {
+			delete(in.Settings, k)
+		} else {
+			in.Settings[k] = v
+		}
+	}
+	if err := in.ValidateSettings(); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.cfg.Store.UpdateInstallation(r.Context(), in); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, in)
+}
+
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.merchant(r); err != nil {
 		s.Error(w, r, err)

@@ -66,6 +66,7 @@ func New(cfg Config) *Server {
 	admin("GET /api/v1/merchants/{merchant}/installations", s.listInstallations)
 	admin("POST /api/v1/merchants/{merchant}/installations", s.createInstallation)
 	admin("GET /api/v1/merchants/{merchant}/installations/{installation}", s.getInstallation)
+	admin("PATCH /api/v1/merchants/{merchant}/installations/{installation}", s.updateInstallation)
 	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/install", s.installInstallation)
 	admin("GET /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.getBackfill)
 	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.startBackfill)

@@ -116,6 +116,18 @@ const (
 // state is one call: PUT data with the cached customer id.
 func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
 	email := st.Key
+	g, err := c.client(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	// Wait for the account's budget before reading: changes that land while
+	// we wait are in the snapshot we write, not in a second write.
+	if ctx, err = g.Reserve(ctx); err != nil {
+		return nil, err
+	}
+	if cur, err := c.d.Store.GetSync(ctx, st.SyncKey); err == nil && cur.DirtySeq > st.DirtySeq {
+		st.DirtySeq = cur.DirtySeq // what we are about to read includes these changes
+	}
 	snaps, err := c.d.Store.ListCustomerOrders(ctx, in.ID, email)
 	if err != nil {
 		return nil, err
@@ -131,10 +143,6 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 		}
 	}
 	data := BuildData(orders, snaps)
-	g, err := c.client(ctx, in)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]string{}
 	id, _ := strconv.ParseInt(st.State[stateCustomerID], 10, 64)
 	foreign := map[string]json.RawMessage{}

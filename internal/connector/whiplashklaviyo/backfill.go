@@ -2,14 +2,12 @@ package whiplashklaviyo
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
@@ -35,35 +33,22 @@ const (
 	BackfillPerPage      = 100
 	BackfillProfileChunk = 10000
 	BackfillEventChunk   = 1000
+	// ImportPoll is how often an import job's status is read.
+	ImportPoll = 500 * time.Millisecond
 )
 
 // Phases.
 const (
 	PhaseFetch    = "fetch"
 	PhaseProfiles = "profiles"
+	PhaseImport   = "import" // waiting for Klaviyo's import jobs
 	PhaseEvents   = "events"
 	PhaseDone     = "done"
 )
 
 // BackfillKey is the sync key holding an installation's backfill progress.
 func BackfillKey(installationID string) domain.SyncKey {
-	return domain.SyncKey{InstallationID: installationID, Kind: "backfill", Key: "whiplash"}
-}
-
-// BackfillArgs runs (or resumes) an installation's backfill.
-type BackfillArgs struct {
-	InstallationID string `json:"installation_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (BackfillArgs) Kind() string { return "whiplash_klaviyo_backfill" }
-
-// InsertOpts implements river.JobArgsWithInsertOpts: one backfill per
-// installation at a time.
-func (BackfillArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueBackfill, MaxAttempts: jobs.DefaultMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-	}}}
+	return domain.SyncKey{InstallationID: installationID, Kind: BackfillSync, Key: "whiplash"}
 }
 
 // StartBackfill (re)starts the backfill from the first page.
@@ -73,61 +58,45 @@ func (c *Connector) StartBackfill(ctx context.Context, in *domain.Installation) 
 		return domain.Errorf(domain.EINVALID, "backfill needs settings.launch_date as YYYY-MM-DD")
 	}
 	from := ld.Add(-BackfillWindow)
-	if err := c.d.Store.SaveSyncState(ctx, BackfillKey(in.ID), map[string]string{
+	key := BackfillKey(in.ID)
+	return c.d.Store.QueueSync(ctx, key, map[string]string{"run": domain.NewID("run"),
 		"phase": PhaseFetch, "from": from.Format(time.RFC3339), "page": "1", "fetched": "0", "total": "",
 		"profiles_done": "0", "profile_jobs": "", "events_after": "", "orders_done": "0", "events_sent": "0",
 		"started_at": c.d.Now().UTC().Format(time.RFC3339), "fetched_at": "", "profiles_at": "", "finished_at": "", "error": "",
-	}); err != nil {
-		return err
-	}
-	return c.d.Store.Enqueue(ctx, BackfillArgs{InstallationID: in.ID})
+		"profiles_total": "", "profiles_failed": "",
+	}, jobs.NewSync(key, c.d.Now(), 0))
 }
 
-// BackfillWorker runs BackfillArgs. One attempt works for at most Slice,
-// checkpoints and snoozes (no attempt spent) to continue, so an attempt
-// always ends well inside River's stuck-job rescue window and a crash loses
-// at most one page or chunk of work.
-type BackfillWorker struct {
-	river.WorkerDefaults[BackfillArgs]
-	C       *Connector
-	Settler *jobs.Settler
-	// Slice bounds one attempt's work (default 30 s).
-	Slice time.Duration
-	// Progress is told about progress (metrics); may be nil.
-	Progress func(installationID, phase string, done, total int)
-}
+// BackfillSync is the sync kind that runs an installation's backfill, in
+// slices: one attempt works at most Connector.Slice, checkpoints and asks
+// to continue (jobs.ErrContinue; no attempt spent), so an attempt ends well
+// inside River's stuck-job rescue window and a crash loses at most one page
+// or chunk. Running it as a sync makes a restart requested while a run is
+// finishing impossible to lose.
+const BackfillSync = "backfill"
 
-func (w *BackfillWorker) slice() time.Duration {
-	if w.Slice > 0 {
-		return w.Slice
+func (c *Connector) slice() time.Duration {
+	if c.Slice > 0 {
+		return c.Slice
 	}
 	return 30 * time.Second
 }
 
-// Timeout implements river.Worker: a slice plus room for its last call.
-func (w *BackfillWorker) Timeout(*river.Job[BackfillArgs]) time.Duration {
-	return w.slice() + time.Minute
-}
-
-// Work implements river.Worker.
-func (w *BackfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs]) error {
-	c := w.C
-	in, err := c.d.Store.GetInstallation(ctx, job.Args.InstallationID)
-	if err != nil {
-		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{InstallationID: job.Args.InstallationID}, err)
+// syncBackfill implements the backfill sync.
+func (c *Connector) syncBackfill(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+	done, err := c.runBackfill(ctx, in, c.Progress, c.d.Now().Add(c.slice()))
+	if errors.Is(err, errRestarted) {
+		return nil, jobs.ErrContinue
 	}
-	done, err := c.runBackfill(ctx, in, w.Progress, c.d.Now().Add(w.slice()))
 	if err != nil {
-		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), BackfillKey(in.ID), map[string]string{"error": err.Error()})
-		return w.Settler.Settle(ctx, job.JobRow, domain.DeadLetter{MerchantID: in.MerchantID, InstallationID: in.ID}, err)
+		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), st.SyncKey, map[string]string{"error": err.Error()})
+		return nil, err
 	}
 	if !done {
-		return river.JobSnooze(10 * time.Millisecond) // next slice
+		return nil, jobs.ErrContinue
 	}
-	return nil
+	return nil, nil
 }
-
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 // runBackfill works until the backfill is done (true) or the deadline
 // passes (false, progress saved).
@@ -148,9 +117,14 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 			progress(in.ID, phase, done, total)
 		}
 	}
+	run := s["run"]
 	save := func(m map[string]string) error {
 		if m == nil {
 			return nil
+		}
+		// A restart requested meanwhile wins: stop writing this run's progress.
+		if cur, err := c.d.Store.GetSync(ctx, key); err == nil && cur.State["run"] != run {
+			return errRestarted
 		}
 		m["error"] = ""
 		for k, v := range m {
@@ -215,7 +189,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 		}
 	}
 
-	if s["phase"] == PhaseProfiles || s["phase"] == PhaseEvents {
+	if s["phase"] == PhaseProfiles || s["phase"] == PhaseImport || s["phase"] == PhaseEvents {
 		k, err := c.client(ctx, in)
 		if err != nil {
 			return false, err
@@ -257,54 +231,87 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 					return false, nil
 				}
 			}
-			if err := save(map[string]string{"phase": PhaseEvents, "profiles_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
+			if err := save(map[string]string{"phase": PhaseImport}); err != nil {
 				return false, err
 			}
 		}
-		total, err := c.d.Store.CountOrders(ctx, in.ID)
-		if err != nil {
-			return false, err
+		if s["phase"] == PhaseImport {
+			// Wait for Klaviyo to finish the imports, so "done" means the
+			// profiles exist (and their failures are counted).
+			failed := 0
+			for _, id := range strings.Split(s["profile_jobs"], ",") {
+				if id == "" {
+					continue
+				}
+				for {
+					j, err := k.GetBulkImportJob(ctx, id)
+					if err != nil {
+						return false, err
+					}
+					if j.Done() {
+						failed += j.FailedCount
+						break
+					}
+					if late() {
+						return false, nil
+					}
+					select {
+					case <-ctx.Done():
+						return false, ctx.Err()
+					case <-time.After(ImportPoll):
+					}
+				}
+			}
+			if err := save(map[string]string{"phase": PhaseEvents, "profiles_failed": strconv.Itoa(failed), "profiles_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
+				return false, err
+			}
 		}
-		afterStore, afterOrder, _ := strings.Cut(s["events_after"], "/")
-		for {
-			page, err := c.d.Store.ListOrders(ctx, in.ID, afterStore, afterOrder, BackfillEventChunk)
+		if s["phase"] == PhaseEvents {
+			total, err := c.d.Store.CountOrders(ctx, in.ID)
 			if err != nil {
 				return false, err
 			}
-			var evs []klaviyo.Event
-			for _, snap := range page {
-				if snap.SourceUpdatedAt.Before(from) {
-					continue
-				}
-				o, err := connector.DecodeWhiplashOrder(snap)
+			afterStore, afterOrder, _ := strings.Cut(s["events_after"], "/")
+			for {
+				page, err := c.d.Store.ListOrders(ctx, in.ID, afterStore, afterOrder, BackfillEventChunk)
 				if err != nil {
-					return false, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
-				}
-				for _, b := range Reached(o) {
-					evs = append(evs, EventFor(snap.StoreID, o, b, true))
-				}
-			}
-			if len(evs) > 0 {
-				if err := k.BulkCreateEvents(ctx, evs, true); err != nil {
 					return false, err
 				}
-			}
-			if len(page) == 0 {
-				break
-			}
-			last := page[len(page)-1]
-			afterStore, afterOrder = last.StoreID, last.OrderID
-			done := atoi(s["orders_done"]) + len(page)
-			if err := save(map[string]string{"events_after": afterStore + "/" + afterOrder, "orders_done": strconv.Itoa(done),
-				"events_sent": strconv.Itoa(atoi(s["events_sent"]) + len(evs))}); err != nil {
-				return false, err
-			}
-			report(PhaseEvents, done, total)
-			if len(page) < BackfillEventChunk {
-				break
-			}
-			if late() {
-				return false, nil
+				var evs []klaviyo.Event
+				for _, snap := range page {
+					if snap.SourceUpdatedAt.Before(from) {
+						continue
+					}
+					o, err := connector.DecodeWhiplashOrder(snap)
+					if err != nil {
+						return false, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
+					}
+					for _, b := range Reached(o) {
+						evs = append(evs, EventFor(snap.StoreID, o, b, true))
+					}
+				}
+				if len(evs) > 0 {
+					if err := k.BulkCreateEvents(ctx, evs, true); err != nil {
+						return false, err
+					}
+				}
+				if len(page) == 0 {
+					break
+				}
+				last := page[len(page)-1]
+				afterStore, afterOrder = last.StoreID, last.OrderID
+				done := atoi(s["orders_done"]) + len(page)
+				if err := save(map[string]string{"events_after": afterStore + "/" + afterOrder, "orders_done": strconv.Itoa(done),
+					"events_sent": strconv.Itoa(atoi(s["events_sent"]) + len(evs))}); err != nil {
+					return false, err
+				}
+				report(PhaseEvents, done, total)
+				if len(page) < BackfillEventChunk {
+					break
+				}
+				if late() {
+					return false, nil
+				}
 			}
 		}
 		if err := save(map[string]string{"phase": PhaseDone, "finished_at": c.d.Now().UTC().Format(time.RFC3339)}); err != nil {
@@ -353,6 +360,8 @@ func (c *Connector) latestByEmail(ctx context.Context, installationID string, fr
 	return out, nil
 }
 
+var errRestarted = errors.New("backfill restarted")
+
 // BackfillStatus is the progress an operator sees.
 func BackfillStatus(ctx context.Context, store domain.Store, installationID string) (map[string]string, error) {
 	st, err := store.GetSync(ctx, BackfillKey(installationID))
@@ -364,3 +373,5 @@ func BackfillStatus(ctx context.Context, store domain.Store, installationID stri
 	}
 	return st.State, nil
 }
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -48,6 +48,10 @@ const (
 // Connector is C2.
 type Connector struct {
 	d connector.Deps
+	// Slice bounds one backfill attempt (default 30 s).
+	Slice time.Duration
+	// Progress is told about backfill progress (metrics); may be nil.
+	Progress func(installationID, phase string, done, total int)
 }
 
 // New returns the connector.
@@ -58,7 +62,7 @@ func (c *Connector) Name() string { return domain.ConnectorWhiplashKlaviyo }
 
 // Syncers implements connector.Connector.
 func (c *Connector) Syncers() map[string]jobs.Syncer {
-	return map[string]jobs.Syncer{ProfileSync: syncFunc(c.syncProfile), OrderSync: syncFunc(c.syncOrder), ListSync: syncFunc(c.syncList)}
+	return map[string]jobs.Syncer{ProfileSync: syncFunc(c.syncProfile), OrderSync: syncFunc(c.syncOrder), ListSync: syncFunc(c.syncList), BackfillSync: syncFunc(c.syncBackfill)}
 }
 
 type syncFunc func(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)

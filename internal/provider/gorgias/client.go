@@ -200,6 +200,12 @@ func (c *Client) Account() string { return c.cfg.Account }
 // Budget returns the rate budget the client charges.
 func (c *Client) Budget() outbound.Budget { return c.budget }
 
+// Reserve waits for one call of the account's budget and returns a context
+// whose next call spends it (read fresh state after waiting, then write).
+func (c *Client) Reserve(ctx context.Context) (context.Context, error) {
+	return c.out.Reserve(ctx, &outbound.Request{Endpoint: "reserve"})
+}
+
 // OAuth returns the OAuth helper (nil for API-key clients).
 func (c *Client) OAuth() *OAuth { return c.oauth }
 
