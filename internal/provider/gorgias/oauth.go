@@ -18,6 +18,8 @@ import (
 
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
+
+	"switchyard/internal/provider/oauthstore"
 )
 
 // OAuthConfig identifies switchyard's Gorgias app.
@@ -37,45 +39,14 @@ func DefaultScopes() []string {
 		"tickets:read", "tickets:write", "macros:read", "macros:write", "users:read"}
 }
 
-// TokenStore persists an installation's OAuth token. The client calls Save
-// after every refresh; Gorgias keeps the refresh token unchanged, so a
-// refreshed token carries the old one.
-type TokenStore interface {
-	Load(ctx context.Context) (*oauth2.Token, error)
-	Save(ctx context.Context, tok *oauth2.Token) error
-}
+// TokenStore persists the account's OAuth token (oauthstore.TokenStore).
+type TokenStore = oauthstore.TokenStore
 
 // MemoryTokenStore is a TokenStore in memory (tests, demos).
-type MemoryTokenStore struct {
-	mu  sync.Mutex
-	tok *oauth2.Token
-	// Saves counts Save calls.
-	Saves int
-}
+type MemoryTokenStore = oauthstore.Memory
 
 // NewMemoryTokenStore returns a store holding tok.
-func NewMemoryTokenStore(tok *oauth2.Token) *MemoryTokenStore { return &MemoryTokenStore{tok: tok} }
-
-// Load implements TokenStore.
-func (m *MemoryTokenStore) Load(context.Context) (*oauth2.Token, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tok == nil {
-		return nil, nil
-	}
-	cp := *m.tok
-	return &cp, nil
-}
-
-// Save implements TokenStore.
-func (m *MemoryTokenStore) Save(_ context.Context, tok *oauth2.Token) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cp := *tok
-	m.tok = &cp
-	m.Saves++
-	return nil
-}
+func NewMemoryTokenStore(tok *oauth2.Token) *MemoryTokenStore { return oauthstore.NewMemory(tok) }
 
 // OAuth runs the authorization-code flow against one Gorgias account.
 type OAuth struct {

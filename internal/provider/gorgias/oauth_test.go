@@ -74,7 +74,7 @@ func TestOAuth(t *testing.T) {
 		if a, err := c.GetAccount(ctx); err != nil || a.Domain != "acme" {
 			t.Fatalf("GetAccount = %+v, %v", a, err)
 		}
-		if store.Saves != 0 {
+		if store.Saves() != 0 {
 			t.Fatalf("fresh token was refreshed")
 		}
 		if n := b.emu.Snapshot().Accounts["acme"].CallsByCredential["oauth:switchyard"]; n < 1 {
@@ -108,8 +108,8 @@ func TestOAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		saved, _ := store.Load(ctx)
-		if store.Saves != 1 || saved.AccessToken == old.AccessToken || saved.RefreshToken != old.RefreshToken {
-			t.Fatalf("saves=%d saved=%+v", store.Saves, saved)
+		if store.Saves() != 1 || saved.AccessToken == old.AccessToken || saved.RefreshToken != old.RefreshToken {
+			t.Fatalf("saves=%d saved=%+v", store.Saves(), saved)
 		}
 	})
 
@@ -119,8 +119,8 @@ func TestOAuth(t *testing.T) {
 		if _, err := c.GetAccount(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if store.Saves != 1 {
-			t.Fatalf("saves = %d", store.Saves)
+		if store.Saves() != 1 {
+			t.Fatalf("saves = %d", store.Saves())
 		}
 	})
 
@@ -164,8 +164,8 @@ func TestOAuth(t *testing.T) {
 		believed.Expiry = clk.Now().Add(72 * time.Hour)
 		clk.Add(25 * time.Hour)
 		store := gorgias.NewMemoryTokenStore(&believed)
-		if _, err := newClient(t, store).GetAccount(ctx); err != nil || store.Saves != 1 {
-			t.Fatalf("err=%v saves=%d", err, store.Saves)
+		if _, err := newClient(t, store).GetAccount(ctx); err != nil || store.Saves() != 1 {
+			t.Fatalf("err=%v saves=%d", err, store.Saves())
 		}
 	})
 }

@@ -14,6 +14,8 @@ import (
 
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
+
+	"switchyard/internal/provider/oauthstore"
 )
 
 // Klaviyo's OAuth endpoints (reference A1). Token and revoke traffic must go
@@ -28,10 +30,7 @@ const (
 // after every refresh, so rotated refresh tokens are never lost; Load is
 // called on first use and before refreshing (another worker may already
 // have refreshed).
-type TokenStore interface {
-	Load(ctx context.Context) (*oauth2.Token, error)
-	Save(ctx context.Context, tok *oauth2.Token) error
-}
+type TokenStore = oauthstore.TokenStore
 
 // OAuth describes the OAuth app and where the install's tokens live.
 type OAuth struct {

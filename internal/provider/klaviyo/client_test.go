@@ -412,8 +412,8 @@ func TestOAuthInstallAndRefresh(t *testing.T) {
 		t.Fatalf("redirect = %s", loc)
 	}
 	tok, err := app.Exchange(ctx, loc.Query().Get("code"), verifier)
-	if err != nil || tok.RefreshToken == "" || store.saves != 1 || !tok.Expiry.Equal(b.clock.Now().Add(time.Hour)) {
-		t.Fatalf("Exchange = %+v, %v (saves %d)", tok, err, store.saves)
+	if err != nil || tok.RefreshToken == "" || store.Saves() != 1 || !tok.Expiry.Equal(b.clock.Now().Add(time.Hour)) {
+		t.Fatalf("Exchange = %+v, %v (saves %d)", tok, err, store.Saves())
 	}
 
 	c, err := New(Config{BaseURL: b.srv.URL, Account: "oauth-install", OAuth: &oa, HTTPClient: b.http, Now: b.clock.Now, Limiter: b.limiter})
@@ -428,8 +428,8 @@ func TestOAuthInstallAndRefresh(t *testing.T) {
 	if err := c.CreateEvent(ctx, Event{Metric: "M", Email: "a@example.com"}); err != nil {
 		t.Fatalf("call after expiry: %v", err)
 	}
-	if store.saves != 2 {
-		t.Errorf("saves after proactive refresh = %d, want 2", store.saves)
+	if store.Saves() != 2 {
+		t.Errorf("saves after proactive refresh = %d, want 2", store.Saves())
 	}
 	// Revoked at the vendor while the client thinks the token is good:
 	// 401 → one refresh → retried.
@@ -438,11 +438,12 @@ func TestOAuthInstallAndRefresh(t *testing.T) {
 	if _, err := c.GetProfileByEmail(ctx, "a@example.com"); err != nil {
 		t.Fatalf("call after server-side expiry: %v", err)
 	}
-	if store.saves != 3 {
-		t.Errorf("saves after 401 refresh = %d, want 3", store.saves)
+	if store.Saves() != 3 {
+		t.Errorf("saves after 401 refresh = %d, want 3", store.Saves())
 	}
 	// The refresh token is revoked: auth failure, terminal for the install.
-	if err := app.Revoke(ctx, store.tok.RefreshToken); err != nil {
+	cur, _ := store.Load(ctx)
+	if err := app.Revoke(ctx, cur.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
 	b.clock.Advance(2 * time.Hour)

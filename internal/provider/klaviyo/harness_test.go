@@ -2,7 +2,6 @@ package klaviyo
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	emu "switchyard/internal/emulator/klaviyo"
 	"switchyard/internal/emulator/klaviyo/contract"
 	"switchyard/internal/outbound"
+
+	"switchyard/internal/provider/oauthstore"
 )
 
 // exchangeValidator checks one API exchange against the contract. The
@@ -225,27 +224,4 @@ func (b *bundle) control(path, body string) {
 }
 
 // memStore is an in-memory TokenStore that counts saves.
-type memStore struct {
-	mu    sync.Mutex
-	tok   *oauth2.Token
-	saves int
-}
-
-func (m *memStore) Load(context.Context) (*oauth2.Token, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tok == nil {
-		return nil, nil
-	}
-	t := *m.tok
-	return &t, nil
-}
-
-func (m *memStore) Save(_ context.Context, t *oauth2.Token) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *t
-	m.tok = &c
-	m.saves++
-	return nil
-}
+type memStore = oauthstore.Memory

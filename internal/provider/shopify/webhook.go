@@ -2,7 +2,6 @@ package shopify
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"switchyard/internal/provider/webhooksig"
 )
 
 // Webhook headers.
@@ -28,16 +29,14 @@ const (
 // Verification errors.
 var (
 	ErrMissingSignature = errors.New("missing " + SignatureHeader + " header")
-	ErrBadSignature     = errors.New("signature does not match any configured secret")
-	ErrNoSecret         = errors.New("no webhook secret configured")
+	ErrBadSignature     = webhooksig.ErrBadSignature
+	ErrNoSecret         = webhooksig.ErrNoSecret
 )
 
 // Sign returns the base64 HMAC-SHA256 of body under secret, as Shopify
 // puts it in X-Shopify-Hmac-Sha256.
 func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return base64.StdEncoding.EncodeToString(webhooksig.Sum(secret, body))
 }
 
 // Verifier checks X-Shopify-Hmac-Sha256 against several accepted secrets
@@ -52,28 +51,10 @@ func (Verifier) Verify(h http.Header, body []byte, secrets []string) error {
 		return ErrMissingSignature
 	}
 	raw, err := base64.StdEncoding.DecodeString(got)
-	if err != nil || len(raw) != sha256.Size {
+	if err != nil {
 		return ErrBadSignature
 	}
-	ok, n := 0, 0
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		n++
-		m := hmac.New(sha256.New, []byte(s))
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), raw) {
-			ok |= 1
-		}
-	}
-	if n == 0 {
-		return ErrNoSecret
-	}
-	if ok == 0 {
-		return ErrBadSignature
-	}
-	return nil
+	return webhooksig.Check(raw, body, secrets)
 }
 
 // WebhookMeta is what the delivery headers say.

@@ -20,6 +20,8 @@ import (
 
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
+
+	"switchyard/internal/provider/oauthstore"
 )
 
 // Hosts (the API lives under /api/v2, OAuth under /oauth).
@@ -42,45 +44,10 @@ const (
 // TokenStore persists the OAuth token of one Whiplash connection. Save is
 // called with every new token (exchange, refresh, rotation), so the caller
 // keeps the latest refresh token.
-type TokenStore interface {
-	Load(ctx context.Context) (*oauth2.Token, error)
-	Save(ctx context.Context, tok *oauth2.Token) error
-}
+type TokenStore = oauthstore.TokenStore
 
 // MemoryTokenStore is a TokenStore in memory (tests, tools).
-type MemoryTokenStore struct {
-	mu    sync.Mutex
-	tok   *oauth2.Token
-	saves int
-}
-
-// Load implements TokenStore.
-func (m *MemoryTokenStore) Load(context.Context) (*oauth2.Token, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tok == nil {
-		return nil, nil
-	}
-	c := *m.tok
-	return &c, nil
-}
-
-// Save implements TokenStore.
-func (m *MemoryTokenStore) Save(_ context.Context, t *oauth2.Token) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *t
-	m.tok = &c
-	m.saves++
-	return nil
-}
-
-// Saves returns how many times Save was called.
-func (m *MemoryTokenStore) Saves() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.saves
-}
+type MemoryTokenStore = oauthstore.Memory
 
 // Config configures a Client.
 type Config struct {

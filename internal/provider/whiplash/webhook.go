@@ -4,7 +4,6 @@ package whiplash
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"switchyard/internal/provider/webhooksig"
 )
 
 // SignatureHeader carries the hex HMAC-SHA256 of the raw body.
@@ -23,16 +24,14 @@ const SignatureHeader = "X-WHIPLASH-SIGNATURE"
 // Whiplash puts it in X-WHIPLASH-SIGNATURE. An empty body is signed as the
 // client id by Whiplash's gem; callers pass that string as body then.
 func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(webhooksig.Sum(secret, body))
 }
 
 // Verification errors.
 var (
 	ErrMissingSignature = errors.New("missing " + SignatureHeader + " header")
-	ErrBadSignature     = errors.New("signature does not match any configured secret")
-	ErrNoSecret         = errors.New("no webhook secret configured")
+	ErrBadSignature     = webhooksig.ErrBadSignature
+	ErrNoSecret         = webhooksig.ErrNoSecret
 )
 
 // Verifier checks X-WHIPLASH-SIGNATURE against several accepted secrets
@@ -46,36 +45,11 @@ func (Verifier) Verify(h http.Header, body []byte, secrets []string) error {
 	if got == "" {
 		return ErrMissingSignature
 	}
-	gotRaw, err := hex.DecodeString(strings.ToLower(got))
-	if err != nil || len(gotRaw) != sha256.Size {
+	raw, err := hex.DecodeString(strings.ToLower(got))
+	if err != nil {
 		return ErrBadSignature
 	}
-	ok := 0
-	n := 0
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		n++
-		m := hmac.New(sha256.New, []byte(s))
-		m.Write(body)
-		// Check every secret (no early exit) so timing says nothing about which matched.
-		ok |= boolInt(hmac.Equal(m.Sum(nil), gotRaw))
-	}
-	if n == 0 {
-		return ErrNoSecret
-	}
-	if ok == 0 {
-		return ErrBadSignature
-	}
-	return nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return webhooksig.Check(raw, body, secrets)
 }
 
 // Webhook is the body Whiplash POSTs: the resource as the API renders it plus

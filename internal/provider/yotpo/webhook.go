@@ -2,14 +2,14 @@ package yotpo
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+
+	"switchyard/internal/provider/webhooksig"
 )
 
 // Escalation webhook headers and events (assumptions, docs/assumptions/yotpo.md).
@@ -25,15 +25,13 @@ const (
 // Verification errors.
 var (
 	ErrMissingSignature = errors.New("missing " + SignatureHeader + " header")
-	ErrBadSignature     = errors.New("signature does not match any configured secret")
-	ErrNoSecret         = errors.New("no webhook secret configured")
+	ErrBadSignature     = webhooksig.ErrBadSignature
+	ErrNoSecret         = webhooksig.ErrNoSecret
 )
 
 // Sign returns the lowercase-hex HMAC-SHA256 of body under secret.
 func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(webhooksig.Sum(secret, body))
 }
 
 // Verifier checks X-Yotpo-Signature (hex HMAC-SHA256 of the raw body)
@@ -50,28 +48,10 @@ func (Verifier) Verify(h http.Header, body []byte, secrets []string) error {
 		return ErrMissingSignature
 	}
 	raw, err := hex.DecodeString(strings.ToLower(got))
-	if err != nil || len(raw) != sha256.Size {
+	if err != nil {
 		return ErrBadSignature
 	}
-	ok, n := 0, 0
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		n++
-		m := hmac.New(sha256.New, []byte(s))
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), raw) {
-			ok |= 1
-		}
-	}
-	if n == 0 {
-		return ErrNoSecret
-	}
-	if ok == 0 {
-		return ErrBadSignature
-	}
-	return nil
+	return webhooksig.Check(raw, body, secrets)
 }
 
 // WebhookPayload is an escalation (or review_create) delivery.
