@@ -135,6 +135,11 @@ type Request struct {
 	ContentType string
 	// NoAuth skips the authenticator (token endpoints).
 	NoAuth bool
+	// Check inspects a 2xx/3xx answer for failures the vendor reports in
+	// the body (Konnektive's ERROR envelope comes with HTTP 200). A non-nil
+	// error is what Do returns, and the attempt's delivery is recorded with
+	// its class (ClassOf) instead of ok.
+	Check func(resp *Response) error
 }
 
 // Response is a successful (2xx/3xx) answer.
@@ -313,6 +318,19 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 	}
 	latency := c.cfg.Now().Sub(start)
 	class := Classify(status, err)
+	if class == domain.ClassOK && r.Check != nil {
+		if cerr := r.Check(&Response{Status: status, Header: header, Body: payload}); cerr != nil {
+			class = ClassOf(cerr)
+			if class == domain.ClassTransient {
+				var ce *Error
+				if !errors.As(cerr, &ce) {
+					class = domain.ClassTerminal // a body the vendor rejected, not an outage
+				}
+			}
+			c.record(ctx, r, status, latency, class, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Status: status, Class: class, Err: cerr})
+			return nil, cerr
+		}
+	}
 	var oe *Error
 	if class != domain.ClassOK {
 		oe = fail(status, class, err)

@@ -253,3 +253,35 @@ func TestReserveSpendsOnce(t *testing.T) {
 		t.Fatal("a second call rode on the same reservation")
 	}
 }
+
+// Check turns a 2xx answer into the failure the body reports: the caller
+// gets the check's error unchanged and the delivery its class.
+func TestCheckClassifiesBodyFailures(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"result":"` + r.URL.Path[1:] + `"}`))
+	}))
+	defer srv.Close()
+	rec := &memRecorder{}
+	c, _ := NewClient(Config{Vendor: "k", BaseURL: srv.URL, Recorder: rec})
+	rejected := errors.New("vendor said ERROR")
+	check := func(resp *Response) error {
+		switch string(resp.Body) {
+		case `{"result":"ERROR"}`:
+			return rejected
+		case `{"result":"DOWN"}`:
+			return &Error{Vendor: "k", Class: domain.ClassTransient}
+		}
+		return nil
+	}
+	for path, want := range map[string]domain.ErrorClass{"/SUCCESS": domain.ClassOK, "/ERROR": domain.ClassTerminal, "/DOWN": domain.ClassTransient} {
+		_, err := c.Do(context.Background(), &Request{Method: "GET", Path: path, Check: check})
+		if path == "/ERROR" && err != rejected {
+			t.Errorf("%s: error %v, want the check's own", path, err)
+		}
+		ds := rec.all()
+		if got := ds[len(ds)-1]; got.Class != want || got.Status != 200 {
+			t.Errorf("%s: delivery %s/%d, want %s/200", path, got.Class, got.Status, want)
+		}
+	}
+}

@@ -204,20 +204,34 @@ func (c *Client) call(ctx context.Context, o op, params url.Values) (Envelope, e
 		req.Body, req.ContentType = []byte(q.Encode()), "application/x-www-form-urlencoded"
 	}
 	req.Endpoint = req.Method + " " + o.path
+	var env Envelope
+	// The envelope is checked inside Do, so an ERROR answer (HTTP 200) is
+	// logged as the failed delivery it is.
+	req.Check = func(resp *outbound.Response) error {
+		e, err := DecodeEnvelope(resp.Body)
+		if err != nil {
+			// Not JSON: a proxy page or an outage; retry later (K-fitbox's FAILURE).
+			return &outbound.Error{
+				Vendor: domain.VendorKonnektive, Endpoint: req.Endpoint, Status: resp.Status, Class: domain.ClassTransient,
+				Body: c.red.String(snippet(resp.Body)), Err: err,
+			}
+		}
+		env = e
+		if !e.OK() && !(o.read && IsNoResults(e.Text())) {
+			return c.apiError(req.Endpoint, resp.Status, e)
+		}
+		return nil // an empty query result is a successful call
+	}
 	resp, err := c.out.Do(ctx, req)
 	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			return env, err
+		}
 		return Envelope{}, c.redactErr(err)
 	}
-	env, err := DecodeEnvelope(resp.Body)
-	if err != nil {
-		// Not JSON: a proxy page or an outage; retry later (K-fitbox's FAILURE).
-		return Envelope{}, &outbound.Error{
-			Vendor: domain.VendorKonnektive, Endpoint: req.Endpoint, Status: resp.Status, Class: domain.ClassTransient,
-			Body: c.red.String(snippet(resp.Body)), Err: err,
-		}
-	}
 	if !env.OK() {
-		return env, c.apiError(req.Endpoint, resp.Status, env)
+		return env, c.apiError(req.Endpoint, resp.Status, env) // no results: the caller decides
 	}
 	return env, nil
 }

@@ -400,3 +400,32 @@ func TestEncodings(t *testing.T) {
 		})
 	}
 }
+
+// An ERROR envelope arrives with HTTP 200; its delivery is still recorded
+// as the terminal failure it is, and a SUCCESS as ok.
+func TestErrorEnvelopeDeliveryClass(t *testing.T) {
+	t.Parallel()
+	b := setup(t, opts{})
+	ctx := context.Background()
+	_, err := b.client.AddCustomerNote(ctx, "999999999", "hello")
+	if domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("note on an unknown customer: %v", err)
+	}
+	if _, err := b.client.QueryCustomers(ctx, konnektive.CustomerQuery{CustomerID: "999999999"}); err != nil {
+		t.Fatalf("empty query: %v", err)
+	}
+	ds := b.rec.all()
+	if len(ds) != 2 {
+		t.Fatalf("deliveries = %d, want 2", len(ds))
+	}
+	if ds[0].Class != domain.ClassTerminal || ds[0].Status != 200 || ds[0].Error == "" {
+		t.Errorf("ERROR envelope delivery = %+v, want terminal with the CRM message", ds[0])
+	}
+	if strings.Contains(ds[0].Error, emu.DefaultPassword) {
+		t.Error("password in a delivery error")
+	}
+	// "No … could be found" on a query is an empty result, not a failure.
+	if ds[1].Class != domain.ClassOK {
+		t.Errorf("empty query delivery class = %s, want ok", ds[1].Class)
+	}
+}
