@@ -215,7 +215,11 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 	if len(snaps) > 0 {
 		doc[DataKey] = data
 	}
-	if err := g.SetCustomerData(ctx, gorgias.ID(id), doc, version); err != nil {
+	landed, err := g.SetCustomerDataTo(ctx, gorgias.ID(id), doc, version)
+	if landed != 0 && int64(landed) != id {
+		out[stateCustomerID] = strconv.FormatInt(int64(landed), 10) // merged in Gorgias: cache the survivor
+	}
+	if err != nil {
 		if errors.Is(err, gorgias.ErrNotFound) {
 			out[stateCustomerID] = ""
 			return out, errCustomerGone(id)

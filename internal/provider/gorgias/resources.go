@@ -91,6 +91,14 @@ var mergedRE = regexp.MustCompile(`/customers/(\d+)/data`)
 // Gorgias ignore the write when it already holds a newer one (still 202).
 // A 301 (customer merged) is followed once to the target customer.
 func (c *Client) SetCustomerData(ctx context.Context, id ID, data any, version time.Time) error {
+	_, err := c.SetCustomerDataTo(ctx, id, data, version)
+	return err
+}
+
+// SetCustomerDataTo is SetCustomerData that also returns the customer the
+// data landed on: the merge target when id was merged away, so callers can
+// cache the surviving id.
+func (c *Client) SetCustomerDataTo(ctx context.Context, id ID, data any, version time.Time) (ID, error) {
 	body := map[string]any{"data": data}
 	if !version.IsZero() {
 		body["version"] = version.UTC().Format(VersionLayout)
@@ -98,20 +106,20 @@ func (c *Client) SetCustomerData(ctx context.Context, id ID, data any, version t
 	for hop := 0; hop < 2; hop++ {
 		resp, err := c.call(ctx, http.MethodPut, idPath("/api/customers", id, "/data"), "PUT /api/customers/{id}/data", nil, body, nil)
 		if err != nil {
-			return wrap(err, "setting gorgias customer data")
+			return id, wrap(err, "setting gorgias customer data")
 		}
 		if resp.Status != http.StatusMovedPermanently {
-			return nil
+			return id, nil
 		}
 		m := mergedRE.FindStringSubmatch(resp.Header.Get("Location"))
 		if m == nil {
-			return fmt.Errorf("error setting gorgias customer data: merged customer %d redirected to %q", id, resp.Header.Get("Location"))
+			return id, fmt.Errorf("error setting gorgias customer data: merged customer %d redirected to %q", id, resp.Header.Get("Location"))
 		}
 		n, _ := strconv.ParseInt(m[1], 10, 64)
 		c.cfg.Logger.Info("gorgias customer was merged; writing data to the target", "customer_id", int64(id), "target_id", n)
 		id = ID(n)
 	}
-	return fmt.Errorf("error setting gorgias customer data: too many merge redirects")
+	return id, fmt.Errorf("error setting gorgias customer data: too many merge redirects")
 }
 
 // MergeCustomers merges source into target, applying f to the target.

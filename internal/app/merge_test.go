@@ -1,0 +1,60 @@
+package app_test
+
+import (
+	"testing"
+	"time"
+
+	"switchyard/internal/connector/whiplashgorgias"
+	"switchyard/internal/domain"
+	gorgiasemu "switchyard/internal/emulator/gorgias"
+	"switchyard/internal/provider/gorgias"
+)
+
+// A customer merged away in Gorgias: the next write follows the redirect to
+// the surviving customer, and later writes go straight there.
+func TestGorgiasMergedCustomerIsFollowed(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, time.Second)
+	h.api("POST", "/api/v1/merchants/"+h.merchant+"/installations/"+h.c1+"/install", "", 200, nil)
+	base := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	const email = "merge@example.com"
+	send := func(status int, at time.Time) {
+		t.Helper()
+		if err := h.post(h.c1, orderBody(t, 77, 1, email, "Mia Merge", status, at)); err != nil {
+			t.Fatal(err)
+		}
+		h.idle(time.Minute)
+	}
+	send(100, base)
+	source := h.gorgiasCustomers()[email].ID
+	g, err := gorgias.New(gorgias.Config{Account: "acme", BaseURL: h.gURL, Email: gorgiasemu.DefaultUserEmail, APIKey: gorgiasemu.DefaultAPIKey, Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := g.CreateCustomer(h.ctx, gorgias.CustomerFields{Email: "mia.other@example.com", Name: "Mia (phone)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.MergeCustomers(h.ctx, gorgias.ID(source), target.ID, gorgias.CustomerFields{Email: email}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.gorgiasCalls()
+	send(300, base.Add(time.Hour))
+	mid, _ := h.gorgiasCalls()
+	send(350, base.Add(2*time.Hour))
+	after, _ := h.gorgiasCalls()
+	if mid-before != 2 || after-mid != 1 {
+		t.Errorf("calls after the merge: %d then %d, want 2 (redirect + write) then 1", mid-before, after-mid)
+	}
+	c := h.gorgiasCustomers()[email]
+	if int64(c.ID) != int64(target.ID) || c.Data.Whiplash == nil || c.Data.Whiplash.Orders[0].StatusCode != 350 {
+		t.Fatalf("surviving customer = %d with %+v, want %d with status 350", c.ID, c.Data.Whiplash, target.ID)
+	}
+	st, err := h.app.Store().GetSync(h.ctx, domain.SyncKey{InstallationID: h.c1, Kind: whiplashgorgias.SyncKind, Key: email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State["customer_id"] != target.ID.String() {
+		t.Errorf("cached customer id = %s, want %s", st.State["customer_id"], target.ID)
+	}
+}
