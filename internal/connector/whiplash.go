@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"switchyard/internal/domain"
+	"switchyard/internal/jobs"
 	"switchyard/internal/provider/whiplash"
 )
 
@@ -44,12 +45,14 @@ func ApplyWhiplashEvent(ctx context.Context, store domain.Store, in *domain.Inst
 		return false, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
 	}
 	snap := WhiplashSnapshot(in, wh.Order, raw.Order)
+	snap.EventID = ev.ID
 	res, err := store.ApplyOrder(ctx, snap, func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 		return plan(wh.Order, snap, prev)
 	})
 	if err != nil {
 		return false, fmt.Errorf("error applying whiplash order %s: %w", snap.OrderID, err)
 	}
+	jobs.MarkedProcessed(ctx) // done in ApplyOrder's transaction
 	return res.Applied, nil
 }
 

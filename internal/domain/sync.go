@@ -21,6 +21,9 @@ type OrderSnapshot struct {
 	SourceUpdatedAt time.Time       `json:"source_updated_at"`
 	Data            json.RawMessage `json:"data"`
 	UpdatedAt       time.Time       `json:"updated_at"`
+	// EventID, when set, is the inbound event the snapshot comes from;
+	// ApplyOrder marks it processed in the same transaction, applied or not.
+	EventID int64 `json:"-"`
 }
 
 // SyncKey names one coalesced sync: a piece of remote state (a Gorgias

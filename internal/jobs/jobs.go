@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -201,6 +202,16 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 	return river.JobCancel(err)
 }
 
+type markedKey struct{}
+
+// MarkedProcessed tells ProcessEventWorker that the handler marked the event
+// processed inside its own transaction, so the worker does not write it again.
+func MarkedProcessed(ctx context.Context) {
+	if f, ok := ctx.Value(markedKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
+}
+
 // ProcessEventWorker runs the connector's handler for a stored event.
 type ProcessEventWorker struct {
 	river.WorkerDefaults[ProcessEventArgs]
@@ -241,8 +252,12 @@ func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEve
 		return w.Settler.Settle(ctx, job.JobRow, dl, domain.Errorf(domain.EINVALID, "connector %s has no event handler in this build", in.Connector))
 	}
 	ctx = outbound.WithMeta(ctx, outbound.Meta{MerchantID: ev.MerchantID, InstallationID: in.ID, EventID: ev.ID, JobID: job.ID})
-	if err := h.HandleEvent(ctx, in, ev); err != nil {
+	marked := &atomic.Bool{}
+	if err := h.HandleEvent(context.WithValue(ctx, markedKey{}, marked), in, ev); err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
+	}
+	if marked.Load() {
+		return nil
 	}
 	if err := w.Store.MarkEventProcessed(ctx, ev.ID, w.Settler.Now()); err != nil {
 		return fmt.Errorf("error marking event processed: %w", err)

@@ -94,6 +94,11 @@ func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan fu
 	var out domain.OrderApply
 	err := s.b.Write(ctx, func(tx Tx) error {
 		out = domain.OrderApply{}
+		if o.EventID != 0 {
+			if _, err := tx.Exec(ctx, `UPDATE inbound_events SET processed_at = ? WHERE id = ?`, s.b.TimeArg(o.UpdatedAt), o.EventID); err != nil {
+				return err
+			}
+		}
 		applied, prev, err := s.applyOrderTx(ctx, tx, o)
 		if err != nil || !applied {
 			return err

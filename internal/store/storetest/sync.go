@@ -107,6 +107,20 @@ func exerciseSync(t *testing.T, open Opener) {
 		}
 		_, err = b.store.GetOrder(b.ctx, b.inst.ID, "9", "9")
 		wantCode(t, err, domain.ENOTFOUND)
+
+		// The source event is marked processed in the same transaction, even
+		// when its snapshot is stale.
+		res2, _, err := b.store.IngestEvents(b.ctx, []*domain.InboundEvent{b.event("stale")}, jobFor)
+		must(t, err)
+		stale := b.order("1", "100", "new@example.com", 100, t0)
+		stale.EventID = res2[0].EventID
+		r, err := b.store.ApplyOrder(b.ctx, stale, nil)
+		must(t, err)
+		ev, err := b.store.GetEvent(b.ctx, stale.EventID)
+		must(t, err)
+		if r.Applied || ev.ProcessedAt == nil {
+			t.Fatalf("stale snapshot: applied=%v, event processed_at=%v", r.Applied, ev.ProcessedAt)
+		}
 	})
 
 	t.Run("SyncStateAndFinish", func(t *testing.T) {
