@@ -119,6 +119,7 @@ type cli struct {
 	globals
 	Serve   serveCmd   `cmd:"" help:"Run the hub: HTTP server and job workers."`
 	Migrate migrateCmd `cmd:"" help:"Apply schema and River migrations, then exit."`
+	Demo    demoCmd    `cmd:"" help:"Run everything offline: all emulators, the hub, a demo merchant with its connectors installed, and a stream of orders."`
 	Emulate emulateCmd `cmd:"" help:"Run one vendor emulator standalone."`
 	Keygen  keygenCmd  `cmd:"" help:"Print a new random secret key (base64)."`
 	Version versionCmd `cmd:"" help:"Print version, commit and Go version."`
