@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"switchyard/internal/testutil/browser"
 )
 
 // One wave of the demo: connectors installed through the API, orders
@@ -47,5 +51,42 @@ func TestDemoOneWave(t *testing.T) {
 	}
 	if n := len(d.Klaviyo.State().Accounts[0].Profiles); n < 2 {
 		t.Errorf("Klaviyo has %d profiles after a wave", n)
+	}
+}
+
+// The agent's view in a real browser: the ticket page's sidebar shows the
+// Whiplash widget with the customer's newest data.
+func TestDemoTicketInChromium(t *testing.T) {
+	t.Parallel()
+	bctx := browser.Context(t)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, err := Start(ctx, Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "demo.db"), OrdersPerWave: 8, Waves: 1, GorgiasWindow: 500 * time.Millisecond, Seed: 4}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Run(ctx); err != nil || d.TicketURL == "" {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(d.TicketURL)); err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('.widget .card-title').textContent`))
+	if err != nil || title != "Whiplash" {
+		t.Fatalf("first widget card = %q, %v", title, err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('[data-field$="full_name"] .field-value').textContent.trim()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('.customer-name').textContent.trim()`))
+	if err != nil || shown == "" || shown != customer {
+		t.Fatalf("widget full name %q, customer %q (%v)", shown, customer, err)
+	}
+	orders, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-field$="order_number"]').length`))
+	if err != nil || orders < 1 {
+		t.Fatalf("orders shown = %d, %v", orders, err)
 	}
 }
