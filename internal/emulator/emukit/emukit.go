@@ -6,6 +6,8 @@
 package emukit
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -156,4 +158,42 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// PostWithRetries POSTs body to url with header, up to attempts times,
+// waiting n×backoff after the n-th failure. It stops at the first answer
+// below 300 or when ctx ends, and returns the last status (0 when no answer
+// came), the attempts made and the last error text ("" after an answer).
+// Vendor emulators use it to send their webhooks.
+func PostWithRetries(ctx context.Context, client *http.Client, url string, header http.Header, body []byte, attempts int, backoff time.Duration) (status, made int, errMsg string) {
+	for made < attempts {
+		made++
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return 0, made, err.Error()
+		}
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			status, errMsg = 0, err.Error()
+		} else {
+			status, errMsg = resp.StatusCode, ""
+			resp.Body.Close()
+			if status < 300 {
+				return status, made, ""
+			}
+		}
+		if ctx.Err() != nil || made == attempts {
+			break
+		}
+		t := time.NewTimer(time.Duration(made) * backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+	return status, made, errMsg
 }

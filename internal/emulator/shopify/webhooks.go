@@ -1,7 +1,6 @@
 package shopify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -86,45 +85,17 @@ func (e *Emulator) deliverLoop() {
 }
 
 func (e *Emulator) deliver(d delivery) {
-	var status int
-	var errMsg string
-	attempts := 0
-	for attempts < 3 {
-		attempts++
-		req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, d.address, bytes.NewReader(d.body))
-		if err != nil {
-			errMsg = err.Error()
-			break
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "Shopify-Captain-Hook")
-		req.Header.Set(HeaderTopic, d.topic)
-		req.Header.Set(HeaderShopDomain, d.shop)
-		req.Header.Set(HeaderHmac, SignWebhook(d.secret, d.body))
-		req.Header.Set(HeaderWebhookID, d.id)
-		req.Header.Set(HeaderEventID, d.eventID)
-		req.Header.Set(HeaderTriggeredAt, d.at.Format(time.RFC3339Nano))
-		req.Header.Set(HeaderAPIVersion, DefaultAPIVersion)
-		resp, err := e.cfg.HTTPClient.Do(req)
-		if err != nil {
-			status, errMsg = 0, err.Error()
-		} else {
-			status, errMsg = resp.StatusCode, ""
-			resp.Body.Close()
-			if status < 300 {
-				break
-			}
-		}
-		if e.ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(time.Duration(attempts) * 200 * time.Millisecond)
-		select {
-		case <-e.ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "Shopify-Captain-Hook")
+	h.Set(HeaderTopic, d.topic)
+	h.Set(HeaderShopDomain, d.shop)
+	h.Set(HeaderHmac, SignWebhook(d.secret, d.body))
+	h.Set(HeaderWebhookID, d.id)
+	h.Set(HeaderEventID, d.eventID)
+	h.Set(HeaderTriggeredAt, d.at.Format(time.RFC3339Nano))
+	h.Set(HeaderAPIVersion, DefaultAPIVersion)
+	status, attempts, errMsg := emukit.PostWithRetries(e.ctx, e.cfg.HTTPClient, d.address, h, d.body, 3, 200*time.Millisecond)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.deliveries {

@@ -1,7 +1,6 @@
 package yotpo
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -100,43 +99,15 @@ func (e *Emulator) deliverLoop() {
 }
 
 func (e *Emulator) deliver(d delivery) {
-	var status int
-	var errMsg string
-	attempts := 0
-	for attempts < 3 {
-		attempts++
-		req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
-		if err != nil {
-			errMsg = err.Error()
-			break
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "Yotpo-Webhooks (switchyard emulator)")
-		req.Header.Set(HeaderEvent, d.event)
-		req.Header.Set(HeaderDelivery, d.id)
-		if d.secret != "" {
-			req.Header.Set(HeaderSignature, Sign(d.secret, d.body))
-		}
-		resp, err := e.cfg.HTTPClient.Do(req)
-		if err != nil {
-			errMsg, status = err.Error(), 0
-		} else {
-			status, errMsg = resp.StatusCode, ""
-			resp.Body.Close()
-			if status < 300 {
-				break
-			}
-		}
-		if e.ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(time.Duration(attempts) * 200 * time.Millisecond)
-		select {
-		case <-e.ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "Yotpo-Webhooks (switchyard emulator)")
+	h.Set(HeaderEvent, d.event)
+	h.Set(HeaderDelivery, d.id)
+	if d.secret != "" {
+		h.Set(HeaderSignature, Sign(d.secret, d.body))
 	}
+	status, attempts, errMsg := emukit.PostWithRetries(e.ctx, e.cfg.HTTPClient, d.url, h, d.body, 3, 200*time.Millisecond)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.deliveries {
