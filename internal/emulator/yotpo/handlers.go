@@ -390,37 +390,12 @@ func (e *Emulator) readComment(w http.ResponseWriter, r *http.Request) (commentB
 	return b, true
 }
 
-func (e *Emulator) postComment(w http.ResponseWriter, r *http.Request) {
-	if e.kit.Inject(w, r, writeReviewsErr) {
-		return
-	}
-	b, ok := e.readComment(w, r)
-	if !ok {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.reviewsAuth(w, r, b.AppKey, b.UToken)
-	if s == nil {
-		return
-	}
-	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	rv := s.review(id)
-	if rv == nil {
-		writeReviewsErr(w, http.StatusNotFound, "review not found")
-		return
-	}
-	if strings.TrimSpace(b.Comment.Content) == "" {
-		writeReviewsErr(w, http.StatusBadRequest, "comment.content is required")
-		return
-	}
-	c := Comment{ID: s.id(), Content: b.Comment.Content, Public: b.Comment.Public == nil || *b.Comment.Public, CreatedAt: e.cfg.Now().UTC()}
-	rv.Comments = append(rv.Comments, c)
-	rv.UpdatedAt = c.CreatedAt
-	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"comment": c}})
-}
+func (e *Emulator) postComment(w http.ResponseWriter, r *http.Request) { e.postReply(w, r, "comment") }
 
-func (e *Emulator) postAnswer(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) postAnswer(w http.ResponseWriter, r *http.Request) { e.postReply(w, r, "answer") }
+
+// postReply adds a comment to a review or an answer to a question.
+func (e *Emulator) postReply(w http.ResponseWriter, r *http.Request, kind string) {
 	if e.kit.Inject(w, r, writeReviewsErr) {
 		return
 	}
@@ -435,19 +410,29 @@ func (e *Emulator) postAnswer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	q := s.question(id)
-	if q == nil {
-		writeReviewsErr(w, http.StatusNotFound, "question not found")
-		return
+	var add func(c Comment)
+	if kind == "comment" {
+		rv := s.review(id)
+		if rv == nil {
+			writeReviewsErr(w, http.StatusNotFound, "review not found")
+			return
+		}
+		add = func(c Comment) { rv.Comments, rv.UpdatedAt = append(rv.Comments, c), c.CreatedAt }
+	} else {
+		q := s.question(id)
+		if q == nil {
+			writeReviewsErr(w, http.StatusNotFound, "question not found")
+			return
+		}
+		add = func(c Comment) { q.Answers, q.UpdatedAt = append(q.Answers, c), c.CreatedAt }
 	}
 	if strings.TrimSpace(b.Comment.Content) == "" {
 		writeReviewsErr(w, http.StatusBadRequest, "comment.content is required")
 		return
 	}
 	c := Comment{ID: s.id(), Content: b.Comment.Content, Public: b.Comment.Public == nil || *b.Comment.Public, CreatedAt: e.cfg.Now().UTC()}
-	q.Answers = append(q.Answers, c)
-	q.UpdatedAt = c.CreatedAt
-	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"answer": c}})
+	add(c)
+	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{kind: c}})
 }
 
 // ---- core v3 ----
