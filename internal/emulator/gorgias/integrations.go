@@ -215,12 +215,7 @@ func (e *Emulator) createIntegration(w http.ResponseWriter, r *http.Request, p p
 }
 
 func (e *Emulator) integrationByPath(w http.ResponseWriter, r *http.Request, a *account) *integration {
-	id, ok := pathID(r, "id")
-	if in := a.integrations[id]; ok && in != nil {
-		return in
-	}
-	writeNotFound(w)
-	return nil
+	return byPath(w, r, a.integrations)
 }
 
 func (e *Emulator) getIntegration(w http.ResponseWriter, r *http.Request, _ principal) {

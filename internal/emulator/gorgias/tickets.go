@@ -381,12 +381,7 @@ func assigneeID(a *account, raw json.RawMessage) *int64 {
 }
 
 func (e *Emulator) ticketByPath(w http.ResponseWriter, r *http.Request, a *account) *ticket {
-	id, ok := pathID(r, "id")
-	if t := a.tickets[id]; ok && t != nil {
-		return t
-	}
-	writeNotFound(w)
-	return nil
+	return byPath(w, r, a.tickets)
 }
 
 func (e *Emulator) getTicket(w http.ResponseWriter, r *http.Request, _ principal) {

@@ -159,6 +159,16 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // pathID parses the {name} path value as an id.
+// byPath returns the object the path's {id} names in m, or answers 404.
+func byPath[T any](w http.ResponseWriter, r *http.Request, m map[int64]*T) *T {
+	id, ok := pathID(r, "id")
+	if v := m[id]; ok && v != nil {
+		return v
+	}
+	writeNotFound(w)
+	return nil
+}
+
 func pathID(r *http.Request, name string) (int64, bool) {
 	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	return n, err == nil && n > 0

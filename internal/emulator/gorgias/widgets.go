@@ -132,12 +132,7 @@ func (e *Emulator) createWidget(w http.ResponseWriter, r *http.Request, _ princi
 }
 
 func (e *Emulator) widgetByPath(w http.ResponseWriter, r *http.Request, a *account) *widget {
-	id, ok := pathID(r, "id")
-	if wd := a.widgets[id]; ok && wd != nil {
-		return wd
-	}
-	writeNotFound(w)
-	return nil
+	return byPath(w, r, a.widgets)
 }
 
 func (e *Emulator) getWidget(w http.ResponseWriter, r *http.Request, _ principal) {
