@@ -17,9 +17,9 @@ type JobBuilder func(ev *InboundEvent) JobArgs
 
 // JobCount is the number of jobs of one kind in one state.
 type JobCount struct {
-	Kind  string
-	State string
-	Count int
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	Count int    `json:"count"`
 }
 
 // Store is switchyard's persistence port. Two implementations (SQLite and

@@ -1,0 +1,156 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+)
+
+// invalidKey marks a request the test sends invalid on purpose: only its
+// (error) response is checked against the spec.
+type invalidKey struct{}
+
+// validating checks every admin API exchange against api/openapi.yaml and
+// remembers which operations it saw.
+type validating struct {
+	t      *testing.T
+	router routers.Router
+	mu     sync.Mutex
+	seen   map[string]bool
+}
+
+func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		v.t.Errorf("%s %s: not in api/openapi.yaml: %v", req.Method, req.URL.Path, err)
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: func(_ context.Context, ai *openapi3filter.AuthenticationInput) error {
+			if !strings.HasPrefix(ai.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
+				return fmt.Errorf("no bearer token")
+			}
+			return nil
+		}}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && req.Context().Value(invalidKey{}) == nil {
+		v.t.Errorf("%s %s request: %v", req.Method, req.URL.Path, err)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		v.t.Errorf("%s %s response %d: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+	v.mu.Lock()
+	v.seen[route.Operation.OperationID] = true
+	v.mu.Unlock()
+	return resp, nil
+}
+
+// TestAdminAPIMatchesOpenAPI calls every admin operation, successes and
+// errors, and validates each request and response against the spec.
+func TestAdminAPIMatchesOpenAPI(t *testing.T) {
+	t.Parallel()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("api/openapi.yaml is not valid: %v", err)
+	}
+	doc.Servers = nil
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &validating{t: t, router: router, seen: map[string]bool{}}
+	client := &http.Client{Transport: v, Timeout: 30 * time.Second}
+
+	h := startHub(t, time.Second)
+	call := func(method, path, body string, want int) {
+		t.Helper()
+		ctx := context.Background()
+		if want == 400 {
+			ctx = context.WithValue(ctx, invalidKey{}, true)
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, h.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
+		}
+	}
+	m := "/api/v1/merchants/" + h.merchant
+	call("GET", "/api/v1/merchants", "", 200)
+	call("POST", "/api/v1/merchants", `{"name":"Second"}`, 201)
+	call("POST", "/api/v1/merchants", `{"name":"x","color":"red"}`, 400)
+	call("GET", m, "", 200)
+	call("GET", "/api/v1/merchants/mer_nope", "", 404)
+	call("GET", m+"/connections", "", 200)
+	call("POST", m+"/connections", `{"vendor":"shopify","account":"demo-store.myshopify.com","secrets":{"access_token":"shpat"}}`, 201)
+	call("POST", m+"/connections", `{"vendor":"fax","account":"x"}`, 400)
+	var in struct{ Connections map[string]string }
+	h.api("GET", m+"/installations/"+h.c1, "", 200, &in)
+	call("PATCH", m+"/connections/"+in.Connections["whiplash"], `{"config":{"note":"rotated"}}`, 200)
+	call("GET", m+"/installations", "", 200)
+	call("POST", m+"/installations", `{"connector":"whiplash-gorgias","connections":{"whiplash":"con_nope","gorgias":"con_nope"}}`, 400)
+	call("GET", m+"/installations/"+h.c1, "", 200)
+	call("PATCH", m+"/installations/"+h.c1, `{"settings":{"display_name":"Whiplash → Gorgias"}}`, 200)
+	call("POST", m+"/installations/"+h.c1+"/install", "", 200)
+	call("POST", m+"/installations/"+h.c2+"/backfill", "", 400)
+	call("GET", m+"/installations/"+h.c2+"/backfill", "", 404)
+	body := orderBody(t, 5, 1, "oa@example.com", "Open Api", 100, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
+	if err := h.post(h.c1, body); err != nil {
+		t.Fatal(err)
+	}
+	h.idle(time.Minute)
+	call("GET", m+"/events?email=oa@example.com&limit=10", "", 200)
+	var evs struct{ Events []struct{ ID int64 } }
+	h.api("GET", m+"/events", "", 200, &evs)
+	call("POST", fmt.Sprintf("%s/events/%d/replay", m, evs.Events[0].ID), "", 202)
+	call("POST", m+"/events/abc/replay", "", 400)
+	call("GET", m+"/deliveries?vendor=gorgias", "", 200)
+	call("GET", m+"/dead-letters?pending=true", "", 200)
+	call("POST", m+"/dead-letters/424242/replay", "", 404)
+	call("GET", "/api/v1/jobs", "", 200)
+	call("GET", "/api/v1/rate-limits", "", 200)
+
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if !v.seen[op.OperationID] {
+				t.Errorf("%s %s (%s) was not exercised", method, path, op.OperationID)
+			}
+		}
+	}
+}
