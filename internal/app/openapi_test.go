@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,6 +144,19 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	call("GET", m+"/deliveries?vendor=gorgias", "", 200)
 	call("GET", m+"/dead-letters?pending=true", "", 200)
 	call("POST", m+"/dead-letters/424242/replay", "", 404)
+	call("GET", m+"/tokens", "", 200)
+	var tok struct{ ID string }
+	req, _ := http.NewRequest("POST", h.url+m+"/tokens", strings.NewReader(`{"name":"desk"}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	call("DELETE", m+"/tokens/"+tok.ID, "", 204)
+	call("DELETE", m+"/tokens/"+tok.ID, "", 404)
 	call("GET", "/api/v1/jobs", "", 200)
 	call("GET", "/api/v1/rate-limits", "", 200)
 

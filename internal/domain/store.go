@@ -97,6 +97,14 @@ type Store interface {
 	// runs again). It reports whether the sync is done.
 	FinishSync(ctx context.Context, k SyncKey, seq int64, state map[string]string, jobID int64) (bool, error)
 
+	// CreateAPIToken creates a token for the merchant and returns its
+	// plaintext (shown once).
+	CreateAPIToken(ctx context.Context, merchantID, name string) (string, *APIToken, error)
+	// LookupAPIToken finds the token with this plaintext (ENOTFOUND if none).
+	LookupAPIToken(ctx context.Context, plaintext string) (*APIToken, error)
+	ListAPITokens(ctx context.Context, merchantID string) ([]*APIToken, error)
+	DeleteAPIToken(ctx context.Context, merchantID, id string) error
+
 	// Enqueue inserts a job outside of any other write.
 	Enqueue(ctx context.Context, job JobArgs) error
 	JobCounts(ctx context.Context) ([]JobCount, error)

@@ -56,9 +56,12 @@ func New(cfg Config) *Server {
 	}
 	m.Handle("POST /hooks/{vendor}/{installation}", cfg.Ingest)
 
-	admin := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.requireAdmin(h)) }
-	admin("GET /api/v1/merchants", s.listMerchants)
-	admin("POST /api/v1/merchants", s.createMerchant)
+	// operator routes need the operator token; admin routes under
+	// /merchants/{merchant} also take that merchant's own tokens.
+	operator := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.authorize(true, h)) }
+	admin := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.authorize(false, h)) }
+	operator("GET /api/v1/merchants", s.listMerchants)
+	operator("POST /api/v1/merchants", s.createMerchant)
 	admin("GET /api/v1/merchants/{merchant}", s.getMerchant)
 	admin("GET /api/v1/merchants/{merchant}/connections", s.listConnections)
 	admin("POST /api/v1/merchants/{merchant}/connections", s.createConnection)
@@ -75,8 +78,11 @@ func New(cfg Config) *Server {
 	admin("GET /api/v1/merchants/{merchant}/deliveries", s.listDeliveries)
 	admin("GET /api/v1/merchants/{merchant}/dead-letters", s.listDeadLetters)
 	admin("POST /api/v1/merchants/{merchant}/dead-letters/{id}/replay", s.replayDeadLetter)
-	admin("GET /api/v1/jobs", s.jobCounts)
-	admin("GET /api/v1/rate-limits", s.rateLimits)
+	admin("GET /api/v1/merchants/{merchant}/tokens", s.listTokens)
+	admin("POST /api/v1/merchants/{merchant}/tokens", s.createToken)
+	admin("DELETE /api/v1/merchants/{merchant}/tokens/{token}", s.deleteToken)
+	operator("GET /api/v1/jobs", s.jobCounts)
+	operator("GET /api/v1/rate-limits", s.rateLimits)
 	return s
 }
 
@@ -116,15 +122,39 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
+// authorize authenticates the bearer token. The operator token (serve
+// --admin-token) may do everything; a merchant token only what is under its
+// own /api/v1/merchants/{merchant}. Another merchant's resources answer 404,
+// as if they did not exist.
+func (s *Server) authorize(operatorOnly bool, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.AdminToken == "" {
-			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "admin API disabled: start serve with --admin-token (SWITCHYARD_ADMIN_TOKEN)"))
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || got == "" {
+			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "missing bearer token (the operator's --admin-token or a merchant token)"))
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
-			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "missing or wrong admin token"))
+		if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) == 1 {
+			next(w, r)
+			return
+		}
+		if !strings.HasPrefix(got, domain.TokenPrefix) {
+			s.Error(w, r, domain.Errorf(domain.EUNAUTHORIZED, "wrong token"))
+			return
+		}
+		tok, err := s.cfg.Store.LookupAPIToken(r.Context(), got)
+		if err != nil {
+			if domain.IsNotFound(err) {
+				err = domain.Errorf(domain.EUNAUTHORIZED, "wrong token")
+			}
+			s.Error(w, r, err)
+			return
+		}
+		if operatorOnly {
+			s.Error(w, r, domain.Errorf(domain.EFORBIDDEN, "this route needs the operator token"))
+			return
+		}
+		if tok.MerchantID != r.PathValue("merchant") {
+			s.Error(w, r, domain.Errorf(domain.ENOTFOUND, "merchant %s not found", r.PathValue("merchant")))
 			return
 		}
 		next(w, r)

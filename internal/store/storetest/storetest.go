@@ -359,10 +359,48 @@ func Exercise(t *testing.T, open Opener) {
 	})
 
 	exerciseSync(t, open)
+	exerciseTokens(t, open)
 
 	t.Run("Ready", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
 		must(t, b.store.Ready(b.ctx))
+	})
+}
+
+func exerciseTokens(t *testing.T, open Opener) {
+	t.Run("APITokens", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		other := &domain.Merchant{Name: "Other"}
+		must(t, b.store.CreateMerchant(b.ctx, other))
+		plain, tok, err := b.store.CreateAPIToken(b.ctx, b.mer.ID, "support desk")
+		must(t, err)
+		if len(plain) < 40 || plain[:3] != domain.TokenPrefix || tok.MerchantID != b.mer.ID {
+			t.Fatalf("token %q %+v", plain, tok)
+		}
+		got, err := b.store.LookupAPIToken(b.ctx, plain)
+		must(t, err)
+		if got.ID != tok.ID || got.MerchantID != b.mer.ID || got.Name != "support desk" {
+			t.Fatalf("lookup = %+v", got)
+		}
+		var raw []byte
+		must(t, b.store.Backend().Read().QueryRow(b.ctx, `SELECT token_hash FROM api_tokens WHERE id = ?`, tok.ID).Scan(&raw))
+		if bytes.Contains(raw, []byte(plain)) {
+			t.Fatal("token stored in clear")
+		}
+		_, err = b.store.LookupAPIToken(b.ctx, plain+"x")
+		wantCode(t, err, domain.ENOTFOUND)
+		wantCode(t, b.store.DeleteAPIToken(b.ctx, other.ID, tok.ID), domain.ENOTFOUND) // not theirs
+		list, err := b.store.ListAPITokens(b.ctx, b.mer.ID)
+		must(t, err)
+		if len(list) != 1 {
+			t.Fatalf("tokens = %d", len(list))
+		}
+		must(t, b.store.DeleteAPIToken(b.ctx, b.mer.ID, tok.ID))
+		_, err = b.store.LookupAPIToken(b.ctx, plain)
+		wantCode(t, err, domain.ENOTFOUND)
+		_, _, err = b.store.CreateAPIToken(b.ctx, "mer_missing", "x")
+		wantCode(t, err, domain.ENOTFOUND)
 	})
 }
