@@ -197,3 +197,49 @@ func PostWithRetries(ctx context.Context, client *http.Client, url string, heade
 	}
 	return status, made, errMsg
 }
+
+// Pending counts work in flight (queued webhook deliveries) and lets a
+// caller wait until none is left. The zero value is ready to use.
+type Pending struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+// Add counts one more piece of work.
+func (p *Pending) Add() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+}
+
+// Done counts one piece of work finished.
+func (p *Pending) Done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n--
+	if p.n == 0 && p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
+}
+
+// Wait blocks until nothing is pending, or ctx ends.
+func (p *Pending) Wait(ctx context.Context) error {
+	p.mu.Lock()
+	if p.n == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	ch := p.idle
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+		return nil
+	}
+}

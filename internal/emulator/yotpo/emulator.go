@@ -102,8 +102,7 @@ type Emulator struct {
 	windows    map[string]*window
 	deliveries []Delivery
 	nextHook   int64
-	pending    int
-	idle       chan struct{}
+	pending    emukit.Pending
 
 	queue  chan delivery
 	ctx    context.Context
@@ -156,7 +155,7 @@ func New(cfg Config) *Emulator {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	e := &Emulator{cfg: cfg, kit: emukit.New(cfg.Now, cfg.Seed), mux: http.NewServeMux(), log: cfg.Logger,
-		queue: make(chan delivery, 256), idle: make(chan struct{})}
+		queue: make(chan delivery, 256)}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.resetLocked()
 	e.routes()

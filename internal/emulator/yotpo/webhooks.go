@@ -79,7 +79,7 @@ func (e *Emulator) enqueue(s *store, event, kind string, data any) {
 		e.deliveries = append(e.deliveries, Delivery{ID: d.id, Event: event, URL: h.URL, CreatedAt: e.cfg.Now().UTC()})
 		select {
 		case e.queue <- d:
-			e.pending++
+			e.pending.Add()
 		default:
 			e.log.Warn("yotpo emulator webhook queue full, dropping", slog.String("event", event))
 		}
@@ -109,37 +109,18 @@ func (e *Emulator) deliver(d delivery) {
 	}
 	status, attempts, errMsg := emukit.PostWithRetries(e.ctx, e.cfg.HTTPClient, d.url, h, d.body, 3, 200*time.Millisecond)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for i := range e.deliveries {
 		if e.deliveries[i].ID == d.id {
 			e.deliveries[i].Status, e.deliveries[i].Attempts, e.deliveries[i].Error = status, attempts, errMsg
 		}
 	}
-	e.pending--
-	if e.pending == 0 {
-		close(e.idle)
-		e.idle = make(chan struct{})
-	}
+	e.mu.Unlock()
+	e.pending.Done()
 }
 
 // WaitIdle blocks until every queued webhook delivery has finished (or ctx
 // ends).
-func (e *Emulator) WaitIdle(ctx context.Context) error {
-	for {
-		e.mu.Lock()
-		if e.pending == 0 {
-			e.mu.Unlock()
-			return nil
-		}
-		ch := e.idle
-		e.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
-}
+func (e *Emulator) WaitIdle(ctx context.Context) error { return e.pending.Wait(ctx) }
 
 type webhookBody struct {
 	UToken    string `json:"utoken"`
