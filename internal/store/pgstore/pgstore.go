@@ -22,8 +22,6 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
 
 	"switchyard/internal/domain"
 	"switchyard/internal/store/sqlstore"
@@ -50,9 +48,7 @@ type Config struct {
 type Backend struct {
 	pool   *pgxpool.Pool
 	sqldb  *sql.DB
-	river  *river.Client[pgx.Tx]
-	goose  *goose.Provider
-	rmig   *rivermigrate.Migrator[pgx.Tx]
+	jobs   *sqlstore.Jobs[*riverpgxv5.Driver, pgx.Tx]
 	logger *slog.Logger
 }
 
@@ -80,22 +76,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	b := &Backend{pool: pool, sqldb: stdlib.OpenDBFromPool(pool), logger: cfg.Logger}
 	sub, _ := fs.Sub(migrationsFS, "migrations")
-	if b.goose, err = goose.NewProvider(goose.DialectPostgres, b.sqldb, sub, goose.WithDisableGlobalRegistry(true)); err != nil {
+	schema, err := goose.NewProvider(goose.DialectPostgres, b.sqldb, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("error preparing migrations: %w", err)
 	}
-	driver := riverpgxv5.New(pool)
-	if b.rmig, err = rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger}); err != nil {
+	if b.jobs, err = sqlstore.NewJobs(riverpgxv5.New(pool), schema, cfg.River, cfg.Logger); err != nil {
+		_ = schema.Close()
 		b.Close()
-		return nil, fmt.Errorf("error preparing river migrations: %w", err)
-	}
-	rc := cfg.River
-	if rc == nil {
-		rc = &river.Config{Logger: cfg.Logger}
-	}
-	if b.river, err = river.NewClient(driver, rc); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("error creating river client: %w", err)
+		return nil, err
 	}
 	return b, nil
 }
@@ -104,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
 
 // River exposes the River client (tests).
-func (b *Backend) River() *river.Client[pgx.Tx] { return b.river }
+func (b *Backend) River() *river.Client[pgx.Tx] { return b.jobs.Client }
 
 // Migrate applies the schema and River migrations under an advisory lock.
 func (b *Backend) Migrate(ctx context.Context) error {
@@ -119,13 +108,7 @@ func (b *Backend) Migrate(ctx context.Context) error {
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
 	}()
-	if _, err := b.goose.Up(ctx); err != nil {
-		return fmt.Errorf("error applying schema migrations: %w", err)
-	}
-	if _, err := b.rmig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("error applying river migrations: %w", err)
-	}
-	return nil
+	return b.jobs.Migrate(ctx)
 }
 
 // Name implements sqlstore.Backend.
@@ -140,7 +123,7 @@ func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) erro
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}
-	if err := fn(&txn{q: querier{tx}, tx: tx, river: b.river}); err != nil {
+	if err := fn(&txn{q: querier{tx}, tx: tx, jobs: b.jobs}); err != nil {
 		_ = tx.Rollback(ctx)
 		return err
 	}
@@ -155,31 +138,22 @@ func (b *Backend) Read() sqlstore.Querier { return querier{b.pool} }
 
 // Enqueue implements sqlstore.Backend.
 func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
-	_, err := b.river.Insert(ctx, job, nil)
-	return err
+	return b.jobs.Enqueue(ctx, job)
 }
 
 // Ready implements sqlstore.Backend.
-func (b *Backend) Ready(ctx context.Context) error {
-	return sqlstore.CheckReady(ctx, b.pool.Ping, b.goose, func(ctx context.Context) (bool, []string, error) {
-		res, err := b.rmig.Validate(ctx, nil)
-		if err != nil {
-			return false, nil, err
-		}
-		return res.OK, res.Messages, nil
-	})
-}
+func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.pool.Ping) }
 
 // StartJobs implements sqlstore.Backend.
-func (b *Backend) StartJobs(ctx context.Context) error { return b.river.Start(ctx) }
+func (b *Backend) StartJobs(ctx context.Context) error { return b.jobs.StartJobs(ctx) }
 
 // StopJobs implements sqlstore.Backend.
-func (b *Backend) StopJobs(ctx context.Context) error { return b.river.Stop(ctx) }
+func (b *Backend) StopJobs(ctx context.Context) error { return b.jobs.StopJobs(ctx) }
 
 // Close implements sqlstore.Backend.
 func (b *Backend) Close() error {
-	if b.goose != nil {
-		_ = b.goose.Close()
+	if b.jobs != nil {
+		b.jobs.CloseSchema()
 	}
 	if b.sqldb != nil {
 		_ = b.sqldb.Close()
@@ -250,9 +224,9 @@ func (r row) Scan(dest ...any) error {
 }
 
 type txn struct {
-	q     querier
-	tx    pgx.Tx
-	river *river.Client[pgx.Tx]
+	q    querier
+	tx   pgx.Tx
+	jobs *sqlstore.Jobs[*riverpgxv5.Driver, pgx.Tx]
 }
 
 func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -266,21 +240,10 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 }
 
 func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		params[i] = sqlstore.InsertParams(j)
-	}
-	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
-	return err
+	return t.jobs.InsertJobs(ctx, t.tx, jobs)
 }
-
-// rawArgs stands in for a job's args where only its row matters.
-type rawArgs struct{}
-
-func (rawArgs) Kind() string { return "" }
 
 // CompleteJob implements sqlstore.Tx.
 func (t *txn) CompleteJob(ctx context.Context, jobID int64) error {
-	_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, t.tx, &river.Job[rawArgs]{JobRow: &rivertype.JobRow{ID: jobID, State: rivertype.JobStateRunning}})
-	return err
+	return t.jobs.CompleteJob(ctx, t.tx, jobID)
 }

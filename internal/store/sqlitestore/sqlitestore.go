@@ -24,8 +24,6 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"switchyard/internal/domain"
@@ -48,10 +46,8 @@ type Config struct {
 // Backend implements sqlstore.Backend on SQLite.
 type Backend struct {
 	db     *sql.DB
-	river  *river.Client[*sql.Tx]
+	jobs   *sqlstore.Jobs[*riversqlite.Driver, *sql.Tx]
 	logger *slog.Logger
-	goose  *goose.Provider
-	rmig   *rivermigrate.Migrator[*sql.Tx]
 }
 
 // ParseURL returns the file path of a sqlite:// URL: "sqlite://./x.db",
@@ -107,22 +103,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	b := &Backend{db: db, logger: cfg.Logger}
 	sub, _ := fs.Sub(migrationsFS, "migrations")
-	if b.goose, err = goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true)); err != nil {
+	schema, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("error preparing migrations: %w", err)
 	}
-	driver := riversqlite.New(db)
-	if b.rmig, err = rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger}); err != nil {
+	if b.jobs, err = sqlstore.NewJobs(riversqlite.New(db), schema, cfg.River, cfg.Logger); err != nil {
+		_ = schema.Close()
 		db.Close()
-		return nil, fmt.Errorf("error preparing river migrations: %w", err)
-	}
-	rc := cfg.River
-	if rc == nil {
-		rc = &river.Config{Logger: cfg.Logger}
-	}
-	if b.river, err = river.NewClient(driver, rc); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("error creating river client: %w", err)
+		return nil, err
 	}
 	return b, nil
 }
@@ -145,18 +134,10 @@ func initFile(ctx context.Context, path string) error {
 func (b *Backend) DB() *sql.DB { return b.db }
 
 // River exposes the River client (tests).
-func (b *Backend) River() *river.Client[*sql.Tx] { return b.river }
+func (b *Backend) River() *river.Client[*sql.Tx] { return b.jobs.Client }
 
 // Migrate applies the app schema and River's migrations.
-func (b *Backend) Migrate(ctx context.Context) error {
-	if _, err := b.goose.Up(ctx); err != nil {
-		return fmt.Errorf("error applying schema migrations: %w", err)
-	}
-	if _, err := b.rmig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("error applying river migrations: %w", err)
-	}
-	return nil
-}
+func (b *Backend) Migrate(ctx context.Context) error { return b.jobs.Migrate(ctx) }
 
 // Name implements sqlstore.Backend.
 func (b *Backend) Name() string { return "sqlite" }
@@ -170,7 +151,7 @@ func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) erro
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}
-	if err := fn(&txn{q: querier{tx}, tx: tx, river: b.river}); err != nil {
+	if err := fn(&txn{q: querier{tx}, tx: tx, jobs: b.jobs}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -185,31 +166,22 @@ func (b *Backend) Read() sqlstore.Querier { return querier{b.db} }
 
 // Enqueue implements sqlstore.Backend.
 func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
-	_, err := b.river.Insert(ctx, job, nil)
-	return err
+	return b.jobs.Enqueue(ctx, job)
 }
 
 // Ready implements sqlstore.Backend.
-func (b *Backend) Ready(ctx context.Context) error {
-	return sqlstore.CheckReady(ctx, b.db.PingContext, b.goose, func(ctx context.Context) (bool, []string, error) {
-		res, err := b.rmig.Validate(ctx, nil)
-		if err != nil {
-			return false, nil, err
-		}
-		return res.OK, res.Messages, nil
-	})
-}
+func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.db.PingContext) }
 
 // StartJobs implements sqlstore.Backend.
-func (b *Backend) StartJobs(ctx context.Context) error { return b.river.Start(ctx) }
+func (b *Backend) StartJobs(ctx context.Context) error { return b.jobs.StartJobs(ctx) }
 
 // StopJobs implements sqlstore.Backend.
-func (b *Backend) StopJobs(ctx context.Context) error { return b.river.Stop(ctx) }
+func (b *Backend) StopJobs(ctx context.Context) error { return b.jobs.StopJobs(ctx) }
 
 // Close implements sqlstore.Backend.
 func (b *Backend) Close() error {
-	if b.goose != nil {
-		_ = b.goose.Close()
+	if b.jobs != nil {
+		b.jobs.CloseSchema()
 	}
 	return b.db.Close()
 }
@@ -257,9 +229,9 @@ type rows struct{ *sql.Rows }
 func (r rows) Close() { _ = r.Rows.Close() }
 
 type txn struct {
-	q     querier
-	tx    *sql.Tx
-	river *river.Client[*sql.Tx]
+	q    querier
+	tx   *sql.Tx
+	jobs *sqlstore.Jobs[*riversqlite.Driver, *sql.Tx]
 }
 
 func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -273,21 +245,10 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 }
 
 func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		params[i] = sqlstore.InsertParams(j)
-	}
-	_, err := t.river.InsertManyFastTx(ctx, t.tx, params)
-	return err
+	return t.jobs.InsertJobs(ctx, t.tx, jobs)
 }
-
-// rawArgs stands in for a job's args where only its row matters.
-type rawArgs struct{}
-
-func (rawArgs) Kind() string { return "" }
 
 // CompleteJob implements sqlstore.Tx.
 func (t *txn) CompleteJob(ctx context.Context, jobID int64) error {
-	_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, t.tx, &river.Job[rawArgs]{JobRow: &rivertype.JobRow{ID: jobID, State: rivertype.JobStateRunning}})
-	return err
+	return t.jobs.CompleteJob(ctx, t.tx, jobID)
 }
