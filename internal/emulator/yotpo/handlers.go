@@ -266,6 +266,22 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// listParams reads page, count and since_updated_at of a list call,
+// answering 400 when one is malformed.
+func listParams(w http.ResponseWriter, q url.Values) (page, count int, since time.Time, ok bool) {
+	if page, count, ok = pageParams(q, 10, 100); !ok {
+		writeReviewsErr(w, http.StatusBadRequest, "page and count must be positive integers")
+		return 0, 0, since, false
+	}
+	if v := q.Get("since_updated_at"); v != "" {
+		if since, ok = parseTime(v); !ok {
+			writeReviewsErr(w, http.StatusBadRequest, "since_updated_at must be ISO-8601")
+			return 0, 0, since, false
+		}
+	}
+	return page, count, since, true
+}
+
 func (e *Emulator) listReviews(w http.ResponseWriter, r *http.Request) {
 	if e.kit.Inject(w, r, writeReviewsErr) {
 		return
@@ -277,17 +293,9 @@ func (e *Emulator) listReviews(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, count, ok := pageParams(q, 10, 100)
+	page, count, since, ok := listParams(w, q)
 	if !ok {
-		writeReviewsErr(w, http.StatusBadRequest, "page and count must be positive integers")
 		return
-	}
-	var since time.Time
-	if v := q.Get("since_updated_at"); v != "" {
-		if since, ok = parseTime(v); !ok {
-			writeReviewsErr(w, http.StatusBadRequest, "since_updated_at must be ISO-8601")
-			return
-		}
 	}
 	email := normEmail(q.Get("user_email"))
 	var sel []*Review
@@ -328,17 +336,9 @@ func (e *Emulator) listQuestions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, count, ok := pageParams(q, 10, 100)
+	page, count, since, ok := listParams(w, q)
 	if !ok {
-		writeReviewsErr(w, http.StatusBadRequest, "page and count must be positive integers")
 		return
-	}
-	var since time.Time
-	if v := q.Get("since_updated_at"); v != "" {
-		if since, ok = parseTime(v); !ok {
-			writeReviewsErr(w, http.StatusBadRequest, "since_updated_at must be ISO-8601")
-			return
-		}
 	}
 	var sel []*Question
 	for _, qq := range s.questions {
