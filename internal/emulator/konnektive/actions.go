@@ -206,20 +206,27 @@ func cancelReason(p params) (string, error) {
 	return r, nil
 }
 
+// cancelParams reads what order/cancel and purchase/cancel share:
+// cancelReason, fullRefund and afterNextBill.
+func cancelParams(p params) (reason string, full, afterNext bool, err error) {
+	if reason, err = cancelReason(p); err != nil {
+		return "", false, false, err
+	}
+	if full, err = parseBool(p, "fullRefund"); err != nil {
+		return "", false, false, err
+	}
+	if afterNext, err = parseBool(p, "afterNextBill"); err != nil {
+		return "", false, false, err
+	}
+	return reason, full, afterNext, nil
+}
+
 func (e *Emulator) cancelOrder(p params) (any, error) {
 	o, err := e.findOrder(p)
 	if err != nil {
 		return nil, err
 	}
-	reason, err := cancelReason(p)
-	if err != nil {
-		return nil, err
-	}
-	full, err := parseBool(p, "fullRefund")
-	if err != nil {
-		return nil, err
-	}
-	afterNext, err := parseBool(p, "afterNextBill")
+	reason, full, afterNext, err := cancelParams(p)
 	if err != nil {
 		return nil, err
 	}
@@ -435,15 +442,7 @@ func (e *Emulator) cancelPurchase(p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	reason, err := cancelReason(p)
-	if err != nil {
-		return nil, err
-	}
-	full, err := parseBool(p, "fullRefund")
-	if err != nil {
-		return nil, err
-	}
-	afterNext, err := parseBool(p, "afterNextBill")
+	reason, full, afterNext, err := cancelParams(p)
 	if err != nil {
 		return nil, err
 	}
