@@ -208,12 +208,7 @@ func (e *Emulator) listCustomers(w http.ResponseWriter, r *http.Request, _ princ
 		}
 		ids = append(ids, id)
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]customerOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.customers[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) customerOut { return a.customers[id].out() })
 }
 
 func customerHasEmail(c *customer, email string) bool {

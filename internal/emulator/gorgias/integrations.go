@@ -160,12 +160,7 @@ func (e *Emulator) listIntegrations(w http.ResponseWriter, r *http.Request, _ pr
 			ids = append(ids, id)
 		}
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]integrationOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.integrations[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) integrationOut { return a.integrations[id].out() })
 }
 
 func (e *Emulator) createIntegration(w http.ResponseWriter, r *http.Request, p principal) {

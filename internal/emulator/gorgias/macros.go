@@ -118,12 +118,7 @@ func (e *Emulator) listMacros(w http.ResponseWriter, r *http.Request, _ principa
 		}
 		ids = append(ids, id)
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]macroOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.macros[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) macroOut { return a.macros[id].out() })
 }
 
 func (e *Emulator) createMacro(w http.ResponseWriter, r *http.Request, _ principal) {

@@ -133,6 +133,16 @@ func (pq pageQuery) page(ids []int64) ([]int64, listMeta) {
 }
 
 // writeList writes the list envelope.
+// writeListPage pages ids with pq and writes the list of item(id) for the page.
+func writeListPage[T any](w http.ResponseWriter, r *http.Request, pq pageQuery, ids []int64, item func(id int64) T) {
+	pageIDs, meta := pq.page(ids)
+	data := make([]T, 0, len(pageIDs))
+	for _, id := range pageIDs {
+		data = append(data, item(id))
+	}
+	writeList(w, r, data, meta)
+}
+
 func writeList(w http.ResponseWriter, r *http.Request, data any, meta listMeta) {
 	uri := r.URL.Path
 	if r.URL.RawQuery != "" {

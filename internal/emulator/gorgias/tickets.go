@@ -253,14 +253,11 @@ func (e *Emulator) listTickets(w http.ResponseWriter, r *http.Request, _ princip
 		}
 		ids = append(ids, id)
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]ticketOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
+	writeListPage(w, r, pq, ids, func(id int64) ticketOut {
 		o := a.ticketOut(a.tickets[id])
 		o.Messages = []messageOut{} // lists omit messages
-		data = append(data, o)
-	}
-	writeList(w, r, data, meta)
+		return o
+	})
 }
 
 func (e *Emulator) createTicket(w http.ResponseWriter, r *http.Request, p principal) {
@@ -555,12 +552,7 @@ func (e *Emulator) listTicketMessages(w http.ResponseWriter, r *http.Request, _ 
 		ids = append(ids, m.ID)
 	}
 	slices.Sort(ids)
-	pageIDs, meta := pq.page(ids)
-	data := make([]messageOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.messages[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) messageOut { return a.messages[id].out() })
 }
 
 func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -594,12 +586,7 @@ func (e *Emulator) listMessages(w http.ResponseWriter, r *http.Request, _ princi
 			ids = append(ids, id)
 		}
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]messageOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.messages[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) messageOut { return a.messages[id].out() })
 }
 
 func (e *Emulator) listTags(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -614,12 +601,7 @@ func (e *Emulator) listTags(w http.ResponseWriter, r *http.Request, _ principal)
 	for _, tg := range a.tags {
 		byID[tg.ID] = tg
 	}
-	pageIDs, meta := pq.page(sortedIDs(byID))
-	data := make([]*tag, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, byID[id])
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, sortedIDs(byID), func(id int64) *tag { return byID[id] })
 }
 
 func (e *Emulator) listEvents(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -652,12 +634,7 @@ func (e *Emulator) listEvents(w http.ResponseWriter, r *http.Request, _ principa
 		}
 		byID[ev.ID] = ev
 	}
-	pageIDs, meta := pq.page(sortedIDs(byID))
-	data := make([]*event, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, byID[id])
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, sortedIDs(byID), func(id int64) *event { return byID[id] })
 }
 
 func (e *Emulator) getAccount(w http.ResponseWriter, r *http.Request, _ principal) {

@@ -105,12 +105,7 @@ func (e *Emulator) listWidgets(w http.ResponseWriter, r *http.Request, _ princip
 		}
 		ids = append(ids, id)
 	}
-	pageIDs, meta := pq.page(ids)
-	data := make([]widgetOut, 0, len(pageIDs))
-	for _, id := range pageIDs {
-		data = append(data, a.widgets[id].out())
-	}
-	writeList(w, r, data, meta)
+	writeListPage(w, r, pq, ids, func(id int64) widgetOut { return a.widgets[id].out() })
 }
 
 func (e *Emulator) createWidget(w http.ResponseWriter, r *http.Request, _ principal) {
