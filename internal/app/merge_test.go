@@ -54,7 +54,7 @@ func TestGorgiasMergedCustomerIsFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State["customer_id"] != target.ID.String() {
+	if st.Str("customer_id") != target.ID.String() {
 		t.Errorf("cached customer id = %s, want %s", st.State["customer_id"], target.ID)
 	}
 }

@@ -87,15 +87,15 @@ type Store interface {
 	GetSync(ctx context.Context, k SyncKey) (*SyncState, error)
 	// QueueSync merges state into k's bookkeeping, marks k dirty and
 	// enqueues job, in one transaction (one sync handing work to another).
-	QueueSync(ctx context.Context, k SyncKey, state map[string]string, job JobArgs) error
+	QueueSync(ctx context.Context, k SyncKey, state StateDelta, job JobArgs) error
 	// SaveSyncState merges state into the sync's bookkeeping.
-	SaveSyncState(ctx context.Context, k SyncKey, state map[string]string) error
+	SaveSyncState(ctx context.Context, k SyncKey, state StateDelta) error
 	// FinishSync merges state and, when DirtySeq still equals seq, sets
 	// SyncedSeq = seq and completes the running job jobID in the same
 	// transaction (so a change that lands concurrently is never lost: it either
 	// sees the job completed and enqueues a new one, or the sync sees it and
 	// runs again). It reports whether the sync is done.
-	FinishSync(ctx context.Context, k SyncKey, seq int64, state map[string]string, jobID int64) (bool, error)
+	FinishSync(ctx context.Context, k SyncKey, seq int64, state StateDelta, jobID int64) (bool, error)
 
 	// CreateAPIToken creates a token for the merchant and returns its
 	// plaintext (shown once).

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -38,15 +39,58 @@ type SyncKey struct {
 // SyncState is the progress of a sync key. Every change to the state it
 // mirrors bumps DirtySeq; a sync that wrote the state as of DirtySeq = n sets
 // SyncedSeq = n. State holds the sync's own bookkeeping (a cached remote id,
-// the last bucket emitted, …).
+// the last bucket emitted, …) as the fields of one JSON object: each sync
+// kind reads it into its own typed struct with Decode and writes it back
+// with StateOf.
 type SyncState struct {
 	SyncKey
-	MerchantID string            `json:"merchant_id"`
-	DirtySeq   int64             `json:"dirty_seq"`
-	SyncedSeq  int64             `json:"synced_seq"`
-	State      map[string]string `json:"state"`
-	SyncedAt   *time.Time        `json:"synced_at,omitempty"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	MerchantID string     `json:"merchant_id"`
+	DirtySeq   int64      `json:"dirty_seq"`
+	SyncedSeq  int64      `json:"synced_seq"`
+	State      StateDelta `json:"state"`
+	SyncedAt   *time.Time `json:"synced_at,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// StateDelta is a change to a sync's bookkeeping: each field replaces the
+// stored field of the same name, and a JSON null deletes it. Fields that are
+// not named are kept, so independent writers (say, many syncs adding
+// members to one list sync's pending set) never overwrite each other.
+type StateDelta map[string]json.RawMessage
+
+// Deleted is the field value that removes a field from a sync's state.
+var Deleted = json.RawMessage("null")
+
+// StateOf encodes v (a struct or map that marshals to a JSON object) as a
+// delta holding each of its top-level fields; omitempty fields are left as
+// they are stored.
+func StateOf(v any) (StateDelta, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("error encoding sync state: %w", err)
+	}
+	var d StateDelta
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("error encoding sync state: %T is not a JSON object: %w", v, err)
+	}
+	return d, nil
+}
+
+// Decode reads the sync's state into v. A field that does not fit v's type
+// is an error (EINTERNAL), never silently dropped: a sync that cannot read
+// its bookkeeping must not act as if it had none.
+func (st *SyncState) Decode(v any) error {
+	if len(st.State) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(st.State)
+	if err != nil {
+		return WrapError(EINTERNAL, fmt.Sprintf("sync %s/%s/%s has unreadable state", st.InstallationID, st.Kind, st.Key), err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return WrapError(EINTERNAL, fmt.Sprintf("sync %s/%s/%s has malformed state: %v", st.InstallationID, st.Kind, st.Key, err), err)
+	}
+	return nil
 }
 
 // OrderApply is the outcome of applying a snapshot.
@@ -55,4 +99,40 @@ type OrderApply struct {
 	Applied bool
 	// Previous is the snapshot that was replaced (nil for a new order).
 	Previous *OrderSnapshot
+}
+
+// Strings is a delta of string fields ("" deletes the field). It is the
+// bridge for syncs whose bookkeeping is still a bag of strings.
+func Strings(m map[string]string) StateDelta {
+	d := make(StateDelta, len(m))
+	for k, v := range m {
+		if v == "" {
+			d[k] = Deleted
+			continue
+		}
+		b, _ := json.Marshal(v)
+		d[k] = b
+	}
+	return d
+}
+
+// Str returns the state field name as a string ("" when absent or not a
+// string).
+func (st *SyncState) Str(name string) string {
+	var s string
+	if raw, ok := st.State[name]; ok {
+		_ = json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+// StringMap returns the state's string fields (the bridge's reader).
+func (st *SyncState) StringMap() map[string]string {
+	m := make(map[string]string, len(st.State))
+	for k := range st.State {
+		if v := st.Str(k); v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -65,12 +65,13 @@ func NewSync(k domain.SyncKey, now time.Time, delay time.Duration) SyncArgs {
 // Syncer brings one kind of remote state up to date from the store.
 type Syncer interface {
 	// Sync writes the state of st's key as it is now in the store. st.State
-	// is the sync's bookkeeping; the returned map is merged into it (a value
-	// "" deletes a name) whether or not Sync fails. A syncer that re-reads
+	// is the sync's bookkeeping (st.Decode reads it into the syncer's typed
+	// struct); the returned delta is merged into it (domain.StateOf; a null
+	// field deletes) whether or not Sync fails. A syncer that re-reads
 	// the sync state before reading what it writes may raise st.DirtySeq to
 	// the value it read. Returning ErrContinue saves the state and runs the
 	// sync again shortly, without spending an attempt (long work in slices).
-	Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)
+	Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error)
 }
 
 // ErrContinue tells SyncWorker that the sync made progress and has more to do.
@@ -107,7 +108,7 @@ func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if err != nil {
 		return err
 	}
-	var state map[string]string
+	var state domain.StateDelta
 	if st.DirtySeq == 0 || st.SyncedSeq < st.DirtySeq {
 		wctx := outbound.WithMeta(ctx, outbound.Meta{MerchantID: in.MerchantID, InstallationID: in.ID, JobID: job.ID})
 		state, err = s.Sync(wctx, in, st)

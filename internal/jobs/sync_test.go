@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ type recordingSyncer struct {
 	calls  int
 }
 
-func (s *recordingSyncer) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+func (s *recordingSyncer) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
 	orders, err := s.store.ListCustomerOrders(ctx, in.ID, st.Key)
 	if err != nil {
 		return nil, err
@@ -41,7 +42,7 @@ func (s *recordingSyncer) Sync(ctx context.Context, in *domain.Installation, st 
 	if len(orders) > 0 {
 		s.remote[st.Key] = orders[0].Status
 	}
-	return map[string]string{"remote_id": "c-" + st.Key}, nil
+	return domain.StateDelta{"remote_id": json.RawMessage(strconv.Quote("c-" + st.Key))}, nil
 }
 
 func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
@@ -109,7 +110,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 			s, err := st.GetSync(ctx, key)
 			must(t, err)
 			if s.DirtySeq == updates && s.SyncedSeq == updates {
-				if s.State["remote_id"] != "c-"+key.Key {
+				if s.Str("remote_id") != "c-"+key.Key {
 					t.Fatalf("bookkeeping not saved: %+v", s.State)
 				}
 				break

@@ -114,7 +114,12 @@ const (
 
 // Sync writes one customer's document (implements jobs.Syncer). Steady
 // state is one call: PUT data with the cached customer id.
-func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
+	out, err := c.sync(ctx, in, st)
+	return domain.Strings(out), err
+}
+
+func (c *Connector) sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
 	email := st.Key
 	g, err := c.client(ctx, in)
 	if err != nil {
@@ -144,13 +149,13 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 	}
 	data := BuildData(orders, snaps)
 	out := map[string]string{}
-	id, _ := strconv.ParseInt(st.State[stateCustomerID], 10, 64)
+	id, _ := strconv.ParseInt(st.Str(stateCustomerID), 10, 64)
 	foreign := map[string]json.RawMessage{}
-	_ = json.Unmarshal([]byte(st.State[stateForeign]), &foreign)
-	foreignAt, _ := time.Parse(time.RFC3339Nano, st.State[stateForeignAt])
+	_ = json.Unmarshal([]byte(st.Str(stateForeign)), &foreign)
+	foreignAt, _ := time.Parse(time.RFC3339Nano, st.Str(stateForeignAt))
 
 	version := newest
-	if prev, err := time.Parse(time.RFC3339Nano, st.State[stateVersion]); err == nil && !version.After(prev) {
+	if prev, err := time.Parse(time.RFC3339Nano, st.Str(stateVersion)); err == nil && !version.After(prev) {
 		// The document changed without a newer order (an order moved to
 		// another email): still newer than what we wrote before.
 		version = prev.Add(time.Millisecond)
@@ -187,7 +192,7 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 		foreignAt = c.d.Now()
 		out[stateForeign] = marshalForeign(foreign)
 		out[stateForeignAt] = foreignAt.UTC().Format(time.RFC3339Nano)
-		st.State[stateName] = cust.Name
+		st.State[stateName] = domain.Strings(map[string]string{stateName: cust.Name})[stateName]
 	} else if c.d.Now().Sub(foreignAt) > c.ForeignTTL {
 		cust, err := g.GetCustomer(ctx, gorgias.ID(id))
 		if errors.Is(err, gorgias.ErrNotFound) {
@@ -202,7 +207,7 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 		out[stateForeignAt] = c.d.Now().UTC().Format(time.RFC3339Nano)
 	}
 
-	if name := data.Customer.FullName; name != "" && name != st.State[stateName] {
+	if name := data.Customer.FullName; name != "" && name != st.Str(stateName) {
 		if _, err := g.UpdateCustomer(ctx, gorgias.ID(id), gorgias.CustomerFields{Name: name}); err != nil {
 			return out, err
 		}

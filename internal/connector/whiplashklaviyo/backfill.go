@@ -59,12 +59,12 @@ func (c *Connector) StartBackfill(ctx context.Context, in *domain.Installation) 
 	}
 	from := ld.Add(-BackfillWindow)
 	key := BackfillKey(in.ID)
-	return c.d.Store.QueueSync(ctx, key, map[string]string{"run": domain.NewID("run"),
+	return c.d.Store.QueueSync(ctx, key, domain.Strings(map[string]string{"run": domain.NewID("run"),
 		"phase": PhaseFetch, "from": from.Format(time.RFC3339), "page": "1", "fetched": "0", "total": "",
 		"profiles_done": "0", "profile_jobs": "", "events_after": "", "orders_done": "0", "events_sent": "0",
 		"started_at": c.d.Now().UTC().Format(time.RFC3339), "fetched_at": "", "profiles_at": "", "finished_at": "", "error": "",
 		"profiles_total": "", "profiles_failed": "",
-	}, jobs.NewSync(key, c.d.Now(), 0))
+	}), jobs.NewSync(key, c.d.Now(), 0))
 }
 
 // BackfillSync is the sync kind that runs an installation's backfill, in
@@ -89,7 +89,7 @@ func (c *Connector) syncBackfill(ctx context.Context, in *domain.Installation, s
 		return nil, jobs.ErrContinue
 	}
 	if err != nil {
-		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), st.SyncKey, map[string]string{"error": err.Error()})
+		_ = c.d.Store.SaveSyncState(context.WithoutCancel(ctx), st.SyncKey, domain.Strings(map[string]string{"error": err.Error()}))
 		return nil, err
 	}
 	if !done {
@@ -107,7 +107,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 	if err != nil {
 		return false, err
 	}
-	s := st.State
+	s := st.StringMap()
 	from, err := time.Parse(time.RFC3339, s["from"])
 	if err != nil {
 		return false, domain.Errorf(domain.EINVALID, "backfill was not started (no window)")
@@ -123,14 +123,14 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 			return nil
 		}
 		// A restart requested meanwhile wins: stop writing this run's progress.
-		if cur, err := c.d.Store.GetSync(ctx, key); err == nil && cur.State["run"] != run {
+		if cur, err := c.d.Store.GetSync(ctx, key); err == nil && cur.Str("run") != run {
 			return errRestarted
 		}
 		m["error"] = ""
 		for k, v := range m {
 			s[k] = v
 		}
-		return c.d.Store.SaveSyncState(ctx, key, m)
+		return c.d.Store.SaveSyncState(ctx, key, domain.Strings(m))
 	}
 
 	if s["phase"] == PhaseFetch {
@@ -371,7 +371,7 @@ func BackfillStatus(ctx context.Context, store domain.Store, installationID stri
 	if len(st.State) == 0 {
 		return nil, domain.Errorf(domain.ENOTFOUND, "no backfill for installation %s", installationID)
 	}
-	return st.State, nil
+	return st.StringMap(), nil
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -67,8 +67,9 @@ func (c *Connector) Syncers() map[string]jobs.Syncer {
 
 type syncFunc func(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)
 
-func (f syncFunc) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
-	return f(ctx, in, st)
+func (f syncFunc) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
+	out, err := f(ctx, in, st)
+	return domain.Strings(out), err
 }
 
 func (c *Connector) client(ctx context.Context, in *domain.Installation) (*klaviyo.Client, error) {
@@ -202,9 +203,9 @@ func (c *Connector) syncProfile(ctx context.Context, in *domain.Installation, st
 		return nil, err
 	}
 	out := map[string]string{"profile_id": p.ID}
-	if list := in.RemoteIDs[RemoteList]; list != "" && st.State["listed"] != list {
+	if list := in.RemoteIDs[RemoteList]; list != "" && st.Str("listed") != list {
 		lk := domain.SyncKey{InstallationID: in.ID, Kind: ListSync, Key: list}
-		if err := c.d.Store.QueueSync(ctx, lk, map[string]string{"p:" + p.ID: "1"}, jobs.NewSync(lk, c.d.Now(), ListBatchDelay)); err != nil {
+		if err := c.d.Store.QueueSync(ctx, lk, domain.Strings(map[string]string{"p:" + p.ID: "1"}), jobs.NewSync(lk, c.d.Now(), ListBatchDelay)); err != nil {
 			return out, err
 		}
 		out["listed"] = list
@@ -292,7 +293,7 @@ func (c *Connector) syncOrder(ctx context.Context, in *domain.Installation, st *
 	if err != nil {
 		return nil, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
 	}
-	emitted, _ := strconv.Atoi(st.State["bucket"])
+	emitted, _ := strconv.Atoi(st.Str("bucket"))
 	var k *klaviyo.Client
 	out := map[string]string{}
 	for _, b := range Reached(o) {
@@ -309,7 +310,7 @@ func (c *Connector) syncOrder(ctx context.Context, in *domain.Installation, st *
 		}
 		emitted = int(b)
 		out["bucket"] = strconv.Itoa(emitted)
-		if err := c.d.Store.SaveSyncState(ctx, st.SyncKey, out); err != nil {
+		if err := c.d.Store.SaveSyncState(ctx, st.SyncKey, domain.Strings(out)); err != nil {
 			return out, err
 		}
 	}

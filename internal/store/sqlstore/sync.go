@@ -186,9 +186,11 @@ func scanSync(r Row, k domain.SyncKey) (*domain.SyncState, error) {
 	if err := r.Scan(&st.MerchantID, &st.DirtySeq, &st.SyncedSeq, &state, &synced, &upd); err != nil {
 		return nil, err
 	}
-	m, err := unmarshalMap(state)
-	if err != nil {
-		return nil, err
+	m := domain.StateDelta{}
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &m); err != nil {
+			return nil, fmt.Errorf("error reading sync state of %s/%s/%s: %w", k.InstallationID, k.Kind, k.Key, err)
+		}
 	}
 	st.State, st.SyncedAt, st.UpdatedAt = m, synced.Ptr(), upd.Time
 	return st, nil
@@ -199,7 +201,7 @@ const syncSelect = `SELECT merchant_id, dirty_seq, synced_seq, state, synced_at,
 func (s *Store) GetSync(ctx context.Context, k domain.SyncKey) (*domain.SyncState, error) {
 	st, err := scanSync(s.b.Read().QueryRow(ctx, syncSelect, k.InstallationID, k.Kind, k.Key), k)
 	if errors.Is(err, ErrNoRows) {
-		return &domain.SyncState{SyncKey: k, State: map[string]string{}}, nil
+		return &domain.SyncState{SyncKey: k, State: domain.StateDelta{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error reading sync: %w", err)
@@ -209,7 +211,7 @@ func (s *Store) GetSync(ctx context.Context, k domain.SyncKey) (*domain.SyncStat
 
 // mergeSyncState merges state into the row (creating it), inside tx, and
 // returns the row as it now is.
-func (s *Store) mergeSyncState(ctx context.Context, tx Tx, k domain.SyncKey, state map[string]string) (*domain.SyncState, error) {
+func (s *Store) mergeSyncState(ctx context.Context, tx Tx, k domain.SyncKey, state domain.StateDelta) (*domain.SyncState, error) {
 	now := s.b.TimeArg(s.ts())
 	if _, err := tx.Exec(ctx, `INSERT INTO syncs (installation_id, kind, key, merchant_id, dirty_seq, synced_seq, state, updated_at)
 		SELECT ?, ?, ?, merchant_id, 0, 0, '{}', ? FROM installations WHERE id = ?
@@ -227,20 +229,24 @@ func (s *Store) mergeSyncState(ctx context.Context, tx Tx, k domain.SyncKey, sta
 		return st, nil
 	}
 	for name, v := range state {
-		if v == "" {
+		if len(v) == 0 || string(v) == "null" {
 			delete(st.State, name)
 		} else {
 			st.State[name] = v
 		}
 	}
+	merged, err := json.Marshal(st.State)
+	if err != nil {
+		return nil, fmt.Errorf("error encoding sync state: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `UPDATE syncs SET state = ?, updated_at = ? WHERE installation_id = ? AND kind = ? AND key = ?`,
-		marshalMap(st.State), now, k.InstallationID, k.Kind, k.Key); err != nil {
+		string(merged), now, k.InstallationID, k.Kind, k.Key); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-func (s *Store) SaveSyncState(ctx context.Context, k domain.SyncKey, state map[string]string) error {
+func (s *Store) SaveSyncState(ctx context.Context, k domain.SyncKey, state domain.StateDelta) error {
 	err := s.b.Write(ctx, func(tx Tx) error {
 		_, err := s.mergeSyncState(ctx, tx, k, state)
 		return err
@@ -251,7 +257,7 @@ func (s *Store) SaveSyncState(ctx context.Context, k domain.SyncKey, state map[s
 	return err
 }
 
-func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state map[string]string, job domain.JobArgs) error {
+func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state domain.StateDelta, job domain.JobArgs) error {
 	err := s.b.Write(ctx, func(tx Tx) error {
 		if _, err := s.mergeSyncState(ctx, tx, k, state); err != nil {
 			return err
@@ -271,7 +277,7 @@ func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state map[strin
 	return err
 }
 
-func (s *Store) FinishSync(ctx context.Context, k domain.SyncKey, seq int64, state map[string]string, jobID int64) (bool, error) {
+func (s *Store) FinishSync(ctx context.Context, k domain.SyncKey, seq int64, state domain.StateDelta, jobID int64) (bool, error) {
 	done := false
 	err := s.b.Write(ctx, func(tx Tx) error {
 		done = false

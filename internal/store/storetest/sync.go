@@ -132,18 +132,33 @@ func exerciseSync(t *testing.T, open Opener) {
 		if st.DirtySeq != 0 || len(st.State) != 0 {
 			t.Fatalf("unknown sync = %+v", st)
 		}
-		must(t, b.store.SaveSyncState(b.ctx, key, map[string]string{"bucket": "1", "remote_id": "x"}))
-		must(t, b.store.SaveSyncState(b.ctx, key, map[string]string{"remote_id": ""}))
-		st, _ = b.store.GetSync(b.ctx, key)
-		if st.State["bucket"] != "1" || st.State["remote_id"] != "" || len(st.State) != 1 {
-			t.Fatalf("state after merge = %+v", st.State)
+		type orderState struct {
+			Bucket   int    `json:"bucket"`
+			RemoteID string `json:"remote_id,omitempty"`
 		}
+		d, err := domain.StateOf(orderState{Bucket: 1, RemoteID: "x"})
+		must(t, err)
+		must(t, b.store.SaveSyncState(b.ctx, key, d))
+		must(t, b.store.SaveSyncState(b.ctx, key, domain.StateDelta{"remote_id": domain.Deleted}))
+		st, _ = b.store.GetSync(b.ctx, key)
+		var os orderState
+		must(t, st.Decode(&os))
+		if os != (orderState{Bucket: 1}) || len(st.State) != 1 {
+			t.Fatalf("state after merge = %+v (%s)", os, st.State)
+		}
+		// A field of the wrong type is an error, never a zero value.
+		must(t, b.store.SaveSyncState(b.ctx, key, domain.StateDelta{"bucket": json.RawMessage(`"two"`)}))
+		st, _ = b.store.GetSync(b.ctx, key)
+		if err := st.Decode(&os); err == nil {
+			t.Fatal("Decode of a malformed state succeeded")
+		}
+		must(t, b.store.SaveSyncState(b.ctx, key, domain.StateDelta{"bucket": json.RawMessage(`1`)}))
 		_, err = b.store.ApplyOrder(b.ctx, b.order("1", "100", "a@example.com", 100, time.Now()), func(*domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 			return []domain.SyncKey{key}, nil
 		})
 		must(t, err)
 		// A sync that read seq 0 is not done: the state moved on.
-		done, err := b.store.FinishSync(b.ctx, key, 0, map[string]string{"bucket": "2"}, 0)
+		done, err := b.store.FinishSync(b.ctx, key, 0, domain.StateDelta{"bucket": json.RawMessage(`2`)}, 0)
 		must(t, err)
 		if done {
 			t.Fatal("FinishSync with a stale seq reported done")
@@ -151,7 +166,7 @@ func exerciseSync(t *testing.T, open Opener) {
 		done, err = b.store.FinishSync(b.ctx, key, 1, nil, 0)
 		must(t, err)
 		st, _ = b.store.GetSync(b.ctx, key)
-		if !done || st.SyncedSeq != 1 || st.SyncedAt == nil || st.State["bucket"] != "2" {
+		if !done || st.SyncedSeq != 1 || st.SyncedAt == nil || string(st.State["bucket"]) != "2" {
 			t.Fatalf("after finish: done=%v %+v", done, st)
 		}
 		wantCode(t, b.store.SaveSyncState(b.ctx, domain.SyncKey{InstallationID: "ins_missing", Kind: "k", Key: "k"}, nil), domain.ENOTFOUND)
@@ -159,10 +174,10 @@ func exerciseSync(t *testing.T, open Opener) {
 		// One sync hands work to another: state merged, dirty bumped, job queued.
 		list := domain.SyncKey{InstallationID: b.inst.ID, Kind: "list", Key: "L1"}
 		before := jobCount(t, b.store, "storetest_job")
-		must(t, b.store.QueueSync(b.ctx, list, map[string]string{"p:1": "1"}, testJob{}))
-		must(t, b.store.QueueSync(b.ctx, list, map[string]string{"p:2": "1"}, nil))
+		must(t, b.store.QueueSync(b.ctx, list, domain.StateDelta{"p:1": json.RawMessage(`true`)}, testJob{}))
+		must(t, b.store.QueueSync(b.ctx, list, domain.StateDelta{"p:2": json.RawMessage(`true`)}, nil))
 		st, _ = b.store.GetSync(b.ctx, list)
-		if st.DirtySeq != 2 || st.State["p:1"] != "1" || st.State["p:2"] != "1" || jobCount(t, b.store, "storetest_job") != before+1 {
+		if st.DirtySeq != 2 || string(st.State["p:1"]) != "true" || string(st.State["p:2"]) != "true" || jobCount(t, b.store, "storetest_job") != before+1 {
 			t.Fatalf("QueueSync: %+v", st)
 		}
 	})
