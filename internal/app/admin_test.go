@@ -11,6 +11,7 @@ import (
 	"bytes"
 
 	"switchyard/internal/app"
+	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
 	"switchyard/internal/provider/whiplash"
@@ -65,7 +66,7 @@ func TestDeadLetterReplayThroughAPI(t *testing.T) {
 		return nil
 	})
 	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{3}, 32), AdminToken: adminToken,
-		Handlers: map[string]jobs.EventHandler{domain.ConnectorWhiplashGorgias: handler}}, nil)
+		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestDeadLetterReplayThroughAPI(t *testing.T) {
 	b.api(t, "POST", fmt.Sprintf("/api/v1/merchants/%s/dead-letters/%d/replay", m.ID, dl.ID), "", 202, nil)
 	b.api(t, "POST", fmt.Sprintf("/api/v1/merchants/%s/dead-letters/%d/replay", m.ID, dl.ID), "", 409, nil)
 	waitFor(t, "replayed event processed", func() bool {
-		ev, err := a.Store().GetEvent(ctx, id)
+		ev, err := a.Store().GetEvent(ctx, m.ID, id)
 		return err == nil && ev.ProcessedAt != nil
 	})
 	if runs.Load() != 2 {
@@ -117,7 +118,7 @@ func TestDeadLetterReplayThroughAPI(t *testing.T) {
 	b.api(t, "POST", fmt.Sprintf("/api/v1/merchants/%s/events/%d/replay", other.ID, id), "", 404, nil)
 	b.api(t, "POST", fmt.Sprintf("/api/v1/merchants/%s/events/%d/replay", m.ID, id), "", 202, nil)
 	waitFor(t, "third run", func() bool { return runs.Load() == 3 })
-	if _, err := a.Store().GetEvent(ctx, 999999); !errors.As(err, new(*domain.Error)) {
+	if _, err := a.Store().GetEvent(ctx, m.ID, 999999); !errors.As(err, new(*domain.Error)) {
 		t.Fatalf("unknown event: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -16,9 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"switchyard/internal/connector"
-	"switchyard/internal/connector/whiplashgorgias"
-	"switchyard/internal/connector/whiplashklaviyo"
-	"switchyard/internal/domain"
+	"switchyard/internal/connector/registry"
 	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
 	"switchyard/internal/metrics"
@@ -72,7 +71,9 @@ type App struct {
 	limiter    *outbound.LocalLimiter
 	recorder   *outbound.BatchRecorder
 	ingest     *ingest.Handler
-	connectors map[string]connector.Connector
+	connectors *connector.Set
+	river      *river.Config
+	writers    int
 	http       *http.Server
 	ln         net.Listener
 }
@@ -112,18 +113,86 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
-
-	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger}
-	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
-	// Connectors need the store, which needs River's workers: the workers get
-	// their (shared) maps now and the connectors fill them below.
-	worker := &jobs.ProcessEventWorker{Handlers: map[string]jobs.EventHandler{}, Settler: settler, AttemptTimeout: attempt}
-	syncWorker := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{}, Settler: settler}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, worker)
-	river.AddWorker(workers, syncWorker)
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
-	rc := &river.Config{
+
+	// Built in order: store → connectors over it → River workers that call
+	// them → ingest and server over all of it.
+	if err := a.openStore(ctx, box, riverLogger); err != nil {
+		return nil, err
+	}
+	a.metrics = metrics.New(a.store.JobCounts, logger)
+	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: outbound.DefaultTimeout}
+	}
+	set, err := registry.Build(connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
+		SyncSlice: min(30*time.Second, cfg.RescueStuckAfter/4), Progress: a.metrics.ObserveBackfill,
+		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.connectors = set
+	a.river = a.riverConfig(riverLogger)
+	a.ingest = ingest.New(ingest.Config{
+		Store:   a.store,
+		Sources: set.Sources(),
+		Job:     jobs.EventJob,
+		Writers: a.writers,
+		Observe: a.metrics.ObserveIngest,
+		Now:     cfg.Now,
+		Logger:  logger,
+	})
+	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics.Handler(), Limiter: a.limiter, Connectors: set, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
+	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	return a, nil
+}
+
+// openStore opens the configured database and applies migrations.
+func (a *App) openStore(ctx context.Context, box *secret.Box, riverLogger *slog.Logger) error {
+	cfg := a.cfg
+	var backend sqlstore.Backend
+	switch {
+	case strings.HasPrefix(cfg.DB, "sqlite:"):
+		path, err := sqlitestore.ParseURL(cfg.DB)
+		if err != nil {
+			return err
+		}
+		b, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path, Logger: riverLogger})
+		if err != nil {
+			return err
+		}
+		backend, a.backend, a.writers = b, b, 1
+	case strings.HasPrefix(cfg.DB, "postgres://"), strings.HasPrefix(cfg.DB, "postgresql://"):
+		b, err := pgstore.Open(ctx, pgstore.Config{URL: cfg.DB, Logger: riverLogger})
+		if err != nil {
+			return err
+		}
+		backend, a.backend, a.writers = b, b, 4
+	default:
+		return fmt.Errorf("--db must start with sqlite:// or postgres://, got %q", redactURL(cfg.DB))
+	}
+	a.store = sqlstore.New(backend, box, cfg.Now)
+	if err := a.backend.Migrate(ctx); err != nil {
+		backend.Close()
+		return err
+	}
+	return nil
+}
+
+// riverConfig builds the River workers over the store and the connectors.
+func (a *App) riverConfig(riverLogger *slog.Logger) *river.Config {
+	cfg := a.cfg
+	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter}
+	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
+	handlers := maps.Clone(a.connectors.Handlers())
+	maps.Copy(handlers, cfg.Handlers)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobs.ProcessEventWorker{Store: a.store, Handlers: handlers, Settler: settler, AttemptTimeout: attempt})
+	river.AddWorker(workers, &jobs.SyncWorker{Store: a.store, Syncers: a.connectors.Syncers(), Settler: settler})
+	return &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			jobs.QueueSync:     {MaxWorkers: cfg.Workers},
@@ -135,72 +204,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		RescueStuckJobsAfter: cfg.RescueStuckAfter,
 		JobTimeout:           attempt,
 	}
-	writers := 1
-	var backend sqlstore.Backend
-	switch {
-	case strings.HasPrefix(cfg.DB, "sqlite:"):
-		path, err := sqlitestore.ParseURL(cfg.DB)
-		if err != nil {
-			return nil, err
-		}
-		b, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: path, River: rc, Logger: riverLogger})
-		if err != nil {
-			return nil, err
-		}
-		backend, a.backend = b, b
-	case strings.HasPrefix(cfg.DB, "postgres://"), strings.HasPrefix(cfg.DB, "postgresql://"):
-		b, err := pgstore.Open(ctx, pgstore.Config{URL: cfg.DB, River: rc, Logger: riverLogger})
-		if err != nil {
-			return nil, err
-		}
-		backend, a.backend = b, b
-		writers = 4
-	default:
-		return nil, fmt.Errorf("--db must start with sqlite:// or postgres://, got %q", redactURL(cfg.DB))
-	}
-	a.store = sqlstore.New(backend, box, cfg.Now)
-	if err := a.backend.Migrate(ctx); err != nil {
-		backend.Close()
-		return nil, err
-	}
-	worker.Store, syncWorker.Store, settler.Store = a.store, a.store, a.store
-
-	a.metrics = metrics.New(a.store.JobCounts, logger)
-	settler.OnDeadLetter = a.metrics.ObserveDeadLetter
-	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
-
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: outbound.DefaultTimeout}
-	}
-	deps := connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
-		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}}
-	c2 := whiplashklaviyo.New(deps)
-	c2.Progress, c2.Slice = a.metrics.ObserveBackfill, min(30*time.Second, cfg.RescueStuckAfter/4)
-	a.connectors = map[string]connector.Connector{}
-	for _, c := range []connector.Connector{whiplashgorgias.New(deps), c2} {
-		a.connectors[c.Name()] = c
-		worker.Handlers[c.Name()] = c
-		for kind, s := range c.Syncers() {
-			syncWorker.Syncers[kind] = s
-		}
-	}
-	for name, h := range cfg.Handlers {
-		worker.Handlers[name] = h
-	}
-	a.ingest = ingest.New(ingest.Config{
-		Store:   a.store,
-		Sources: map[string]ingest.Source{domain.VendorWhiplash: ingest.WhiplashSource{}},
-		Job:     jobs.EventJob,
-		Writers: writers,
-		Observe: a.metrics.ObserveIngest,
-		Now:     cfg.Now,
-		Logger:  logger,
-	})
-	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, Connectors: a.connectors, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
-	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	return a, nil
 }
 
 // Store returns the store (tests, other subsystems).
@@ -210,7 +213,10 @@ func (a *App) Store() *sqlstore.Store { return a.store }
 func (a *App) Recorder() outbound.Recorder { return a.recorder }
 
 // Connector returns a connector by name (nil when unknown).
-func (a *App) Connector(name string) connector.Connector { return a.connectors[name] }
+func (a *App) Connector(name string) connector.Connector {
+	c, _ := a.connectors.Get(name)
+	return c
+}
 
 // Limiter returns the shared rate limiter.
 func (a *App) Limiter() *outbound.LocalLimiter { return a.limiter }
@@ -246,7 +252,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.Listen(); err != nil {
 		return err
 	}
-	if err := a.store.StartJobs(ctx); err != nil {
+	if err := a.store.StartJobs(ctx, a.river); err != nil {
 		return fmt.Errorf("error starting job workers: %w", err)
 	}
 	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))

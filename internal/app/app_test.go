@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"switchyard/internal/app"
+	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
 	"switchyard/internal/provider/whiplash"
@@ -43,7 +44,7 @@ func startApp(t *testing.T, db string) *bundle {
 		return nil
 	})
 	a, err := app.New(b.ctx, app.Config{Addr: "127.0.0.1:0", DB: db, SecretKey: bytes.Repeat([]byte{3}, 32), AdminToken: adminToken,
-		Handlers: map[string]jobs.EventHandler{domain.ConnectorWhiplashGorgias: handler}}, nil)
+		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func exerciseIngest(t *testing.T, db string) {
 		t.Fatalf("signed webhook = %d %v", code, out)
 	}
 	id := int64(out["event_id"].(float64))
-	ev, err := b.app.Store().GetEvent(b.ctx, id)
+	ev, err := b.app.Store().GetEvent(b.ctx, b.merch, id)
 	if err != nil || ev.EventType != "order.shipped" || ev.CustomerEmail != "abram.jast@example.com" || !bytes.Equal(ev.Payload, body) {
 		t.Fatalf("stored event = %+v, %v", ev, err)
 	}
@@ -166,7 +167,7 @@ func exerciseIngest(t *testing.T, db string) {
 		t.Fatalf("duplicate = %d %v", code, out)
 	}
 	waitFor(t, "event processed", func() bool {
-		ev, _ := b.app.Store().GetEvent(b.ctx, id)
+		ev, _ := b.app.Store().GetEvent(b.ctx, b.merch, id)
 		return ev.ProcessedAt != nil
 	})
 

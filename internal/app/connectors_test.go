@@ -250,7 +250,7 @@ func TestWhiplashToGorgiasAndKlaviyoEndToEnd(t *testing.T) {
 	if multiStore == 0 {
 		t.Fatal("no customer ordered from two stores: the test proves nothing about merging")
 	}
-	dls, _ := h.app.Store().ListDeadLetters(h.ctx, domain.DeadLetterFilter{})
+	dls, _ := h.app.Store().ListDeadLetters(h.ctx, domain.DeadLetterFilter{MerchantID: h.merchant})
 	if len(dls) != 0 {
 		t.Fatalf("%d dead letters, first: %+v", len(dls), dls[0])
 	}

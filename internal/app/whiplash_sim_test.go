@@ -41,7 +41,7 @@ func TestWhiplashDayIntoServe(t *testing.T) {
 	if len(stores) != 3 {
 		t.Fatalf("events from %d stores, want 3", len(stores))
 	}
-	evs, err := b.app.Store().ListEvents(b.ctx, domain.EventFilter{InstallationID: b.inst, Limit: 1000})
+	evs, err := b.app.Store().ListEvents(b.ctx, domain.EventFilter{MerchantID: b.merch, InstallationID: b.inst, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

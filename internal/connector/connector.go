@@ -1,30 +1,87 @@
-// Package connector holds what the five connectors share: the interface the
-// app wires (install, event handler, syncers), a factory that builds vendor
-// clients from a merchant's stored connections, and the Whiplash order
-// snapshot logic used by both Whiplash connectors.
+// Package connector holds what the five connectors share: the interface a
+// connector implements and the optional capabilities it may declare, the
+// Set that checks a registry of them and derives the tables the rest of the
+// hub runs from (event handlers, syncers, webhook sources, HTTP routes), a
+// factory that builds vendor clients from a merchant's stored connections,
+// and the Whiplash order snapshot logic used by both Whiplash connectors.
+//
+// The connectors themselves are listed in one place,
+// internal/connector/registry; nothing else names a concrete connector.
 package connector
 
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"switchyard/internal/domain"
+	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
 )
 
-// Connector is one connector kind (domain.Connector* names).
+// Connector is one connector kind.
 type Connector interface {
 	// Name is the connector's name, e.g. "whiplash-gorgias".
 	Name() string
+	// Roles are the vendor connections an installation links, by vendor
+	// name (domain.Vendor*).
+	Roles() []string
 	// Install creates (or finds, on re-install) everything the connector
 	// needs in the vendor accounts, records the ids in in.RemoteIDs and makes
 	// the installation active. It is safe to run again (repair).
 	Install(ctx context.Context, in *domain.Installation) error
-	// HandleEvent processes one stored inbound event.
+}
+
+// The optional capabilities below are discovered with a type assertion: a
+// connector declares what it has by implementing them.
+
+// WebhookReceiver receives vendor webhooks (POST /hooks/{vendor}/{installation}):
+// ingest verifies and stores them, and HandleEvent processes each one later.
+type WebhookReceiver interface {
 	jobs.EventHandler
-	// Syncers returns the sync kinds the connector runs.
+	// Sources are the webhook contracts by vendor; each vendor is one of
+	// the connector's roles.
+	Sources() map[string]ingest.Source
+}
+
+// SyncRunner runs coalesced syncs; sync kinds are unique across connectors.
+type SyncRunner interface {
 	Syncers() map[string]jobs.Syncer
+}
+
+// Route is a synchronous HTTP endpoint of a connector (HTTP-integration
+// pulls, macro actions, install flows), answered inline rather than stored
+// and acknowledged. Pattern is a net/http pattern ("GET /hooks/gorgias/NAME/…"),
+// under /hooks/{vendor}/NAME/, /install/NAME or /oauth/callback/NAME.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// RouteProvider serves its own routes.
+type RouteProvider interface {
+	Routes() []Route
+}
+
+// Backfiller copies history before a launch date (POST/GET
+// …/installations/{i}/backfill).
+type Backfiller interface {
+	StartBackfill(ctx context.Context, in *domain.Installation) error
+	// BackfillStatus is the progress an operator sees; ENOTFOUND when none
+	// was started.
+	BackfillStatus(ctx context.Context, in *domain.Installation) (any, error)
+}
+
+// Uninstaller removes what Install created.
+type Uninstaller interface {
+	Uninstall(ctx context.Context, in *domain.Installation) error
+}
+
+// SettingsValidator checks an installation's settings before they are
+// saved (EINVALID with a message the merchant can act on).
+type SettingsValidator interface {
+	ValidateSettings(ctx context.Context, in *domain.Installation) error
 }
 
 // Deps are the dependencies every connector gets.
@@ -34,13 +91,23 @@ type Deps struct {
 	// Coalesce delays the first run of a sync so bursts collapse into one
 	// write (default 500 ms).
 	Coalesce time.Duration
+	// SyncSlice bounds one attempt of a long sync (a backfill) before it
+	// saves progress and continues in the next slice (default 30 s).
+	SyncSlice time.Duration
+	// Progress is told about long-running work (backfill phases; metrics).
+	// May be nil.
+	Progress func(installationID, phase string, done, total int)
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
 
-func (d *Deps) defaults() {
+// WithDefaults fills unset fields.
+func (d Deps) WithDefaults() Deps {
 	if d.Coalesce <= 0 {
 		d.Coalesce = 500 * time.Millisecond
+	}
+	if d.SyncSlice <= 0 {
+		d.SyncSlice = 30 * time.Second
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -48,10 +115,13 @@ func (d *Deps) defaults() {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	return d
 }
 
-// WithDefaults fills unset fields.
-func (d Deps) WithDefaults() Deps {
-	d.defaults()
-	return d
+// Factory builds a connector from its dependencies.
+type Factory func(Deps) Connector
+
+// Of adapts a connector package's constructor to a Factory.
+func Of[C Connector](newC func(Deps) C) Factory {
+	return func(d Deps) Connector { return newC(d) }
 }

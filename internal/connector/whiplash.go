@@ -4,12 +4,48 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"switchyard/internal/domain"
+	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
 	"switchyard/internal/provider/whiplash"
 )
+
+// WhiplashSource verifies X-WHIPLASH-SIGNATURE and reads order webhooks: the
+// webhook contract both Whiplash connectors declare.
+type WhiplashSource struct{}
+
+// SecretNames implements ingest.Source: the webhook secret (defaults to the
+// OAuth client secret, per the V2 docs), its previous value during rotation,
+// and the API key (the help center's variant).
+func (WhiplashSource) SecretNames() []string {
+	return []string{"webhook_secret", "webhook_secret_previous", "client_secret", "api_key"}
+}
+
+// Verify implements ingest.Source.
+func (WhiplashSource) Verify(h http.Header, body []byte, secrets []string) error {
+	return whiplash.Verifier{}.Verify(h, body, secrets)
+}
+
+// Parse implements ingest.Source.
+func (WhiplashSource) Parse(body []byte) (ingest.Parsed, error) {
+	wh, err := whiplash.DecodeWebhook(body)
+	if err != nil {
+		return ingest.Parsed{}, err
+	}
+	p := ingest.Parsed{EventType: wh.EventName, DedupKey: wh.DedupKey(body)}
+	if wh.Order != nil {
+		p.CustomerEmail = wh.Order.Email
+	}
+	return p, nil
+}
+
+// WhiplashSources is the Sources table of a connector fed by Whiplash.
+func WhiplashSources() map[string]ingest.Source {
+	return map[string]ingest.Source{domain.VendorWhiplash: WhiplashSource{}}
+}
 
 // WhiplashPlan names the syncs and jobs an applied order snapshot triggers.
 // prev is the replaced snapshot (nil for a new order).
@@ -26,34 +62,37 @@ func WhiplashSnapshot(in *domain.Installation, o *whiplash.Order, raw json.RawMe
 	}
 }
 
-// ApplyWhiplashEvent decodes a stored Whiplash webhook and applies its order
-// as the newest snapshot (an older or repeated one changes nothing). Events
-// that carry no order, and orders without an email (nothing to key a
-// customer on), are skipped: applied is false, err nil.
-func ApplyWhiplashEvent(ctx context.Context, store domain.Store, in *domain.Installation, ev *domain.InboundEvent, plan WhiplashPlan) (bool, error) {
-	wh, err := whiplash.DecodeWebhook(ev.Payload)
-	if err != nil {
-		return false, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
-	}
-	if wh.Order == nil || domain.NormalizeEmail(wh.Order.Email) == "" {
-		return false, nil
-	}
-	var raw struct {
+// ApplyWhiplashEvent reads a stored Whiplash webhook and applies its order
+// as the newest snapshot (an older or repeated one changes nothing), marking
+// the event processed in the same transaction. Events that carry no order,
+// and orders without an email (nothing to key a customer on), are skipped:
+// applied is false and the worker marks the event processed.
+func ApplyWhiplashEvent(ctx context.Context, store domain.Store, in *domain.Installation, ev *domain.InboundEvent, plan WhiplashPlan) (applied bool, _ jobs.Outcome, _ error) {
+	var wh struct {
 		Order json.RawMessage `json:"order"`
 	}
-	if err := json.Unmarshal(ev.Payload, &raw); err != nil {
-		return false, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
+	if err := json.Unmarshal(ev.Payload, &wh); err != nil {
+		return false, jobs.Handled, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
 	}
-	snap := WhiplashSnapshot(in, wh.Order, raw.Order)
+	if len(wh.Order) == 0 || string(wh.Order) == "null" {
+		return false, jobs.Handled, nil
+	}
+	var o whiplash.Order
+	if err := json.Unmarshal(wh.Order, &o); err != nil {
+		return false, jobs.Handled, domain.WrapError(domain.EINVALID, "stored webhook's order is unreadable", err)
+	}
+	if domain.NormalizeEmail(o.Email) == "" {
+		return false, jobs.Handled, nil
+	}
+	snap := WhiplashSnapshot(in, &o, wh.Order)
 	snap.EventID = ev.ID
 	res, err := store.ApplyOrder(ctx, snap, func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
-		return plan(wh.Order, snap, prev)
+		return plan(&o, snap, prev)
 	})
 	if err != nil {
-		return false, fmt.Errorf("error applying whiplash order %s: %w", snap.OrderID, err)
+		return false, jobs.Handled, fmt.Errorf("error applying whiplash order %s: %w", snap.OrderID, err)
 	}
-	jobs.MarkedProcessed(ctx) // done in ApplyOrder's transaction
-	return res.Applied, nil
+	return res.Applied, jobs.MarkedProcessed, nil
 }
 
 // DecodeWhiplashOrder reads a stored snapshot's order.

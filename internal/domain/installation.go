@@ -1,26 +1,9 @@
 package domain
 
 import (
+	"strings"
 	"time"
 )
-
-// Connectors switchyard runs.
-const (
-	ConnectorWhiplashGorgias   = "whiplash-gorgias"
-	ConnectorWhiplashKlaviyo   = "whiplash-klaviyo"
-	ConnectorKonnektiveGorgias = "konnektive-gorgias"
-	ConnectorYotpoGorgias      = "yotpo-gorgias"
-	ConnectorTogetherGorgias   = "together-gorgias"
-)
-
-// Connectors lists every connector and the connection roles it needs.
-var Connectors = map[string][]string{
-	ConnectorWhiplashGorgias:   {VendorWhiplash, VendorGorgias},
-	ConnectorWhiplashKlaviyo:   {VendorWhiplash, VendorKlaviyo},
-	ConnectorKonnektiveGorgias: {VendorKonnektive, VendorGorgias},
-	ConnectorYotpoGorgias:      {VendorYotpo, VendorGorgias},
-	ConnectorTogetherGorgias:   {VendorShopify, VendorGorgias},
-}
 
 // InstallationState is the lifecycle state of an installation.
 type InstallationState string
@@ -55,13 +38,18 @@ func (i *Installation) Validate() error {
 	if i.MerchantID == "" {
 		return Errorf(EINVALID, "installation merchant_id is required")
 	}
-	roles, ok := Connectors[i.Connector]
-	if !ok {
-		return Errorf(EINVALID, "unknown connector %q", i.Connector)
+	// Which connectors exist and which roles each needs is the connector
+	// registry's to check (connector.Set.CheckInstallation); here only the
+	// shape: a connector name and connections keyed by vendor.
+	if strings.TrimSpace(i.Connector) == "" {
+		return Errorf(EINVALID, "installation connector is required")
 	}
-	for _, r := range roles {
-		if i.Connections[r] == "" {
-			return Errorf(EINVALID, "connector %s needs a %s connection", i.Connector, r)
+	for r, id := range i.Connections {
+		if !IsVendor(r) {
+			return Errorf(EINVALID, "connection role %q is not a vendor (want one of %s)", r, strings.Join(Vendors, ", "))
+		}
+		if id == "" {
+			return Errorf(EINVALID, "connection for %s is empty", r)
 		}
 	}
 	if err := i.ValidateSettings(); err != nil {

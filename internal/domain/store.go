@@ -39,7 +39,14 @@ type Store interface {
 	ListConnections(ctx context.Context, merchantID string) ([]*Connection, error)
 
 	CreateInstallation(ctx context.Context, in *Installation) error
-	GetInstallation(ctx context.Context, id string) (*Installation, error)
+	// GetInstallation returns the merchant's installation; ENOTFOUND when it
+	// belongs to another merchant.
+	GetInstallation(ctx context.Context, merchantID, id string) (*Installation, error)
+	// LookupInstallation finds an installation by id alone. It is for the
+	// callers that authenticate by other means than a merchant scope: the
+	// webhook route (a signature of the installation's own secret) and job
+	// workers (ids the hub wrote itself).
+	LookupInstallation(ctx context.Context, id string) (*Installation, error)
 	UpdateInstallation(ctx context.Context, in *Installation) error
 	ListInstallations(ctx context.Context, merchantID string) ([]*Installation, error)
 
@@ -49,21 +56,25 @@ type Store interface {
 	// per event, in order. A batch with one bad row is retried row by row so the
 	// others still land; the bad row's result error is returned via errs.
 	IngestEvents(ctx context.Context, events []*InboundEvent, job JobBuilder) ([]IngestResult, []error, error)
-	GetEvent(ctx context.Context, id int64) (*InboundEvent, error)
+	// GetEvent returns the merchant's event; ENOTFOUND when it belongs to
+	// another merchant.
+	GetEvent(ctx context.Context, merchantID string, id int64) (*InboundEvent, error)
+	// ListEvents lists one merchant's events (f.MerchantID is required, as
+	// in every List below).
 	ListEvents(ctx context.Context, f EventFilter) ([]*InboundEvent, error)
 	MarkEventProcessed(ctx context.Context, id int64, at time.Time) error
 	// ReplayEvent enqueues job for a stored event again (clearing processed_at).
-	ReplayEvent(ctx context.Context, id int64, job JobBuilder) error
+	ReplayEvent(ctx context.Context, merchantID string, id int64, job JobBuilder) error
 
 	RecordDeliveries(ctx context.Context, ds []*Delivery) error
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
 	CreateDeadLetter(ctx context.Context, dl *DeadLetter) error
-	GetDeadLetter(ctx context.Context, id int64) (*DeadLetter, error)
+	GetDeadLetter(ctx context.Context, merchantID string, id int64) (*DeadLetter, error)
 	ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]*DeadLetter, error)
 	// ReplayDeadLetter enqueues job for the letter and marks it replayed in one
 	// transaction. ECONFLICT when it was already replayed.
-	ReplayDeadLetter(ctx context.Context, id int64, job func(dl *DeadLetter) (JobArgs, error)) error
+	ReplayDeadLetter(ctx context.Context, merchantID string, id int64, job func(dl *DeadLetter) (JobArgs, error)) error
 
 	// ApplyOrder stores o unless the stored copy is at least as new
 	// (SourceUpdatedAt, then Status). When it is applied, plan (given the
@@ -111,9 +122,5 @@ type Store interface {
 
 	// Ready reports whether the database answers and every migration is applied.
 	Ready(ctx context.Context) error
-	// StartJobs starts the job workers; StopJobs finishes or releases in-flight
-	// jobs and stops them.
-	StartJobs(ctx context.Context) error
-	StopJobs(ctx context.Context) error
 	Close() error
 }

@@ -71,7 +71,12 @@ type Handler struct {
 	cfg   Config
 	queue chan *pending
 	wg    sync.WaitGroup
-	once  sync.Once
+
+	// qmu guards sends on queue against Close: a submit sends under the
+	// read lock after checking closed; Close takes the write lock, so every
+	// send that got in finishes before the queue is closed.
+	qmu    sync.RWMutex
+	closed bool
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -122,10 +127,16 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// Close drains the queue and stops the writers. Call it after the HTTP server
-// has stopped accepting requests.
+// Close stops taking events (later requests get 503), lets the writers
+// commit everything already queued, and waits for them. Call it after the
+// HTTP server has stopped accepting requests; calling it again is a no-op.
 func (h *Handler) Close() {
-	h.once.Do(func() { close(h.queue) })
+	h.qmu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.queue)
+	}
+	h.qmu.Unlock()
 	h.wg.Wait()
 }
 
@@ -250,26 +261,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, http.StatusAccepted, reply{Status: "accepted", EventID: out.EventID})
 }
 
-func (h *Handler) submit(ctx context.Context, ev *domain.InboundEvent) (res domain.IngestResult, err error) {
+func (h *Handler) submit(ctx context.Context, ev *domain.InboundEvent) (domain.IngestResult, error) {
 	p := &pending{ev: ev, done: make(chan outcome, 1)}
-	defer func() {
-		if recover() != nil { // queue closed: shutting down
-			err = domain.Errorf(domain.EUNAVAILABLE, "shutting down, retry later")
-		}
-	}()
-	select {
-	case h.queue <- p:
-	case <-ctx.Done():
-		return res, domain.Errorf(domain.EUNAVAILABLE, "request cancelled before the event was queued")
+	if err := h.enqueue(ctx, p); err != nil {
+		return domain.IngestResult{}, err
 	}
 	o := <-p.done // once queued, wait for the commit: the answer must be true
 	if o.err != nil {
 		if domain.ErrorCode(o.err) != domain.EINTERNAL {
-			return res, o.err
+			return domain.IngestResult{}, o.err
 		}
-		return res, domain.WrapError(domain.EUNAVAILABLE, "could not store the event, retry later", o.err)
+		return domain.IngestResult{}, domain.WrapError(domain.EUNAVAILABLE, "could not store the event, retry later", o.err)
 	}
 	return o.res, nil
+}
+
+// enqueue hands p to the writers, unless the handler is closing or the
+// request goes away first.
+func (h *Handler) enqueue(ctx context.Context, p *pending) error {
+	h.qmu.RLock()
+	defer h.qmu.RUnlock()
+	if h.closed {
+		return domain.Errorf(domain.EUNAVAILABLE, "shutting down, retry later")
+	}
+	select {
+	case h.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return domain.Errorf(domain.EUNAVAILABLE, "request cancelled before the event was queued")
+	}
 }
 
 // installation returns the installation and the accepted secrets for vendor,
@@ -311,7 +331,7 @@ func (h *Handler) Invalidate(id string) {
 }
 
 func (h *Handler) load(ctx context.Context, id string) cached {
-	in, err := h.cfg.Store.GetInstallation(ctx, id)
+	in, err := h.cfg.Store.LookupInstallation(ctx, id)
 	if err != nil {
 		if domain.IsNotFound(err) {
 			return cached{err: domain.Errorf(domain.ENOTFOUND, "unknown installation")}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -34,19 +33,32 @@ const (
 // EventHandler processes one stored inbound event for an installation.
 // Its errors are classified with Classify.
 type EventHandler interface {
-	HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error
+	HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (Outcome, error)
 }
 
-// EventHandlerFunc adapts a function to an EventHandler.
+// Outcome says who marks a handled event processed.
+type Outcome int
+
+const (
+	// Handled: the worker marks the event processed.
+	Handled Outcome = iota
+	// MarkedProcessed: the handler already marked the event processed inside
+	// its own transaction (domain.OrderSnapshot.EventID), so the worker
+	// writes nothing more.
+	MarkedProcessed
+)
+
+// EventHandlerFunc adapts a function to an EventHandler (outcome Handled).
 type EventHandlerFunc func(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error
 
-func (f EventHandlerFunc) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error {
-	return f(ctx, in, ev)
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (Outcome, error) {
+	return Handled, f(ctx, in, ev)
 }
 
 // ProcessEventArgs is the job enqueued with every new inbound event.
 type ProcessEventArgs struct {
-	EventID int64 `json:"event_id"`
+	EventID    int64  `json:"event_id"`
+	MerchantID string `json:"merchant_id"`
 }
 
 // Kind implements river.JobArgs.
@@ -58,13 +70,15 @@ func (ProcessEventArgs) InsertOpts() river.InsertOpts {
 }
 
 // EventJob builds the job for a stored event (a domain.JobBuilder).
-func EventJob(ev *domain.InboundEvent) domain.JobArgs { return ProcessEventArgs{EventID: ev.ID} }
+func EventJob(ev *domain.InboundEvent) domain.JobArgs {
+	return ProcessEventArgs{EventID: ev.ID, MerchantID: ev.MerchantID}
+}
 
 // ReplayJob rebuilds the job of a dead letter. Every replay goes back to the
 // stored inbound event when there is one.
 func ReplayJob(dl *domain.DeadLetter) (domain.JobArgs, error) {
 	if dl.EventID != 0 {
-		return ProcessEventArgs{EventID: dl.EventID}, nil
+		return ProcessEventArgs{EventID: dl.EventID, MerchantID: dl.MerchantID}, nil
 	}
 	switch dl.JobKind {
 	case SyncArgs{}.Kind():
@@ -74,6 +88,7 @@ func ReplayJob(dl *domain.DeadLetter) (domain.JobArgs, error) {
 		if err := json.Unmarshal(dl.JobArgs, &a); err != nil || a.EventID == 0 {
 			return nil, domain.Errorf(domain.EINVALID, "dead letter %d has unreadable job args", dl.ID)
 		}
+		a.MerchantID = dl.MerchantID
 		return a, nil
 	}
 	return nil, domain.Errorf(domain.EINVALID, "dead letter %d: job kind %q cannot be replayed", dl.ID, dl.JobKind)
@@ -202,16 +217,6 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 	return river.JobCancel(err)
 }
 
-type markedKey struct{}
-
-// MarkedProcessed tells ProcessEventWorker that the handler marked the event
-// processed inside its own transaction, so the worker does not write it again.
-func MarkedProcessed(ctx context.Context) {
-	if f, ok := ctx.Value(markedKey{}).(*atomic.Bool); ok {
-		f.Store(true)
-	}
-}
-
 // ProcessEventWorker runs the connector's handler for a stored event.
 type ProcessEventWorker struct {
 	river.WorkerDefaults[ProcessEventArgs]
@@ -232,7 +237,7 @@ func (w *ProcessEventWorker) Timeout(*river.Job[ProcessEventArgs]) time.Duration
 
 // Work implements river.Worker.
 func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEventArgs]) error {
-	ev, err := w.Store.GetEvent(ctx, job.Args.EventID)
+	ev, err := w.Store.GetEvent(ctx, job.Args.MerchantID, job.Args.EventID)
 	if err != nil {
 		if domain.IsNotFound(err) {
 			return river.JobCancel(err)
@@ -240,7 +245,7 @@ func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEve
 		return err
 	}
 	dl := domain.DeadLetter{MerchantID: ev.MerchantID, InstallationID: ev.InstallationID, EventID: ev.ID}
-	in, err := w.Store.GetInstallation(ctx, ev.InstallationID)
+	in, err := w.Store.GetInstallation(ctx, ev.MerchantID, ev.InstallationID)
 	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}
@@ -252,11 +257,11 @@ func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEve
 		return w.Settler.Settle(ctx, job.JobRow, dl, domain.Errorf(domain.EINVALID, "connector %s has no event handler in this build", in.Connector))
 	}
 	ctx = outbound.WithMeta(ctx, outbound.Meta{MerchantID: ev.MerchantID, InstallationID: in.ID, EventID: ev.ID, JobID: job.ID})
-	marked := &atomic.Bool{}
-	if err := h.HandleEvent(context.WithValue(ctx, markedKey{}, marked), in, ev); err != nil {
+	outcome, err := h.HandleEvent(ctx, in, ev)
+	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}
-	if marked.Load() {
+	if outcome == MarkedProcessed {
 		return nil
 	}
 	if err := w.Store.MarkEventProcessed(ctx, ev.ID, w.Settler.Now()); err != nil {

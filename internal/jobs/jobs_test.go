@@ -77,14 +77,7 @@ func setup(t *testing.T) *bundle {
 		_, err := client.Do(ctx, &outbound.Request{Method: "POST", Path: "/" + ev.DedupKey, Endpoint: "POST /{key}"})
 		return err
 	})
-	workers := river.NewWorkers()
-	settler := &jobs.Settler{Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
-	w := &jobs.ProcessEventWorker{Handlers: map[string]jobs.EventHandler{domain.ConnectorWhiplashGorgias: handler}, Settler: settler}
-	river.AddWorker(workers, w)
-	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "j.db"), River: &river.Config{
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}}, Workers: workers,
-		RetryPolicy: jobs.RetryPolicy{Base: 20 * time.Millisecond, Cap: 50 * time.Millisecond}, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)}})
+	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "j.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +86,13 @@ func setup(t *testing.T) *bundle {
 	}
 	box, _ := secret.New(bytes.Repeat([]byte{1}, 32))
 	st = sqlstore.New(back, box, nil)
-	w.Store, settler.Store = st, st
+	workers := river.NewWorkers()
+	settler := &jobs.Settler{Store: st, Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	river.AddWorker(workers, &jobs.ProcessEventWorker{Store: st, Handlers: map[string]jobs.EventHandler{"whiplash-gorgias": handler}, Settler: settler})
+	rc := &river.Config{
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}}, Workers: workers,
+		RetryPolicy: jobs.RetryPolicy{Base: 20 * time.Millisecond, Cap: 50 * time.Millisecond}, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)}
 
 	m := &domain.Merchant{Name: "m"}
 	must(t, st.CreateMerchant(ctx, m))
@@ -101,9 +100,9 @@ func setup(t *testing.T) *bundle {
 	c2 := &domain.Connection{MerchantID: m.ID, Vendor: "gorgias", Account: "acme"}
 	must(t, st.CreateConnection(ctx, c1))
 	must(t, st.CreateConnection(ctx, c2))
-	in := &domain.Installation{MerchantID: m.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
+	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
 	must(t, st.CreateInstallation(ctx, in))
-	must(t, st.StartJobs(ctx))
+	must(t, st.StartJobs(ctx, rc))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -142,7 +141,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func (b *bundle) processed(id int64) func() bool {
 	return func() bool {
-		ev, err := b.store.GetEvent(b.ctx, id)
+		ev, err := b.store.GetEvent(b.ctx, b.inst.MerchantID, id)
 		return err == nil && ev.ProcessedAt != nil
 	}
 }
@@ -174,7 +173,7 @@ func TestRetryClassification(t *testing.T) {
 	waitFor(t, "flaky processed", b.processed(flaky))
 	waitFor(t, "limited processed", b.processed(limited))
 	waitFor(t, "bad dead-lettered", func() bool {
-		dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{Pending: true})
+		dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{MerchantID: b.inst.MerchantID, Pending: true})
 		return len(dls) == 1
 	})
 
@@ -186,7 +185,7 @@ func TestRetryClassification(t *testing.T) {
 	if j := b.jobOf(t, flaky); j.Attempt != 3 || j.State != rivertype.JobStateCompleted {
 		t.Fatalf("flaky job attempt=%d state=%s, want 3 completed", j.Attempt, j.State)
 	}
-	ds, err := b.store.ListDeliveries(b.ctx, domain.DeliveryFilter{EventID: flaky})
+	ds, err := b.store.ListDeliveries(b.ctx, domain.DeliveryFilter{MerchantID: b.inst.MerchantID, EventID: flaky})
 	must(t, err)
 	if len(ds) != 3 || ds[2].Class != domain.ClassTransient || ds[2].Status != 500 || ds[0].Class != domain.ClassOK {
 		t.Fatalf("flaky deliveries = %+v", ds)
@@ -196,7 +195,7 @@ func TestRetryClassification(t *testing.T) {
 		t.Fatalf("limited job attempt=%d state=%s, want 1 completed", j.Attempt, j.State)
 	}
 	// Other 4xx: terminal → dead letter, job cancelled, event not processed.
-	dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{Pending: true})
+	dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{MerchantID: b.inst.MerchantID, Pending: true})
 	dl := dls[0]
 	if dl.EventID != bad || dl.Class != domain.ClassTerminal || dl.Attempts != 1 || !strings.Contains(dl.Error, "422") {
 		t.Fatalf("dead letter = %+v", dl)
@@ -208,7 +207,7 @@ func TestRetryClassification(t *testing.T) {
 		t.Fatal("dead-lettered event marked processed")
 	}
 	// Replay from the stored event: the vendor now accepts it.
-	must(t, b.store.ReplayDeadLetter(b.ctx, dl.ID, jobs.ReplayJob))
+	must(t, b.store.ReplayDeadLetter(b.ctx, b.inst.MerchantID, dl.ID, jobs.ReplayJob))
 	waitFor(t, "replayed event processed", b.processed(bad))
 	b.srv.mu.Lock()
 	calls := b.srv.calls["bad"]
@@ -228,17 +227,17 @@ func TestSettleHorizonAndAttempts(t *testing.T) {
 		return &rivertype.JobRow{ID: 1, Kind: "process_event", Attempt: attempt, MaxAttempts: max, CreatedAt: now.Add(-age), EncodedArgs: []byte(`{"event_id":9}`)}
 	}
 	// Young job with attempts left: plain error → River retries.
-	if err := settler.Settle(b.ctx, row(2, 10, time.Minute), domain.DeadLetter{EventID: 9}, transient); err != transient {
+	if err := settler.Settle(b.ctx, row(2, 10, time.Minute), domain.DeadLetter{MerchantID: b.inst.MerchantID, EventID: 9}, transient); err != transient {
 		t.Fatalf("young transient: %v", err)
 	}
 	// Past the horizon: dead letter + cancel.
-	err := settler.Settle(b.ctx, row(2, 10, 2*time.Hour), domain.DeadLetter{EventID: 9}, transient)
+	err := settler.Settle(b.ctx, row(2, 10, 2*time.Hour), domain.DeadLetter{MerchantID: b.inst.MerchantID, EventID: 9}, transient)
 	var cancel *rivertype.JobCancelError
 	if !asCancel(err, &cancel) {
 		t.Fatalf("past horizon: %T %v", err, err)
 	}
 	// Attempts exhausted: dead letter + cancel.
-	if err := settler.Settle(b.ctx, row(10, 10, time.Minute), domain.DeadLetter{EventID: 9}, transient); !asCancel(err, &cancel) {
+	if err := settler.Settle(b.ctx, row(10, 10, time.Minute), domain.DeadLetter{MerchantID: b.inst.MerchantID, EventID: 9}, transient); !asCancel(err, &cancel) {
 		t.Fatalf("exhausted: %v", err)
 	}
 	// 429: snooze at least the Retry-After.
@@ -247,7 +246,7 @@ func TestSettleHorizonAndAttempts(t *testing.T) {
 	if !asSnooze(err, &snooze) || snooze.Duration != 7*time.Second {
 		t.Fatalf("429: %v", err)
 	}
-	dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{})
+	dls, _ := b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{MerchantID: b.inst.MerchantID})
 	if len(dls) != 2 || dls[0].Class != domain.ClassTransient || dls[0].Attempts != 10 {
 		t.Fatalf("dead letters = %+v", dls)
 	}

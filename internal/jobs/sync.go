@@ -92,7 +92,7 @@ type SyncWorker struct {
 func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	k := job.Args.SyncKey()
 	dl := domain.DeadLetter{InstallationID: k.InstallationID}
-	in, err := w.Store.GetInstallation(ctx, k.InstallationID)
+	in, err := w.Store.LookupInstallation(ctx, k.InstallationID)
 	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}

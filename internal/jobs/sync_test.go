@@ -49,13 +49,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	syncer := &recordingSyncer{remote: map[string]int{}}
-	workers := river.NewWorkers()
-	settler := &jobs.Settler{Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
-	w := &jobs.SyncWorker{Syncers: map[string]jobs.Syncer{"customer": syncer}, Settler: settler, Again: 5 * time.Millisecond}
-	river.AddWorker(workers, w)
-	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "s.db"), River: &river.Config{
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}, jobs.QueueSync: {MaxWorkers: 8}}, Workers: workers,
-		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
+	back, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: filepath.Join(t.TempDir(), "s.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +57,13 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	must(t, back.Migrate(ctx))
 	box, _ := secret.New(bytes.Repeat([]byte{2}, 32))
 	st := sqlstore.New(back, box, nil)
-	syncer.store, w.Store, settler.Store = st, st, st
+	syncer.store = st
+	workers := river.NewWorkers()
+	settler := &jobs.Settler{Store: st, Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	river.AddWorker(workers, &jobs.SyncWorker{Store: st, Syncers: map[string]jobs.Syncer{"customer": syncer}, Settler: settler, Again: 5 * time.Millisecond})
+	rc := &river.Config{
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}, jobs.QueueSync: {MaxWorkers: 8}}, Workers: workers,
+		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 
 	m := &domain.Merchant{Name: "m"}
 	must(t, st.CreateMerchant(ctx, m))
@@ -71,9 +71,9 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	c2 := &domain.Connection{MerchantID: m.ID, Vendor: "gorgias", Account: "a"}
 	must(t, st.CreateConnection(ctx, c1))
 	must(t, st.CreateConnection(ctx, c2))
-	in := &domain.Installation{MerchantID: m.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
+	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
 	must(t, st.CreateInstallation(ctx, in))
-	must(t, st.StartJobs(ctx))
+	must(t, st.StartJobs(ctx, rc))
 	defer func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -132,7 +132,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 		t.Errorf("%d sync calls for %d updates: nothing coalesced", syncer.calls, customers*updates)
 	}
 	t.Logf("%d updates over %d customers → %d remote writes", customers*updates, customers, syncer.calls)
-	dls, _ := st.ListDeadLetters(ctx, domain.DeadLetterFilter{})
+	dls, _ := st.ListDeadLetters(ctx, domain.DeadLetterFilter{MerchantID: m.ID})
 	if len(dls) != 0 {
 		t.Fatalf("dead letters: %+v", dls[0])
 	}

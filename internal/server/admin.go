@@ -173,6 +173,14 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inst := &domain.Installation{ID: in.ID, MerchantID: r.PathValue("merchant"), Connector: in.Connector, Connections: in.Connections, Settings: in.Settings, State: domain.InstallationActive}
+	if err := s.cfg.Connectors.CheckInstallation(inst); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.validateSettings(r, inst); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.cfg.Store.CreateInstallation(r.Context(), inst); err != nil {
 		s.Error(w, r, err)
 		return
@@ -183,14 +191,7 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request) {
 // installation loads the path's installation, 404 unless it belongs to the
 // path's merchant.
 func (s *Server) installation(r *http.Request) (*domain.Installation, error) {
-	in, err := s.cfg.Store.GetInstallation(r.Context(), r.PathValue("installation"))
-	if err != nil {
-		return nil, err
-	}
-	if in.MerchantID != r.PathValue("merchant") {
-		return nil, domain.Errorf(domain.ENOTFOUND, "installation %s not found", r.PathValue("installation"))
-	}
-	return in, nil
+	return s.cfg.Store.GetInstallation(r.Context(), r.PathValue("merchant"), r.PathValue("installation"))
 }
 
 func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +227,7 @@ func (s *Server) updateInstallation(w http.ResponseWriter, r *http.Request) {
 			in.Settings[k] = v
 		}
 	}
-	if err := in.ValidateSettings(); err != nil {
+	if err := s.validateSettings(r, in); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -256,14 +257,7 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	ev, err := s.cfg.Store.GetEvent(r.Context(), id)
-	if err == nil && ev.MerchantID != r.PathValue("merchant") {
-		err = domain.Errorf(domain.ENOTFOUND, "event %d not found", id)
-	}
-	if err == nil {
-		err = s.cfg.Store.ReplayEvent(r.Context(), id, jobs.EventJob)
-	}
-	if err != nil {
+	if err := s.cfg.Store.ReplayEvent(r.Context(), r.PathValue("merchant"), id, jobs.EventJob); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -302,14 +296,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	dl, err := s.cfg.Store.GetDeadLetter(r.Context(), id)
-	if err == nil && dl.MerchantID != r.PathValue("merchant") {
-		err = domain.Errorf(domain.ENOTFOUND, "dead letter %d not found", id)
-	}
-	if err == nil {
-		err = s.cfg.Store.ReplayDeadLetter(r.Context(), id, jobs.ReplayJob)
-	}
-	if err != nil {
+	if err := s.cfg.Store.ReplayDeadLetter(r.Context(), r.PathValue("merchant"), id, jobs.ReplayJob); err != nil {
 		s.Error(w, r, err)
 		return
 	}

@@ -3,9 +3,18 @@ package server
 import (
 	"net/http"
 
-	"switchyard/internal/connector/whiplashklaviyo"
+	"switchyard/internal/connector"
 	"switchyard/internal/domain"
 )
+
+// connectorOf returns the registered connector of an installation.
+func (s *Server) connectorOf(in *domain.Installation) (connector.Connector, error) {
+	c, ok := s.cfg.Connectors.Get(in.Connector)
+	if !ok {
+		return nil, domain.Errorf(domain.EINVALID, "connector %s is not run by this build", in.Connector)
+	}
+	return c, nil
+}
 
 // installInstallation runs the connector's install (or repair): it creates
 // or finds the remote objects and activates the installation.
@@ -15,12 +24,13 @@ func (s *Server) installInstallation(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	c, ok := s.cfg.Connectors[in.Connector]
-	if !ok {
-		s.Error(w, r, domain.Errorf(domain.EINVALID, "connector %s cannot be installed by this build", in.Connector))
+	c, err := s.connectorOf(in)
+	if err != nil {
+		s.Error(w, r, err)
 		return
 	}
 	if err := c.Install(r.Context(), in); err != nil {
+		err = connector.CallerError(err)
 		if domain.ErrorCode(err) == domain.EINTERNAL {
 			err = domain.WrapError(domain.EUNAVAILABLE, "install failed: "+err.Error(), err)
 		}
@@ -31,13 +41,30 @@ func (s *Server) installInstallation(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, in)
 }
 
-func (s *Server) getBackfill(w http.ResponseWriter, r *http.Request) {
+// backfiller returns the installation and its connector's backfill.
+func (s *Server) backfiller(r *http.Request) (*domain.Installation, connector.Backfiller, error) {
 	in, err := s.installation(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.connectorOf(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, ok := c.(connector.Backfiller)
+	if !ok {
+		return nil, nil, domain.Errorf(domain.EINVALID, "connector %s has no backfill", in.Connector)
+	}
+	return in, b, nil
+}
+
+func (s *Server) getBackfill(w http.ResponseWriter, r *http.Request) {
+	in, b, err := s.backfiller(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	st, err := whiplashklaviyo.BackfillStatus(r.Context(), s.cfg.Store, in.ID)
+	st, err := b.BackfillStatus(r.Context(), in)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -46,19 +73,30 @@ func (s *Server) getBackfill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) startBackfill(w http.ResponseWriter, r *http.Request) {
-	in, err := s.installation(r)
+	in, b, err := s.backfiller(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	c, ok := s.cfg.Connectors[in.Connector].(*whiplashklaviyo.Connector)
-	if !ok {
-		s.Error(w, r, domain.Errorf(domain.EINVALID, "connector %s has no backfill", in.Connector))
-		return
-	}
-	if err := c.StartBackfill(r.Context(), in); err != nil {
-		s.Error(w, r, err)
+	if err := b.StartBackfill(r.Context(), in); err != nil {
+		s.Error(w, r, connector.CallerError(err))
 		return
 	}
 	WriteJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
+}
+
+// validateSettings checks the settings every connector shares, then the
+// connector's own when it declares a check.
+func (s *Server) validateSettings(r *http.Request, in *domain.Installation) error {
+	if err := in.ValidateSettings(); err != nil {
+		return err
+	}
+	c, err := s.connectorOf(in)
+	if err != nil {
+		return err
+	}
+	if v, ok := c.(connector.SettingsValidator); ok {
+		return connector.CallerError(v.ValidateSettings(r.Context(), in))
+	}
+	return nil
 }

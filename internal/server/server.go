@@ -13,23 +13,35 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
-	"switchyard/internal/ingest"
-	"switchyard/internal/metrics"
 	"switchyard/internal/outbound"
 )
 
-// Config holds the server's dependencies.
+// Ingest receives webhooks (POST /hooks/{vendor}/{installation}) and caches
+// installations, which admin changes invalidate.
+type Ingest interface {
+	http.Handler
+	Invalidate(installationID string)
+}
+
+// RateLimits reports the rate budgets (GET /api/v1/rate-limits).
+type RateLimits interface {
+	Status() []outbound.BudgetStatus
+}
+
+// Config holds the server's dependencies: interfaces only, so the server can
+// be tested without a database or a vendor.
 type Config struct {
-	Store   domain.Store
-	Ingest  *ingest.Handler
-	Metrics *metrics.Metrics
-	Limiter *outbound.LocalLimiter
-	// Connectors install and repair installations, by connector name.
-	Connectors map[string]connector.Connector
+	Store  domain.Store
+	Ingest Ingest
+	// Metrics serves GET /metrics; nil leaves the route out.
+	Metrics http.Handler
+	Limiter RateLimits
+	// Connectors are the registered connectors: they install and repair
+	// installations, declare capabilities (backfill) and bring their own
+	// routes.
+	Connectors *connector.Set
 	// AdminToken guards /api/v1; empty disables the admin API.
 	AdminToken string
 	Version    string
@@ -52,9 +64,12 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Metrics != nil {
-		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+		m.Handle("GET /metrics", cfg.Metrics)
 	}
 	m.Handle("POST /hooks/{vendor}/{installation}", cfg.Ingest)
+	for _, rt := range cfg.Connectors.Routes() {
+		m.Handle(rt.Pattern, rt.Handler)
+	}
 
 	// operator routes need the operator token; admin routes under
 	// /merchants/{merchant} also take that merchant's own tokens.

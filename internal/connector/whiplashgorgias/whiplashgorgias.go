@@ -45,7 +45,7 @@ func New(d connector.Deps) *Connector {
 }
 
 // Name implements connector.Connector.
-func (c *Connector) Name() string { return domain.ConnectorWhiplashGorgias }
+func (c *Connector) Name() string { return Name }
 
 // Syncers implements connector.Connector.
 func (c *Connector) Syncers() map[string]jobs.Syncer { return map[string]jobs.Syncer{SyncKind: c} }
@@ -87,9 +87,9 @@ func (c *Connector) activate(ctx context.Context, in *domain.Installation) error
 
 // HandleEvent stores the order snapshot and marks the customer (and, when
 // the order moved to another email, the previous customer) for a sync.
-func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error {
+func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (jobs.Outcome, error) {
 	now := c.d.Now()
-	_, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 		keys := []domain.SyncKey{{InstallationID: in.ID, Kind: SyncKind, Key: snap.CustomerEmail}}
 		if prev != nil && prev.CustomerEmail != "" && prev.CustomerEmail != snap.CustomerEmail {
 			keys = append(keys, domain.SyncKey{InstallationID: in.ID, Kind: SyncKind, Key: prev.CustomerEmail})
@@ -100,7 +100,7 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 		}
 		return keys, js
 	})
-	return err
+	return outcome, err
 }
 
 // Sync state names.

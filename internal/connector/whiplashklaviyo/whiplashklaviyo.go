@@ -55,10 +55,13 @@ type Connector struct {
 }
 
 // New returns the connector.
-func New(d connector.Deps) *Connector { return &Connector{d: d.WithDefaults()} }
+func New(d connector.Deps) *Connector {
+	d = d.WithDefaults()
+	return &Connector{d: d, Slice: d.SyncSlice, Progress: d.Progress}
+}
 
 // Name implements connector.Connector.
-func (c *Connector) Name() string { return domain.ConnectorWhiplashKlaviyo }
+func (c *Connector) Name() string { return Name }
 
 // Syncers implements connector.Connector.
 func (c *Connector) Syncers() map[string]jobs.Syncer {
@@ -132,9 +135,9 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 
 // HandleEvent stores the snapshot and marks the profile and the order's
 // events for a sync.
-func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) error {
+func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (jobs.Outcome, error) {
 	now := c.d.Now()
-	_, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 		keys := []domain.SyncKey{
 			{InstallationID: in.ID, Kind: ProfileSync, Key: snap.CustomerEmail},
 			{InstallationID: in.ID, Kind: OrderSync, Key: snap.StoreID + "/" + snap.OrderID},
@@ -145,7 +148,7 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 		}
 		return keys, js
 	})
-	return err
+	return outcome, err
 }
 
 // ProfileName is the profile's name: full name, else company, else email.

@@ -39,8 +39,7 @@ type Config struct {
 	URL string
 	// MaxConns sizes the pool (default 10).
 	MaxConns int32
-	// River is the job client configuration; nil opens an insert-only client.
-	River  *river.Config
+	// Logger is River's logger.
 	Logger *slog.Logger
 }
 
@@ -81,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		b.Close()
 		return nil, fmt.Errorf("error preparing migrations: %w", err)
 	}
-	if b.jobs, err = sqlstore.NewJobs(riverpgxv5.New(pool), schema, cfg.River, cfg.Logger); err != nil {
+	if b.jobs, err = sqlstore.NewJobs(riverpgxv5.New(pool), schema, cfg.Logger); err != nil {
 		_ = schema.Close()
 		b.Close()
 		return nil, err
@@ -145,7 +144,9 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.pool.Ping) }
 
 // StartJobs implements sqlstore.Backend.
-func (b *Backend) StartJobs(ctx context.Context) error { return b.jobs.StartJobs(ctx) }
+func (b *Backend) StartJobs(ctx context.Context, rc *river.Config) error {
+	return b.jobs.StartJobs(ctx, rc)
+}
 
 // StopJobs implements sqlstore.Backend.
 func (b *Backend) StopJobs(ctx context.Context) error { return b.jobs.StopJobs(ctx) }

@@ -37,9 +37,7 @@ var migrationsFS embed.FS
 type Config struct {
 	// Path is the database file.
 	Path string
-	// River is the job client configuration (workers, queues, retry policy).
-	// Nil opens the store without job workers (insert-only).
-	River  *river.Config
+	// Logger is River's logger.
 	Logger *slog.Logger
 }
 
@@ -108,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, fmt.Errorf("error preparing migrations: %w", err)
 	}
-	if b.jobs, err = sqlstore.NewJobs(riversqlite.New(db), schema, cfg.River, cfg.Logger); err != nil {
+	if b.jobs, err = sqlstore.NewJobs(riversqlite.New(db), schema, cfg.Logger); err != nil {
 		_ = schema.Close()
 		db.Close()
 		return nil, err
@@ -173,7 +171,9 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.db.PingContext) }
 
 // StartJobs implements sqlstore.Backend.
-func (b *Backend) StartJobs(ctx context.Context) error { return b.jobs.StartJobs(ctx) }
+func (b *Backend) StartJobs(ctx context.Context, rc *river.Config) error {
+	return b.jobs.StartJobs(ctx, rc)
+}
 
 // StopJobs implements sqlstore.Backend.
 func (b *Backend) StopJobs(ctx context.Context) error { return b.jobs.StopJobs(ctx) }

@@ -64,7 +64,7 @@ type Backend interface {
 	Enqueue(ctx context.Context, job domain.JobArgs) error
 	// Ready checks connectivity and that all migrations are applied.
 	Ready(ctx context.Context) error
-	StartJobs(ctx context.Context) error
+	StartJobs(ctx context.Context, rc *river.Config) error
 	StopJobs(ctx context.Context) error
 	Close() error
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"switchyard/internal/domain"
 )
 
@@ -40,6 +42,9 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []*domain.Delivery) err
 }
 
 func (s *Store) ListDeliveries(ctx context.Context, f domain.DeliveryFilter) ([]*domain.Delivery, error) {
+	if f.MerchantID == "" {
+		return nil, errNoMerchant("deliveries")
+	}
 	var w where
 	w.eq("merchant_id", f.MerchantID)
 	w.eq("installation_id", f.InstallationID)
@@ -106,8 +111,8 @@ func (s *Store) CreateDeadLetter(ctx context.Context, dl *domain.DeadLetter) err
 	return nil
 }
 
-func (s *Store) GetDeadLetter(ctx context.Context, id int64) (*domain.DeadLetter, error) {
-	dl, err := scanDeadLetter(s.b.Read().QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ?`, id))
+func (s *Store) GetDeadLetter(ctx context.Context, merchantID string, id int64) (*domain.DeadLetter, error) {
+	dl, err := scanDeadLetter(s.b.Read().QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ? AND merchant_id = ?`, id, merchantID))
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound("dead letter", id)
 	}
@@ -118,6 +123,9 @@ func (s *Store) GetDeadLetter(ctx context.Context, id int64) (*domain.DeadLetter
 }
 
 func (s *Store) ListDeadLetters(ctx context.Context, f domain.DeadLetterFilter) ([]*domain.DeadLetter, error) {
+	if f.MerchantID == "" {
+		return nil, errNoMerchant("dead letters")
+	}
 	var w where
 	w.eq("merchant_id", f.MerchantID)
 	w.eq("installation_id", f.InstallationID)
@@ -141,9 +149,9 @@ func (s *Store) ListDeadLetters(ctx context.Context, f domain.DeadLetterFilter) 
 	return out, rows.Err()
 }
 
-func (s *Store) ReplayDeadLetter(ctx context.Context, id int64, job func(dl *domain.DeadLetter) (domain.JobArgs, error)) error {
+func (s *Store) ReplayDeadLetter(ctx context.Context, merchantID string, id int64, job func(dl *domain.DeadLetter) (domain.JobArgs, error)) error {
 	err := s.b.Write(ctx, func(tx Tx) error {
-		dl, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ?`, id))
+		dl, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ? AND merchant_id = ?`, id, merchantID))
 		if errors.Is(err, ErrNoRows) {
 			return notFound("dead letter", id)
 		}
@@ -200,6 +208,10 @@ func (s *Store) JobCounts(ctx context.Context) ([]domain.JobCount, error) {
 }
 
 func (s *Store) Ready(ctx context.Context) error     { return s.b.Ready(ctx) }
-func (s *Store) StartJobs(ctx context.Context) error { return s.b.StartJobs(ctx) }
-func (s *Store) StopJobs(ctx context.Context) error  { return s.b.StopJobs(ctx) }
+// StartJobs starts River workers configured by rc (its Workers call back
+// into the connectors built over this store).
+func (s *Store) StartJobs(ctx context.Context, rc *river.Config) error { return s.b.StartJobs(ctx, rc) }
+
+// StopJobs finishes or releases in-flight jobs and stops the workers.
+func (s *Store) StopJobs(ctx context.Context) error { return s.b.StopJobs(ctx) }
 func (s *Store) Close() error                        { return s.b.Close() }

@@ -133,8 +133,8 @@ func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEve
 	return nil
 }
 
-func (s *Store) GetEvent(ctx context.Context, id int64) (*domain.InboundEvent, error) {
-	ev, err := scanEvent(s.b.Read().QueryRow(ctx, `SELECT `+eventCols+` FROM inbound_events WHERE id = ?`, id))
+func (s *Store) GetEvent(ctx context.Context, merchantID string, id int64) (*domain.InboundEvent, error) {
+	ev, err := scanEvent(s.b.Read().QueryRow(ctx, `SELECT `+eventCols+` FROM inbound_events WHERE id = ? AND merchant_id = ?`, id, merchantID))
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound("event", id)
 	}
@@ -152,6 +152,9 @@ func limitOf(n int) int {
 }
 
 func (s *Store) ListEvents(ctx context.Context, f domain.EventFilter) ([]*domain.InboundEvent, error) {
+	if f.MerchantID == "" {
+		return nil, errNoMerchant("events")
+	}
 	var w where
 	w.eq("merchant_id", f.MerchantID)
 	w.eq("installation_id", f.InstallationID)
@@ -189,9 +192,9 @@ func (s *Store) MarkEventProcessed(ctx context.Context, id int64, at time.Time) 
 	return nil
 }
 
-func (s *Store) ReplayEvent(ctx context.Context, id int64, job domain.JobBuilder) error {
+func (s *Store) ReplayEvent(ctx context.Context, merchantID string, id int64, job domain.JobBuilder) error {
 	err := s.b.Write(ctx, func(tx Tx) error {
-		ev, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventCols+` FROM inbound_events WHERE id = ?`, id))
+		ev, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventCols+` FROM inbound_events WHERE id = ? AND merchant_id = ?`, id, merchantID))
 		if errors.Is(err, ErrNoRows) {
 			return notFound("event", id)
 		}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,28 +16,31 @@ import (
 )
 
 // Jobs is what both backends do with goose and River in the same way; only
-// the River driver and its transaction type differ.
+// the River driver and its transaction type differ. The store inserts jobs
+// through an insert-only client from the start; the workers get a client of
+// their own when StartJobs is given them, so the hub is built in order:
+// store, then the connectors over it, then the workers that call them.
 type Jobs[TDriver riverdriver.Driver[TTx], TTx any] struct {
+	// Client inserts jobs (and lists them); it runs nothing.
 	Client   *river.Client[TTx]
+	driver   TDriver
 	schema   *goose.Provider
 	migrator *rivermigrate.Migrator[TTx]
+	worker   *river.Client[TTx]
 }
 
-// NewJobs prepares the schema migrations and River's client and migrator.
-// rc nil makes an insert-only client.
-func NewJobs[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, schema *goose.Provider, rc *river.Config, logger *slog.Logger) (*Jobs[TDriver, TTx], error) {
+// NewJobs prepares the schema migrations, River's migrator and the
+// insert-only client.
+func NewJobs[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, schema *goose.Provider, logger *slog.Logger) (*Jobs[TDriver, TTx], error) {
 	mig, err := rivermigrate.New[TTx](driver, &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("error preparing river migrations: %w", err)
 	}
-	if rc == nil {
-		rc = &river.Config{Logger: logger}
-	}
-	client, err := river.NewClient[TTx](driver, rc)
+	client, err := river.NewClient[TTx](driver, &river.Config{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("error creating river client: %w", err)
 	}
-	return &Jobs[TDriver, TTx]{Client: client, schema: schema, migrator: mig}, nil
+	return &Jobs[TDriver, TTx]{Client: client, driver: driver, schema: schema, migrator: mig}, nil
 }
 
 // Migrate applies the schema migrations, then River's.
@@ -67,11 +71,33 @@ func (j *Jobs[TDriver, TTx]) Enqueue(ctx context.Context, job domain.JobArgs) er
 	return err
 }
 
-// StartJobs implements Backend.
-func (j *Jobs[TDriver, TTx]) StartJobs(ctx context.Context) error { return j.Client.Start(ctx) }
+// StartJobs implements Backend: a River client with rc's workers and queues
+// starts working.
+func (j *Jobs[TDriver, TTx]) StartJobs(ctx context.Context, rc *river.Config) error {
+	if j.worker != nil {
+		return errors.New("job workers already started")
+	}
+	if rc == nil || rc.Workers == nil {
+		return errors.New("job workers need a river config with workers")
+	}
+	w, err := river.NewClient[TTx](j.driver, rc)
+	if err != nil {
+		return fmt.Errorf("error creating river worker client: %w", err)
+	}
+	if err := w.Start(ctx); err != nil {
+		return fmt.Errorf("error starting river workers: %w", err)
+	}
+	j.worker = w
+	return nil
+}
 
-// StopJobs implements Backend.
-func (j *Jobs[TDriver, TTx]) StopJobs(ctx context.Context) error { return j.Client.Stop(ctx) }
+// StopJobs implements Backend: in-flight jobs finish or are released.
+func (j *Jobs[TDriver, TTx]) StopJobs(ctx context.Context) error {
+	if j.worker == nil {
+		return nil
+	}
+	return j.worker.Stop(ctx)
+}
 
 // CloseSchema releases the migration provider.
 func (j *Jobs[TDriver, TTx]) CloseSchema() { _ = j.schema.Close() }

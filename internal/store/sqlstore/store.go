@@ -37,6 +37,12 @@ func notFound(what string, id any) error {
 	return domain.Errorf(domain.ENOTFOUND, "%s %v not found", what, id)
 }
 
+// errNoMerchant refuses an unscoped list: every read of merchant-owned rows
+// names the merchant, so no caller can forget the scope.
+func errNoMerchant(what string) error {
+	return domain.Errorf(domain.EINVALID, "listing %s needs a merchant id", what)
+}
+
 func marshalMap(m map[string]string) string {
 	if len(m) == 0 {
 		return "{}"
@@ -329,8 +335,16 @@ func (s *Store) CreateInstallation(ctx context.Context, in *domain.Installation)
 	return err
 }
 
-func (s *Store) GetInstallation(ctx context.Context, id string) (*domain.Installation, error) {
-	in, err := scanInstallation(s.b.Read().QueryRow(ctx, `SELECT `+installationCols+` FROM installations WHERE id = ?`, id))
+func (s *Store) GetInstallation(ctx context.Context, merchantID, id string) (*domain.Installation, error) {
+	return s.findInstallation(ctx, `SELECT `+installationCols+` FROM installations WHERE id = ? AND merchant_id = ?`, id, merchantID)
+}
+
+func (s *Store) LookupInstallation(ctx context.Context, id string) (*domain.Installation, error) {
+	return s.findInstallation(ctx, `SELECT `+installationCols+` FROM installations WHERE id = ?`, id)
+}
+
+func (s *Store) findInstallation(ctx context.Context, q string, id string, args ...any) (*domain.Installation, error) {
+	in, err := scanInstallation(s.b.Read().QueryRow(ctx, q, append([]any{id}, args...)...))
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound("installation", id)
 	}

@@ -45,7 +45,7 @@ func setup(t *testing.T, open Opener) *bundle {
 	must(t, s.CreateConnection(ctx, wl))
 	gg := &domain.Connection{MerchantID: m.ID, Vendor: domain.VendorGorgias, Account: "acme", Config: map[string]string{"base_url": "http://x"}, Secrets: domain.Secrets{"api_key": "gorgias-key"}}
 	must(t, s.CreateConnection(ctx, gg))
-	in := &domain.Installation{MerchantID: m.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: map[string]string{"whiplash": wl.ID, "gorgias": gg.ID}}
+	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": wl.ID, "gorgias": gg.ID}}
 	must(t, s.CreateInstallation(ctx, in))
 	return &bundle{ctx: ctx, store: s, mer: m, inst: in}
 }
@@ -145,14 +145,15 @@ func Exercise(t *testing.T, open Opener) {
 		other := &domain.Merchant{Name: "Other"}
 		must(t, b.store.CreateMerchant(b.ctx, other))
 		// Linking another merchant's connection is refused.
-		bad := &domain.Installation{MerchantID: other.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: b.inst.Connections}
+		bad := &domain.Installation{MerchantID: other.ID, Connector: "whiplash-gorgias", Connections: b.inst.Connections}
 		wantCode(t, b.store.CreateInstallation(b.ctx, bad), domain.EINVALID)
 		// Wrong role.
-		swapped := &domain.Installation{MerchantID: b.mer.ID, Connector: domain.ConnectorWhiplashGorgias, Connections: map[string]string{"whiplash": b.inst.Connections["gorgias"], "gorgias": b.inst.Connections["whiplash"]}}
+		swapped := &domain.Installation{MerchantID: b.mer.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": b.inst.Connections["gorgias"], "gorgias": b.inst.Connections["whiplash"]}}
 		wantCode(t, b.store.CreateInstallation(b.ctx, swapped), domain.EINVALID)
-		wantCode(t, b.store.CreateInstallation(b.ctx, &domain.Installation{MerchantID: b.mer.ID, Connector: "nope"}), domain.EINVALID)
+		// Roles are vendors (which connector needs which is the registry's).
+		wantCode(t, b.store.CreateInstallation(b.ctx, &domain.Installation{MerchantID: b.mer.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"nope": b.inst.Connections["gorgias"]}}), domain.EINVALID)
 
-		got, err := b.store.GetInstallation(b.ctx, b.inst.ID)
+		got, err := b.store.GetInstallation(b.ctx, b.mer.ID, b.inst.ID)
 		must(t, err)
 		if got.State != domain.InstallationPending || got.Connections["gorgias"] == "" {
 			t.Fatalf("GetInstallation = %+v", got)
@@ -161,7 +162,7 @@ func Exercise(t *testing.T, open Opener) {
 		got.RemoteIDs = map[string]string{"widget": "42"}
 		got.Settings = map[string]string{"launch_date": "2026-11-01"}
 		must(t, b.store.UpdateInstallation(b.ctx, got))
-		again, err := b.store.GetInstallation(b.ctx, b.inst.ID)
+		again, err := b.store.GetInstallation(b.ctx, b.mer.ID, b.inst.ID)
 		must(t, err)
 		if again.State != domain.InstallationActive || again.RemoteIDs["widget"] != "42" || again.Settings["launch_date"] != "2026-11-01" {
 			t.Fatalf("update not persisted: %+v", again)
@@ -171,8 +172,17 @@ func Exercise(t *testing.T, open Opener) {
 		if len(list) != 0 {
 			t.Fatalf("other merchant sees %d installations", len(list))
 		}
-		_, err = b.store.GetInstallation(b.ctx, "ins_missing")
+		_, err = b.store.GetInstallation(b.ctx, b.mer.ID, "ins_missing")
 		wantCode(t, err, domain.ENOTFOUND)
+		// Another merchant's installation does not exist for this one; the
+		// unscoped lookup (webhooks, workers) finds it.
+		_, err = b.store.GetInstallation(b.ctx, other.ID, b.inst.ID)
+		wantCode(t, err, domain.ENOTFOUND)
+		found, err := b.store.LookupInstallation(b.ctx, b.inst.ID)
+		must(t, err)
+		if found.MerchantID != b.mer.ID {
+			t.Fatalf("LookupInstallation = %+v", found)
+		}
 	})
 
 	t.Run("IngestStoresEnqueuesAndDedups", func(t *testing.T) {
@@ -199,7 +209,7 @@ func Exercise(t *testing.T, open Opener) {
 		if n := jobCount(t, b.store, "storetest_job"); n != 3 {
 			t.Fatalf("jobs enqueued = %d, want 3", n)
 		}
-		got, err := b.store.GetEvent(b.ctx, res[1].EventID)
+		got, err := b.store.GetEvent(b.ctx, b.mer.ID, res[1].EventID)
 		must(t, err)
 		if got.DedupKey != "k3" || string(got.Payload) != `{"k":"k3"}` || got.ProcessedAt != nil || got.ReceivedAt.IsZero() {
 			t.Fatalf("GetEvent = %+v", got)
@@ -268,20 +278,20 @@ func Exercise(t *testing.T, open Opener) {
 		id := res[0].EventID
 		at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 		must(t, b.store.MarkEventProcessed(b.ctx, id, at))
-		ev, err := b.store.GetEvent(b.ctx, id)
+		ev, err := b.store.GetEvent(b.ctx, b.mer.ID, id)
 		must(t, err)
 		if ev.ProcessedAt == nil || !ev.ProcessedAt.Equal(at) {
 			t.Fatalf("processed_at = %v, want %v", ev.ProcessedAt, at)
 		}
-		must(t, b.store.ReplayEvent(b.ctx, id, jobFor))
-		ev, _ = b.store.GetEvent(b.ctx, id)
+		must(t, b.store.ReplayEvent(b.ctx, b.mer.ID, id, jobFor))
+		ev, _ = b.store.GetEvent(b.ctx, b.mer.ID, id)
 		if ev.ProcessedAt != nil {
 			t.Fatal("replay must clear processed_at")
 		}
 		if n := jobCount(t, b.store, "storetest_job"); n != 2 {
 			t.Fatalf("jobs = %d, want 2", n)
 		}
-		wantCode(t, b.store.ReplayEvent(b.ctx, 999999, jobFor), domain.ENOTFOUND)
+		wantCode(t, b.store.ReplayEvent(b.ctx, b.mer.ID, 999999, jobFor), domain.ENOTFOUND)
 		wantCode(t, b.store.MarkEventProcessed(b.ctx, 999999, at), domain.ENOTFOUND)
 	})
 
@@ -299,11 +309,18 @@ func Exercise(t *testing.T, open Opener) {
 		if len(got) != 5 || got[0].Latency != 5*time.Millisecond || got[0].Class != domain.ClassOK || got[0].EventID != 7 {
 			t.Fatalf("ListDeliveries = %d rows, first %+v", len(got), got[0])
 		}
-		got, err = b.store.ListDeliveries(b.ctx, domain.DeliveryFilter{Vendor: "klaviyo"})
+		got, err = b.store.ListDeliveries(b.ctx, domain.DeliveryFilter{MerchantID: "mer_other", Vendor: "klaviyo"})
 		must(t, err)
 		if len(got) != 1 || got[0].Status != 429 || got[0].Error != "slow down" {
 			t.Fatalf("klaviyo deliveries = %+v", got)
 		}
+		// Every list is scoped: no merchant, no rows.
+		_, err = b.store.ListDeliveries(b.ctx, domain.DeliveryFilter{Vendor: "klaviyo"})
+		wantCode(t, err, domain.EINVALID)
+		_, err = b.store.ListEvents(b.ctx, domain.EventFilter{})
+		wantCode(t, err, domain.EINVALID)
+		_, err = b.store.ListDeadLetters(b.ctx, domain.DeadLetterFilter{})
+		wantCode(t, err, domain.EINVALID)
 	})
 
 	t.Run("DeadLetterReplay", func(t *testing.T) {
@@ -327,17 +344,20 @@ func Exercise(t *testing.T, open Opener) {
 			return j, nil
 		}
 		before := jobCount(t, b.store, "storetest_job")
-		must(t, b.store.ReplayDeadLetter(b.ctx, dl.ID, replay))
+		wantCode(t, b.store.ReplayDeadLetter(b.ctx, "mer_other", dl.ID, replay), domain.ENOTFOUND)
+		_, err = b.store.GetDeadLetter(b.ctx, "mer_other", dl.ID)
+		wantCode(t, err, domain.ENOTFOUND)
+		must(t, b.store.ReplayDeadLetter(b.ctx, b.mer.ID, dl.ID, replay))
 		if n := jobCount(t, b.store, "storetest_job"); n != before+1 {
 			t.Fatalf("jobs = %d, want %d", n, before+1)
 		}
-		wantCode(t, b.store.ReplayDeadLetter(b.ctx, dl.ID, replay), domain.ECONFLICT)
-		got, err := b.store.GetDeadLetter(b.ctx, dl.ID)
+		wantCode(t, b.store.ReplayDeadLetter(b.ctx, b.mer.ID, dl.ID, replay), domain.ECONFLICT)
+		got, err := b.store.GetDeadLetter(b.ctx, b.mer.ID, dl.ID)
 		must(t, err)
 		if got.ReplayedAt == nil {
 			t.Fatal("replayed_at not set")
 		}
-		ev, _ := b.store.GetEvent(b.ctx, res[0].EventID)
+		ev, _ := b.store.GetEvent(b.ctx, b.mer.ID, res[0].EventID)
 		if ev.ProcessedAt != nil {
 			t.Fatal("replaying a dead letter must clear its event's processed_at")
 		}
@@ -348,11 +368,11 @@ func Exercise(t *testing.T, open Opener) {
 		// A failing job builder leaves the letter pending.
 		dl2 := &domain.DeadLetter{MerchantID: b.mer.ID, JobKind: "storetest_job", JobArgs: json.RawMessage(`{}`), Class: domain.ClassTerminal, Error: "x"}
 		must(t, b.store.CreateDeadLetter(b.ctx, dl2))
-		err = b.store.ReplayDeadLetter(b.ctx, dl2.ID, func(*domain.DeadLetter) (domain.JobArgs, error) {
+		err = b.store.ReplayDeadLetter(b.ctx, b.mer.ID, dl2.ID, func(*domain.DeadLetter) (domain.JobArgs, error) {
 			return nil, domain.Errorf(domain.EINVALID, "cannot replay")
 		})
 		wantCode(t, err, domain.EINVALID)
-		got, _ = b.store.GetDeadLetter(b.ctx, dl2.ID)
+		got, _ = b.store.GetDeadLetter(b.ctx, b.mer.ID, dl2.ID)
 		if got.ReplayedAt != nil {
 			t.Fatal("failed replay marked the letter replayed")
 		}

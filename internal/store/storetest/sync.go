@@ -116,7 +116,7 @@ func exerciseSync(t *testing.T, open Opener) {
 		stale.EventID = res2[0].EventID
 		r, err := b.store.ApplyOrder(b.ctx, stale, nil)
 		must(t, err)
-		ev, err := b.store.GetEvent(b.ctx, stale.EventID)
+		ev, err := b.store.GetEvent(b.ctx, b.mer.ID, stale.EventID)
 		must(t, err)
 		if r.Applied || ev.ProcessedAt == nil {
 			t.Fatalf("stale snapshot: applied=%v, event processed_at=%v", r.Applied, ev.ProcessedAt)
