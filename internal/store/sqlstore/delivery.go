@@ -207,11 +207,12 @@ func (s *Store) JobCounts(ctx context.Context) ([]domain.JobCount, error) {
 	return out, rows.Err()
 }
 
-func (s *Store) Ready(ctx context.Context) error     { return s.b.Ready(ctx) }
+func (s *Store) Ready(ctx context.Context) error { return s.b.Ready(ctx) }
+
 // StartJobs starts River workers configured by rc (its Workers call back
 // into the connectors built over this store).
 func (s *Store) StartJobs(ctx context.Context, rc *river.Config) error { return s.b.StartJobs(ctx, rc) }
 
 // StopJobs finishes or releases in-flight jobs and stops the workers.
 func (s *Store) StopJobs(ctx context.Context) error { return s.b.StopJobs(ctx) }
-func (s *Store) Close() error                        { return s.b.Close() }
+func (s *Store) Close() error                       { return s.b.Close() }
