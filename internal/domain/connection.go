@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"encoding/json"
+	"log/slog"
+	"sort"
 	"strings"
 	"time"
 )
@@ -50,6 +53,26 @@ type Connection struct {
 type Secrets map[string]string
 
 func (s Secrets) String() string { return "[redacted]" }
+
+// LogValue implements slog.LogValuer: a logged Secrets shows only its
+// names, with any handler (text or JSON).
+func (s Secrets) LogValue() slog.Value {
+	names := s.Names()
+	sort.Strings(names)
+	return slog.StringValue("[redacted: " + strings.Join(names, ",") + "]")
+}
+
+// MarshalJSON never writes the values: a Secrets that ends up in a JSON
+// document (a log line, a debug dump) carries only its names.
+func (s Secrets) MarshalJSON() ([]byte, error) {
+	names := s.Names()
+	sort.Strings(names)
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[n] = "[redacted]"
+	}
+	return json.Marshal(out)
+}
 
 // Names returns the secret names, never the values.
 func (s Secrets) Names() []string {
