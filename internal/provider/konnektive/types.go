@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"switchyard/internal/jsonx"
 )
 
 // The lenient scalar types below decode what Konnektive sends: numbers and
@@ -67,19 +69,10 @@ func unquote(b []byte) (string, bool) {
 type Int int64
 
 // UnmarshalJSON implements json.Unmarshaler.
+// Konnektive's loose fields never fail a whole record: unreadable is 0.
 func (i *Int) UnmarshalJSON(b []byte) error {
-	*i = 0
-	s, ok := unquote(b)
-	if !ok || s == "" {
-		return nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*i = Int(n)
-		return nil
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && math.Abs(f) < 1<<62 {
-		*i = Int(f)
-	}
+	n, _ := jsonx.Int(b)
+	*i = Int(n)
 	return nil
 }
 

@@ -9,9 +9,10 @@ package yotpo
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"switchyard/internal/jsonx"
 )
 
 // Int decodes a JSON number, a numeric string or null.
@@ -19,21 +20,9 @@ type Int int64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (n *Int) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*n = 0
-		return nil
-	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*n = Int(i)
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
-	}
-	*n = Int(f)
-	return nil
+	v, err := jsonx.Int(b)
+	*n = Int(v)
+	return err
 }
 
 // Float decodes a JSON number, a numeric string or null (null → nil).
@@ -44,17 +33,9 @@ type Float struct {
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Float) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*f = Float{}
-		return nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
-	}
-	*f = Float{V: v, Valid: true}
-	return nil
+	v, ok, err := jsonx.Float(b)
+	*f = Float{V: v, Valid: ok}
+	return err
 }
 
 // MarshalJSON writes null or the number.
