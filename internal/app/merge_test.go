@@ -10,8 +10,9 @@ import (
 	"switchyard/internal/provider/gorgias"
 )
 
-// A customer merged away in Gorgias: the next write follows the redirect to
-// the surviving customer, and later writes go straight there.
+// A customer merged away in Gorgias: the next write gets the documented
+// bare 301, finds the customer again by email and writes to the survivor
+// once; later writes go straight there.
 func TestGorgiasMergedCustomerIsFollowed(t *testing.T) {
 	t.Parallel()
 	h := startHub(t, time.Second)
@@ -43,18 +44,26 @@ func TestGorgiasMergedCustomerIsFollowed(t *testing.T) {
 	mid, _ := h.gorgiasCalls()
 	send(350, base.Add(2*time.Hour))
 	after, _ := h.gorgiasCalls()
-	if mid-before != 2 || after-mid != 1 {
-		t.Errorf("calls after the merge: %d then %d, want 2 (redirect + write) then 1", mid-before, after-mid)
+	// 301, find by email, the survivor's name ("Mia (phone)") set to the
+	// latest order's, one write; then one write.
+	if mid-before != 4 || after-mid != 1 {
+		t.Errorf("calls after the merge: %d then %d, want 4 (301, find by email, name, write) then 1", mid-before, after-mid)
 	}
 	c := h.gorgiasCustomers()[email]
-	if int64(c.ID) != int64(target.ID) || c.Data.Whiplash == nil || c.Data.Whiplash.Orders[0].StatusCode != 350 {
+	if int64(c.ID) != int64(target.ID) || c.Name != "Mia Merge" || c.Data.Whiplash == nil || c.Data.Whiplash.Orders[0].StatusCode != 350 {
 		t.Fatalf("surviving customer = %d with %+v, want %d with status 350", c.ID, c.Data.Whiplash, target.ID)
 	}
 	st, err := h.app.Store().GetSync(h.ctx, domain.SyncKey{InstallationID: h.c1, Kind: whiplashgorgias.SyncKind, Key: email})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Str("customer_id") != target.ID.String() {
-		t.Errorf("cached customer id = %s, want %s", st.State["customer_id"], target.ID)
+	var cached struct {
+		CustomerID int64 `json:"gorgias_customer_id"`
+	}
+	if err := st.Decode(&cached); err != nil {
+		t.Fatal(err)
+	}
+	if cached.CustomerID != int64(target.ID) {
+		t.Errorf("cached customer id = %d, want %d", cached.CustomerID, target.ID)
 	}
 }
