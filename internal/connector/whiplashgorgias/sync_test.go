@@ -208,34 +208,56 @@ func TestNewCustomerDataIsWrittenByPut(t *testing.T) {
 
 // A customer merged away with the documented bare 301 is found again by
 // email and written once; the survivor's id is cached (issue 10 item 3).
+// The 301 may come from the write, or from the re-read after ForeignTTL.
 func TestMergedCustomerBare301IsFoundAgainByEmail(t *testing.T) {
 	t.Parallel()
-	b := setup(t, gorgiasemu.Config{}, nil)
-	const email = "merge@example.com"
-	b.store.order(t, email, "Mia Merge", 100, b.clk.Now())
-	st := newState(email)
-	if err := b.sync(st); err != nil {
-		t.Fatal(err)
-	}
-	source := cachedID(t, st)
-	target, err := b.g.CreateCustomer(b.ctx, gorgias.CustomerFields{Email: "mia.phone@example.com", Name: "Mia (phone)"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.g.MergeCustomers(b.ctx, gorgias.ID(source), target.ID, gorgias.CustomerFields{Email: email}); err != nil {
-		t.Fatal(err)
-	}
-	finds, puts := b.calls(epFind), b.calls(epData)
-	b.store.order(t, email, "Mia Merge", 300, b.clk.Now().Add(time.Hour))
-	if err := b.sync(st); err != nil {
-		t.Fatalf("sync after the merge: %v", err)
-	}
-	if f, p := b.calls(epFind)-finds, b.calls(epData)-puts; f != 1 || p != 2 {
-		t.Fatalf("after the merge: %d finds, %d data PUTs; want 1 and 2 (the 301, then the survivor once)", f, p)
-	}
-	id, data := b.customer(t, email)
-	if id != int64(target.ID) || cachedID(t, st) != id || statusWritten(t, data) != 300 {
-		t.Fatalf("survivor %d (cached %d), status %d; want %d with 300", id, cachedID(t, st), statusWritten(t, data), target.ID)
+	for _, tt := range []struct {
+		name      string
+		afterTTL  bool
+		wantGets  int64
+		wantPuts  int64
+		wantFinds int64
+	}{
+		{"at the write", false, 0, 2, 1},
+		{"at the re-read after the TTL", true, 1, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, gorgiasemu.Config{}, nil)
+			const email = "merge@example.com"
+			b.store.order(t, email, "Mia Merge", 100, b.clk.Now())
+			st := newState(email)
+			if err := b.sync(st); err != nil {
+				t.Fatal(err)
+			}
+			source := cachedID(t, st)
+			target, err := b.g.CreateCustomer(b.ctx, gorgias.CustomerFields{Email: "mia.phone@example.com", Name: "Mia Merge"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.g.MergeCustomers(b.ctx, gorgias.ID(source), target.ID, gorgias.CustomerFields{Email: email}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.afterTTL {
+				b.clk.Add(whiplashgorgias.DefaultForeignTTL + time.Second)
+			}
+			finds, gets, puts, calls := b.calls(epFind), b.calls(epGet), b.calls(epData), b.emu.Snapshot().Accounts["acme"].Calls
+			b.store.order(t, email, "Mia Merge", 300, b.clk.Now().Add(time.Hour))
+			if err := b.sync(st); err != nil {
+				t.Fatalf("sync after the merge: %v", err)
+			}
+			f, g, p := b.calls(epFind)-finds, b.calls(epGet)-gets, b.calls(epData)-puts
+			if f != tt.wantFinds || g != tt.wantGets || p != tt.wantPuts {
+				t.Fatalf("after the merge: %d finds, %d reads, %d data PUTs; want %d, %d, %d", f, g, p, tt.wantFinds, tt.wantGets, tt.wantPuts)
+			}
+			if n := b.emu.Snapshot().Accounts["acme"].Calls - calls; n != f+g+p {
+				t.Fatalf("%d calls, want only those %d", n, f+g+p)
+			}
+			id, data := b.customer(t, email)
+			if id != int64(target.ID) || cachedID(t, st) != id || statusWritten(t, data) != 300 {
+				t.Fatalf("survivor %d (cached %d), status %d; want %d with 300", id, cachedID(t, st), statusWritten(t, data), target.ID)
+			}
+		})
 	}
 }
 
@@ -398,6 +420,38 @@ func TestSteadyStateIsOneCall(t *testing.T) {
 		calls := b.emu.Snapshot().Accounts["acme"].Calls - before
 		if want := map[bool]int64{true: 3, false: 1}[i == 0]; calls != want {
 			t.Fatalf("sync %d: %d calls, want %d", i, calls, want)
+		}
+	}
+}
+
+// A state written by the old string bridge (customer_id and foreign as
+// strings) reads as "no cached customer": the customer is found again by
+// email (bringing others' keys fresh) and the old fields are deleted.
+func TestStringBridgeStateIsReplaced(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gorgiasemu.Config{}, nil)
+	const email = "old@example.com"
+	pre, err := b.g.CreateCustomer(b.ctx, gorgias.CustomerFields{Email: email, Name: "Olga Old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.g.SetCustomerData(b.ctx, pre.ID, map[string]any{"other_app": 1}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b.store.order(t, email, "Olga Old", 100, b.clk.Now())
+	st := newState(email)
+	st.State = domain.Strings(map[string]string{"customer_id": "999", "foreign": `{"stale":1}`, "name": "Olga Old",
+		"version": b.clk.Now().Add(-time.Hour).Format(time.RFC3339Nano), "foreign_at": b.clk.Now().Format(time.RFC3339Nano)})
+	if err := b.sync(st); err != nil {
+		t.Fatal(err)
+	}
+	_, data := b.customer(t, email)
+	if cachedID(t, st) != int64(pre.ID) || string(data["other_app"]) != "1" || data["stale"] != nil || statusWritten(t, data) != 100 {
+		t.Fatalf("cached %d (want %d), data %s", cachedID(t, st), pre.ID, data)
+	}
+	for _, f := range []string{"customer_id", "foreign"} {
+		if _, ok := st.State[f]; ok {
+			t.Errorf("old field %s kept: %s", f, st.State[f])
 		}
 	}
 }

@@ -134,18 +134,19 @@ func (cs *customerState) forget() {
 }
 
 // delta is the state to store: every field (the sync is its key's only
-// writer) and a deletion of the legacy fields still present in st.
-func (cs *customerState) delta(st *domain.SyncState) domain.StateDelta {
-	d, err := domain.StateOf(cs)
-	if err != nil {
-		return nil // a struct of plain fields always encodes
+// writer) and a deletion of the legacy fields still present in st. err is
+// the sync's outcome, joined with an encoding failure if any.
+func (cs *customerState) delta(st *domain.SyncState, err error) (domain.StateDelta, error) {
+	d, derr := domain.StateOf(cs)
+	if derr != nil {
+		return nil, errors.Join(err, derr)
 	}
 	for _, f := range legacyFields {
 		if _, ok := st.State[f]; ok {
 			d[f] = domain.Deleted
 		}
 	}
-	return d
+	return d, err
 }
 
 // document is what one sync writes: the Whiplash section built from every
@@ -182,41 +183,26 @@ func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domai
 		return nil, err
 	}
 	if doc.orders == 0 && cs.CustomerID == 0 {
-		return cs.delta(st), nil // never written, nothing to write
+		return cs.delta(st, nil) // never written, nothing to write
 	}
 	err = c.syncCustomer(ctx, gr, st.Key, &cs, doc)
 	if err == nil {
 		c.d.Logger.DebugContext(ctx, "gorgias customer synced", slog.String("installation_id", in.ID), slog.Int64("customer_id", cs.CustomerID), slog.Int("orders", doc.orders))
 	}
-	return cs.delta(st), err
+	return cs.delta(st, err)
 }
 
-// syncCustomer resolves the customer, refreshes the copy of others' keys
-// when it is old, keeps the name current and writes the document. When the
-// cached customer turns out to be merged or deleted, it is resolved again
-// by email and written once.
+// syncCustomer writes the document to the customer. When the cached
+// customer turns out to be merged (the documented bare 301) or deleted, it
+// is forgotten, found again by email (or created) and written once.
 func (c *Connector) syncCustomer(ctx context.Context, g *gorgias.Client, email string, cs *customerState, doc document) error {
-	if err := c.resolveCustomer(ctx, g, email, doc.data.Customer.FullName, cs); err != nil {
-		return err
-	}
-	err := c.refreshForeign(ctx, g, cs)
-	if err == nil {
-		if err = c.updateName(ctx, g, doc.data.Customer.FullName, cs); err == nil {
-			err = c.write(ctx, g, cs, doc)
-		}
-	}
+	err := c.writeCustomer(ctx, g, email, cs, doc)
 	if !customerLost(err) {
 		return err
 	}
 	c.d.Logger.InfoContext(ctx, "gorgias customer merged or deleted; finding it again by email", slog.Int64("customer_id", cs.CustomerID), slog.String("error", err.Error()))
 	cs.forget()
-	if err := c.resolveCustomer(ctx, g, email, doc.data.Customer.FullName, cs); err != nil {
-		return err
-	}
-	if err := c.updateName(ctx, g, doc.data.Customer.FullName, cs); err != nil {
-		return err
-	}
-	if err := c.write(ctx, g, cs, doc); err != nil {
+	if err := c.writeCustomer(ctx, g, email, cs, doc); err != nil {
 		if customerLost(err) {
 			cs.forget()
 			return errCustomerGone(err)
@@ -224,6 +210,22 @@ func (c *Connector) syncCustomer(ctx context.Context, g *gorgias.Client, email s
 		return err
 	}
 	return nil
+}
+
+// writeCustomer resolves the customer, refreshes the copy of others' keys
+// when it is old, keeps the name current and writes the document.
+func (c *Connector) writeCustomer(ctx context.Context, g *gorgias.Client, email string, cs *customerState, doc document) error {
+	name := doc.data.Customer.FullName
+	if err := c.resolveCustomer(ctx, g, email, name, cs); err != nil {
+		return err
+	}
+	if err := c.refreshForeign(ctx, g, cs); err != nil {
+		return err
+	}
+	if err := c.updateName(ctx, g, name, cs); err != nil {
+		return err
+	}
+	return c.write(ctx, g, cs, doc)
 }
 
 // loadDocument reads every stored order of the sync's email and builds the

@@ -167,6 +167,12 @@ func TestClientAgainstEmulator(t *testing.T) {
 			if _, err := b.c.GetCustomer(ctx, src.ID); !errors.Is(err, gorgias.ErrMerged) {
 				t.Fatalf("GetCustomer of a merged id: %v, want ErrMerged", err)
 			}
+			if _, err := b.c.UpdateCustomer(ctx, src.ID, gorgias.CustomerFields{Name: "x"}); !errors.Is(err, gorgias.ErrMerged) {
+				t.Fatalf("UpdateCustomer of a merged id: %v, want ErrMerged", err)
+			}
+			if err := b.c.DeleteCustomer(ctx, src.ID); !errors.Is(err, gorgias.ErrMerged) {
+				t.Fatalf("DeleteCustomer of a merged id: %v, want ErrMerged", err)
+			}
 			got, _ := b.c.FindCustomerByEmail(ctx, "src@example.com") // the target holds the source's channel
 			if got == nil || got.ID != tgt.ID {
 				t.Fatalf("found again by email: %+v, want %d", got, tgt.ID)

@@ -93,22 +93,32 @@ func (c *Client) GetCustomer(ctx context.Context, id ID) (*Customer, error) {
 }
 
 // UpdateCustomer sends the non-empty fields of f (partial update; Channels,
-// when sent, replace all channels).
+// when sent, replace all channels). A merged customer returns an error
+// wrapping ErrMerged.
 func (c *Client) UpdateCustomer(ctx context.Context, id ID, f CustomerFields) (*Customer, error) {
 	var out Customer
-	if _, err := c.call(ctx, http.MethodPut, idPath("/api/customers", id, ""), "PUT /api/customers/{id}", nil, f, &out); err != nil {
+	resp, err := c.call(ctx, http.MethodPut, idPath("/api/customers", id, ""), "PUT /api/customers/{id}", nil, f, &out)
+	if err != nil {
 		if outbound.StatusOf(err) == http.StatusConflict {
 			return nil, fmt.Errorf("error updating gorgias customer: %w: %w", ErrDuplicateEmail, err)
 		}
 		return nil, wrap(err, "updating gorgias customer")
 	}
+	if resp.Status == http.StatusMovedPermanently {
+		return nil, fmt.Errorf("error updating gorgias customer %d: %w", id, ErrMerged)
+	}
 	return &out, nil
 }
 
-// DeleteCustomer deletes a customer.
+// DeleteCustomer deletes a customer. A merged customer returns an error
+// wrapping ErrMerged.
 func (c *Client) DeleteCustomer(ctx context.Context, id ID) error {
-	if _, err := c.call(ctx, http.MethodDelete, idPath("/api/customers", id, ""), "DELETE /api/customers/{id}", nil, nil, nil); err != nil {
+	resp, err := c.call(ctx, http.MethodDelete, idPath("/api/customers", id, ""), "DELETE /api/customers/{id}", nil, nil, nil)
+	if err != nil {
 		return wrap(err, "deleting gorgias customer")
+	}
+	if resp.Status == http.StatusMovedPermanently {
+		return fmt.Errorf("error deleting gorgias customer %d: %w", id, ErrMerged)
 	}
 	return nil
 }
