@@ -140,6 +140,9 @@ type Request struct {
 	// error is what Do returns, and the attempt's delivery is recorded with
 	// its class (ClassOf) instead of ok.
 	Check func(resp *Response) error
+	// Prepaid, when it is an unspent reservation of the call's budget, is
+	// spent instead of waiting for the limiter (see Client.Reserve).
+	Prepaid *Reservation
 }
 
 // Response is a successful (2xx/3xx) answer.
@@ -157,36 +160,38 @@ func (r *Response) DecodeJSON(v any) error {
 	return nil
 }
 
-type prepaidKey struct{}
-
-// Prepaid returns a context whose next call under budget b skips the
-// limiter: the caller already waited for it (see Client.Reserve).
-func Prepaid(ctx context.Context, b Budget) context.Context {
-	flag := &atomic.Bool{}
-	flag.Store(true)
-	return context.WithValue(ctx, prepaidKey{}, prepaid{key: b.Key, flag: flag})
+// Reservation is one call's worth of a budget, already waited for. The
+// first request that carries it (Request.Prepaid) under the same budget
+// spends it instead of waiting; it is spent once.
+type Reservation struct {
+	key    string
+	unused atomic.Bool
 }
 
-type prepaid struct {
-	key  string
-	flag *atomic.Bool
+// spend reports whether the reservation pays for a call under budget key
+// (and marks it spent). A nil reservation pays for nothing.
+func (r *Reservation) spend(key string) bool {
+	return r != nil && r.key == key && r.unused.CompareAndSwap(true, false)
 }
 
-// Reserve waits for one call's worth of r's budget and returns a context
-// whose next call spends it. Callers that read state before writing it
-// reserve first, so what they write is as fresh as possible.
-func (c *Client) Reserve(ctx context.Context, r *Request) (context.Context, error) {
+// Reserve waits for one call's worth of r's budget and returns the
+// reservation for the request that spends it. Callers that read state
+// before writing it reserve first, so what they write is as fresh as
+// possible. Without a limiter or budget it returns nil (nothing to spend).
+func (c *Client) Reserve(ctx context.Context, r *Request) (*Reservation, error) {
 	b := c.cfg.DefaultBudget
 	if c.cfg.Budget != nil {
 		b = c.cfg.Budget(r)
 	}
 	if c.cfg.Limiter == nil || b.Key == "" {
-		return ctx, nil
+		return nil, nil
 	}
 	if err := c.cfg.Limiter.Wait(ctx, b); err != nil {
-		return ctx, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Class: Classify(0, err), Err: fmt.Errorf("error waiting for rate budget: %w", err)}
+		return nil, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Class: Classify(0, err), Err: fmt.Errorf("error waiting for rate budget: %w", err)}
 	}
-	return Prepaid(ctx, b), nil
+	res := &Reservation{key: b.Key}
+	res.unused.Store(true)
+	return res, nil
 }
 
 // Meta attributes deliveries to a merchant, installation, event and job.
@@ -274,8 +279,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 			ctype = "application/json"
 		}
 	}
-	pp, _ := ctx.Value(prepaidKey{}).(prepaid)
-	if c.cfg.Limiter != nil && budget.Key != "" && !(pp.key == budget.Key && pp.flag.CompareAndSwap(true, false)) {
+	if c.cfg.Limiter != nil && budget.Key != "" && !r.Prepaid.spend(budget.Key) {
 		if err := c.cfg.Limiter.Wait(ctx, budget); err != nil {
 			return nil, fail(0, Classify(0, err), fmt.Errorf("error waiting for rate budget: %w", err))
 		}

@@ -240,16 +240,22 @@ func TestReserveSpendsOnce(t *testing.T) {
 	lim := NewLocalLimiter(nil)
 	b := Budget{Key: "v:a", Rate: 0.001, Burst: 1} // one call, then ~17 min
 	c, _ := NewClient(Config{Vendor: "v", BaseURL: srv.URL, Limiter: lim, DefaultBudget: b})
-	ctx, err := c.Reserve(context.Background(), &Request{Endpoint: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Do(ctx, &Request{Method: "GET", Path: "/"}); err != nil {
-		t.Fatalf("prepaid call: %v", err)
+	ctx := context.Background()
+	res, err := c.Reserve(ctx, &Request{Endpoint: "x"})
+	if err != nil || res == nil {
+		t.Fatalf("Reserve = %v, %v", res, err)
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	if _, err := c.Do(short, &Request{Method: "GET", Path: "/"}); err == nil {
+		t.Fatal("a call without the reservation did not wait")
+	}
+	if _, err := c.Do(ctx, &Request{Method: "GET", Path: "/", Prepaid: res}); err != nil {
+		t.Fatalf("prepaid call: %v", err)
+	}
+	again, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond) // a fresh deadline: only waiting can fail it
+	defer cancel2()
+	if _, err := c.Do(again, &Request{Method: "GET", Path: "/", Prepaid: res}); err == nil {
 		t.Fatal("a second call rode on the same reservation")
 	}
 }

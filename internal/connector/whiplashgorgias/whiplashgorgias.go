@@ -7,6 +7,7 @@
 package whiplashgorgias
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,156 +104,261 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 	return outcome, err
 }
 
-// Sync state names.
-const (
-	stateCustomerID = "customer_id"
-	stateName       = "name"
-	stateForeign    = "foreign"
-	stateForeignAt  = "foreign_at"
-	stateVersion    = "version"
-)
-
-// Sync writes one customer's document (implements jobs.Syncer). Steady
-// state is one call: PUT data with the cached customer id.
-func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
-	out, err := c.sync(ctx, in, st)
-	return domain.Strings(out), err
+// customerState is the sync's bookkeeping for one customer (one email),
+// stored as the fields of the sync state. Legacy string-bridge fields
+// (customer_id and foreign held as strings) have other names, so an old
+// state reads as "no cached customer" and is found again by email.
+type customerState struct {
+	// CustomerID is the cached Gorgias customer (0: find or create it).
+	CustomerID int64 `json:"gorgias_customer_id"`
+	// Name is the full name last seen on or written to the customer.
+	Name string `json:"name"`
+	// Version is the version of the last document written.
+	Version time.Time `json:"version"`
+	// Foreign is the copy of the customer data keys other apps own, written
+	// back with ours (PUT …/data replaces the whole document).
+	Foreign map[string]json.RawMessage `json:"foreign_data"`
+	// ForeignAt is when Foreign was read from Gorgias (ForeignTTL bounds it).
+	ForeignAt time.Time `json:"foreign_at"`
 }
 
-func (c *Connector) sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
-	email := st.Key
+// legacyFields are the string-bridge names this sync no longer uses.
+var legacyFields = []string{"customer_id", "foreign"}
+
+// forget drops the cached customer: it was deleted or merged in Gorgias.
+// The copy of others' keys goes with it: they belonged to that customer,
+// and writing them onto another (or a re-created) one would resurrect data
+// their owners may have erased.
+func (cs *customerState) forget() {
+	cs.CustomerID, cs.Name, cs.Foreign, cs.ForeignAt = 0, "", nil, time.Time{}
+}
+
+// delta is the state to store: every field (the sync is its key's only
+// writer) and a deletion of the legacy fields still present in st. err is
+// the sync's outcome, joined with an encoding failure if any.
+func (cs *customerState) delta(st *domain.SyncState, err error) (domain.StateDelta, error) {
+	d, derr := domain.StateOf(cs)
+	if derr != nil {
+		return nil, errors.Join(err, derr)
+	}
+	for _, f := range legacyFields {
+		if _, ok := st.State[f]; ok {
+			d[f] = domain.Deleted
+		}
+	}
+	return d, err
+}
+
+// document is what one sync writes: the Whiplash section built from every
+// stored order of the email, and the version it carries.
+type document struct {
+	data    Data
+	orders  int
+	version time.Time
+}
+
+// Sync writes one customer's document (implements jobs.Syncer). Steady
+// state is one call: PUT data with the cached customer id. A state that
+// cannot be read is an error (nothing is written): with a lost copy of
+// others' keys the next PUT would erase them.
+func (c *Connector) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
+	var cs customerState
+	if err := st.Decode(&cs); err != nil {
+		return nil, err
+	}
 	g, err := c.client(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	// Wait for the account's budget before reading: changes that land while
-	// we wait are in the snapshot we write, not in a second write.
-	if ctx, err = g.Reserve(ctx); err != nil {
+	// we wait are in the snapshot we write, not in a second write. The first
+	// call made through gr spends the reservation.
+	r, err := g.Reserve(ctx)
+	if err != nil {
 		return nil, err
 	}
+	gr := g.WithReservation(r)
+	doc, err := c.loadDocument(ctx, in, st, cs.Version)
+	if err != nil {
+		return nil, err
+	}
+	if doc.orders == 0 && cs.CustomerID == 0 {
+		return cs.delta(st, nil) // never written, nothing to write
+	}
+	err = c.syncCustomer(ctx, gr, st.Key, &cs, doc)
+	if err == nil {
+		c.d.Logger.DebugContext(ctx, "gorgias customer synced", slog.String("installation_id", in.ID), slog.Int64("customer_id", cs.CustomerID), slog.Int("orders", doc.orders))
+	}
+	return cs.delta(st, err)
+}
+
+// syncCustomer writes the document to the customer. When the cached
+// customer turns out to be merged (the documented bare 301) or deleted, it
+// is forgotten, found again by email (or created) and written once.
+func (c *Connector) syncCustomer(ctx context.Context, g *gorgias.Client, email string, cs *customerState, doc document) error {
+	err := c.writeCustomer(ctx, g, email, cs, doc)
+	if !customerLost(err) {
+		return err
+	}
+	c.d.Logger.InfoContext(ctx, "gorgias customer merged or deleted; finding it again by email", slog.Int64("customer_id", cs.CustomerID), slog.String("error", err.Error()))
+	cs.forget()
+	if err := c.writeCustomer(ctx, g, email, cs, doc); err != nil {
+		if customerLost(err) {
+			cs.forget()
+			return errCustomerGone(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// writeCustomer resolves the customer, refreshes the copy of others' keys
+// when it is old, keeps the name current and writes the document.
+func (c *Connector) writeCustomer(ctx context.Context, g *gorgias.Client, email string, cs *customerState, doc document) error {
+	name := doc.data.Customer.FullName
+	if err := c.resolveCustomer(ctx, g, email, name, cs); err != nil {
+		return err
+	}
+	if err := c.refreshForeign(ctx, g, cs); err != nil {
+		return err
+	}
+	if err := c.updateName(ctx, g, name, cs); err != nil {
+		return err
+	}
+	return c.write(ctx, g, cs, doc)
+}
+
+// loadDocument reads every stored order of the sync's email and builds the
+// document. Its version is the newest order update, and always later than
+// the last version written (prev): the document may change without a newer
+// order (an order moved to another email).
+func (c *Connector) loadDocument(ctx context.Context, in *domain.Installation, st *domain.SyncState, prev time.Time) (document, error) {
 	if cur, err := c.d.Store.GetSync(ctx, st.SyncKey); err == nil && cur.DirtySeq > st.DirtySeq {
 		st.DirtySeq = cur.DirtySeq // what we are about to read includes these changes
 	}
-	snaps, err := c.d.Store.ListCustomerOrders(ctx, in.ID, email)
+	snaps, err := c.d.Store.ListCustomerOrders(ctx, in.ID, st.Key)
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
 	orders := make([]*whiplash.Order, len(snaps))
 	var newest time.Time
 	for i, s := range snaps {
 		if orders[i], err = connector.DecodeWhiplashOrder(s); err != nil {
-			return nil, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
+			return document{}, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
 		}
 		if s.SourceUpdatedAt.After(newest) {
 			newest = s.SourceUpdatedAt
 		}
 	}
-	data := BuildData(orders, snaps)
-	out := map[string]string{}
-	id, _ := strconv.ParseInt(st.Str(stateCustomerID), 10, 64)
-	foreign := map[string]json.RawMessage{}
-	_ = json.Unmarshal([]byte(st.Str(stateForeign)), &foreign)
-	foreignAt, _ := time.Parse(time.RFC3339Nano, st.Str(stateForeignAt))
+	if !prev.IsZero() && !newest.After(prev) {
+		newest = prev.Add(time.Millisecond)
+	}
+	return document{data: BuildData(orders, snaps), orders: len(snaps), version: newest}, nil
+}
 
-	version := newest
-	if prev, err := time.Parse(time.RFC3339Nano, st.Str(stateVersion)); err == nil && !version.After(prev) {
-		// The document changed without a newer order (an order moved to
-		// another email): still newer than what we wrote before.
-		version = prev.Add(time.Millisecond)
+// resolveCustomer finds the customer by email, or creates it (email, name
+// and email channel: the create body has no custom data), unless one is
+// cached. A found customer brings its data: the copy of others' keys.
+func (c *Connector) resolveCustomer(ctx context.Context, g *gorgias.Client, email, name string, cs *customerState) error {
+	if cs.CustomerID != 0 {
+		return nil
 	}
-
-	if id == 0 {
-		if len(snaps) == 0 {
-			return out, nil // never written, nothing to write
+	cust, err := g.FindCustomerByEmail(ctx, email)
+	if errors.Is(err, gorgias.ErrNotFound) {
+		cust, err = g.CreateCustomer(ctx, gorgias.CustomerFields{Email: email, Name: name,
+			Channels: []gorgias.Channel{{Type: "email", Address: email, Preferred: true}}})
+		if errors.Is(err, gorgias.ErrDuplicateEmail) {
+			// Created meanwhile by someone else: use that one.
+			cust, err = g.FindCustomerByEmail(ctx, email)
 		}
-		cust, err := g.FindCustomerByEmail(ctx, email)
-		if errors.Is(err, gorgias.ErrNotFound) {
-			cust, err = g.CreateCustomer(ctx, gorgias.CustomerFields{Email: email, Name: data.Customer.FullName,
-				Channels: []gorgias.Channel{{Type: "email", Address: email, Preferred: true}},
-				Data:     map[string]any{DataKey: data}})
-			if err == nil {
-				out[stateCustomerID] = strconv.FormatInt(int64(cust.ID), 10)
-				out[stateName] = data.Customer.FullName
-				out[stateForeign] = "{}"
-				out[stateForeignAt] = c.d.Now().UTC().Format(time.RFC3339Nano)
-				out[stateVersion] = version.UTC().Format(time.RFC3339Nano)
-				return out, nil // created with the document
-			}
-			if errors.Is(err, gorgias.ErrDuplicateEmail) {
-				// Created meanwhile by someone else: use that one.
-				cust, err = g.FindCustomerByEmail(ctx, email)
-			}
-		}
-		if err != nil {
-			return out, err
-		}
-		id = int64(cust.ID)
-		out[stateCustomerID] = strconv.FormatInt(id, 10)
-		foreign = foreignKeys(cust.Data)
-		foreignAt = c.d.Now()
-		out[stateForeign] = marshalForeign(foreign)
-		out[stateForeignAt] = foreignAt.UTC().Format(time.RFC3339Nano)
-		st.State[stateName] = domain.Strings(map[string]string{stateName: cust.Name})[stateName]
-	} else if c.d.Now().Sub(foreignAt) > c.ForeignTTL {
-		cust, err := g.GetCustomer(ctx, gorgias.ID(id))
-		if errors.Is(err, gorgias.ErrNotFound) {
-			out[stateCustomerID] = ""
-			return out, errCustomerGone(id)
-		}
-		if err != nil {
-			return out, err
-		}
-		foreign = foreignKeys(cust.Data)
-		out[stateForeign] = marshalForeign(foreign)
-		out[stateForeignAt] = c.d.Now().UTC().Format(time.RFC3339Nano)
-	}
-
-	if name := data.Customer.FullName; name != "" && name != st.Str(stateName) {
-		if _, err := g.UpdateCustomer(ctx, gorgias.ID(id), gorgias.CustomerFields{Name: name}); err != nil {
-			return out, err
-		}
-		out[stateName] = name
-	}
-	doc := map[string]any{}
-	for k, v := range foreign {
-		doc[k] = v
-	}
-	if len(snaps) > 0 {
-		doc[DataKey] = data
-	}
-	landed, err := g.SetCustomerDataTo(ctx, gorgias.ID(id), doc, version)
-	if landed != 0 && int64(landed) != id {
-		out[stateCustomerID] = strconv.FormatInt(int64(landed), 10) // merged in Gorgias: cache the survivor
 	}
 	if err != nil {
-		if errors.Is(err, gorgias.ErrNotFound) {
-			out[stateCustomerID] = ""
-			return out, errCustomerGone(id)
-		}
-		return out, err
+		return err
 	}
-	out[stateVersion] = version.UTC().Format(time.RFC3339Nano)
-	c.d.Logger.DebugContext(ctx, "gorgias customer synced", slog.String("installation_id", in.ID), slog.Int64("customer_id", id), slog.Int("orders", len(snaps)))
-	return out, nil
+	foreign, err := foreignKeys(cust)
+	if err != nil {
+		return err
+	}
+	cs.CustomerID, cs.Name, cs.Foreign, cs.ForeignAt = int64(cust.ID), cust.Name, foreign, c.d.Now()
+	return nil
 }
 
-// errCustomerGone is transient: the cached customer was deleted in Gorgias,
-// and the retry finds or creates the customer again.
-func errCustomerGone(id int64) error {
-	return domain.Errorf(domain.EUNAVAILABLE, "gorgias customer %d no longer exists; it will be found or created again", id)
+// refreshForeign reads the customer's data again when the copy of others'
+// keys is older than ForeignTTL.
+func (c *Connector) refreshForeign(ctx context.Context, g *gorgias.Client, cs *customerState) error {
+	if c.d.Now().Sub(cs.ForeignAt) <= c.ForeignTTL {
+		return nil
+	}
+	cust, err := g.GetCustomer(ctx, gorgias.ID(cs.CustomerID))
+	if err != nil {
+		return err
+	}
+	foreign, err := foreignKeys(cust)
+	if err != nil {
+		return err
+	}
+	cs.Foreign, cs.ForeignAt = foreign, c.d.Now()
+	return nil
 }
 
-// foreignKeys returns the customer data keys switchyard does not own.
-func foreignKeys(raw json.RawMessage) map[string]json.RawMessage {
+// updateName overwrites the customer's name with the latest order's.
+func (c *Connector) updateName(ctx context.Context, g *gorgias.Client, name string, cs *customerState) error {
+	if name == "" || name == cs.Name {
+		return nil
+	}
+	if _, err := g.UpdateCustomer(ctx, gorgias.ID(cs.CustomerID), gorgias.CustomerFields{Name: name}); err != nil {
+		return err
+	}
+	cs.Name = name
+	return nil
+}
+
+// write puts the document: others' keys as last read, and ours (none when
+// the customer has no order left). A 301 with a Location lands on the
+// merge target, which is cached from then on.
+func (c *Connector) write(ctx context.Context, g *gorgias.Client, cs *customerState, doc document) error {
+	body := make(map[string]any, len(cs.Foreign)+1)
+	for k, v := range cs.Foreign {
+		body[k] = v
+	}
+	if doc.orders > 0 {
+		body[DataKey] = doc.data
+	}
+	landed, err := g.SetCustomerDataTo(ctx, gorgias.ID(cs.CustomerID), body, doc.version)
+	if landed != 0 && int64(landed) != cs.CustomerID {
+		cs.CustomerID = int64(landed) // merged in Gorgias: cache the survivor
+	}
+	if err != nil {
+		return err
+	}
+	cs.Version = doc.version
+	return nil
+}
+
+// customerLost reports whether the cached customer is gone: merged into
+// another one, or deleted.
+func customerLost(err error) bool {
+	return errors.Is(err, gorgias.ErrMerged) || errors.Is(err, gorgias.ErrNotFound)
+}
+
+// errCustomerGone is transient: the customer was lost again right after it
+// was found; the retry finds or creates it.
+func errCustomerGone(err error) error {
+	return domain.WrapError(domain.EUNAVAILABLE, "gorgias customer was merged or deleted while it was written; it will be found or created again", err)
+}
+
+// foreignKeys returns the customer data keys switchyard does not own. Data
+// that is not a JSON object (nor empty) is an error: writing ours would
+// replace it.
+func foreignKeys(cust *gorgias.Customer) (map[string]json.RawMessage, error) {
 	m := map[string]json.RawMessage{}
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &m)
+	raw := bytes.TrimSpace(cust.Data)
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("gorgias customer %d has data that is not a JSON object; not overwriting it", cust.ID), err)
 	}
 	delete(m, DataKey)
-	return m
-}
-
-func marshalForeign(m map[string]json.RawMessage) string {
-	b, _ := json.Marshal(m)
-	return string(b)
+	return m, nil
 }

@@ -2,6 +2,7 @@ package gorgias
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -36,7 +37,12 @@ type AccountState struct {
 	Calls             int64              `json:"calls"`
 	Throttled         int64              `json:"throttled"`
 	CallsByCredential map[string]int64   `json:"calls_by_credential"`
-	WindowSeconds     float64            `json:"window_seconds"`
+	// CallsByEndpoint counts API calls by route ("PUT /api/customers/{id}/data").
+	CallsByEndpoint map[string]int64 `json:"calls_by_endpoint"`
+	// CreateDataIgnored counts customer creations whose body carried a
+	// "data" field (not part of the contract; never stored).
+	CreateDataIgnored int64   `json:"create_data_ignored"`
+	WindowSeconds     float64 `json:"window_seconds"`
 }
 
 // State is the emulator's JSON state dump (GET /_emulator/state).
@@ -63,6 +69,7 @@ func (e *Emulator) Snapshot() State {
 	s.Accounts = map[string]AccountState{}
 	for d, a := range e.accounts {
 		as := AccountState{Domain: d, Calls: a.calls, Throttled: a.throttled, CallsByCredential: map[string]int64{},
+			CallsByEndpoint: maps.Clone(a.callsByEndpoint), CreateDataIgnored: a.createDataIgnored,
 			Customers: []customerOut{}, Integrations: []IntegrationState{}, Widgets: []widgetOut{}, Macros: []macroOut{}, Tickets: []ticketOut{}}
 		as.WindowSeconds = e.cfg.Window.Seconds()
 		if a.Window > 0 {

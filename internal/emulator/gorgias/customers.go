@@ -27,6 +27,25 @@ type customerInput struct {
 	Active     *bool           `json:"active"`
 }
 
+// createErrors checks what POST /api/customers requires: channels, each
+// with a type and an address.
+func (in *customerInput) createErrors() map[string][]string {
+	errs := map[string][]string{}
+	if in.Channels == nil {
+		errs["channels"] = missingField
+		return errs
+	}
+	for i, ch := range *in.Channels {
+		if strings.TrimSpace(ch.Type) == "" {
+			errs["channels."+strconv.Itoa(i)+".type"] = missingField
+		}
+		if strings.TrimSpace(ch.Address) == "" {
+			errs["channels."+strconv.Itoa(i)+".address"] = missingField
+		}
+	}
+	return errs
+}
+
 func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // primaryEmail is the email field, else the first email channel.
@@ -44,8 +63,10 @@ func (in *customerInput) primaryEmail() string {
 	return ""
 }
 
-// apply copies the sent fields onto c (emails handled by the caller).
-func (e *Emulator) applyCustomerInput(c *customer, in *customerInput) {
+// applyCustomerInput copies the sent fields onto c (emails handled by the
+// caller). On create, "data" is not a field of the contract and is dropped:
+// custom data is written only by PUT /api/customers/{id}/data.
+func (e *Emulator) applyCustomerInput(c *customer, in *customerInput, create bool) {
 	if in.Name != nil {
 		c.Name = *in.Name
 	}
@@ -83,7 +104,7 @@ func (e *Emulator) applyCustomerInput(c *customer, in *customerInput) {
 			c.Channels = append(c.Channels, ch)
 		}
 	}
-	if in.Data != nil {
+	if in.Data != nil && !create {
 		c.Data = in.Data
 	}
 	if in.Meta != nil {
@@ -117,7 +138,7 @@ func (a *account) setEmail(c *customer, email string) {
 func (e *Emulator) newCustomerLocked(a *account, in *customerInput) *customer {
 	now := e.now()
 	c := &customer{ID: e.nextID(), Created: now, Updated: now, Timezone: "UTC", Active: true, Integrations: map[string]json.RawMessage{}}
-	e.applyCustomerInput(c, in)
+	e.applyCustomerInput(c, in, true)
 	for i := range c.Channels {
 		if c.Channels[i].ID == 0 {
 			c.Channels[i].ID = e.nextID()
@@ -173,8 +194,13 @@ func (e *Emulator) customerByPath(w http.ResponseWriter, r *http.Request, a *acc
 		return c
 	}
 	if target, ok := a.merged[id]; ok {
-		w.Header().Set("Location", prefixOf(r)+"/api/customers/"+strconv.FormatInt(target, 10)+suffix)
-		writeError(w, http.StatusMovedPermanently, "Customer was merged into customer "+strconv.FormatInt(target, 10)+".")
+		// The documented answer: "301 Moved Permanently – Customer was
+		// merged with another one", empty body, no Location (Config.MergeLocation
+		// adds one to exercise clients that follow it).
+		if e.cfg.MergeLocation {
+			w.Header().Set("Location", prefixOf(r)+"/api/customers/"+strconv.FormatInt(target, 10)+suffix)
+		}
+		w.WriteHeader(http.StatusMovedPermanently)
 		return nil
 	}
 	writeNotFound(w)
@@ -232,9 +258,16 @@ func (e *Emulator) createCustomer(w http.ResponseWriter, r *http.Request, _ prin
 	if !readJSON(w, r, &in) {
 		return
 	}
+	if errs := in.createErrors(); len(errs) > 0 {
+		writeErrorData(w, http.StatusBadRequest, "Failed to create customer.", errs)
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.accountOf(r)
+	if in.Data != nil {
+		a.createDataIgnored++
+	}
 	if email := in.primaryEmail(); email != "" {
 		if _, dup := a.byEmail[normEmail(email)]; dup {
 			writeErrorData(w, http.StatusConflict, "The resource already exists.", map[string][]string{"email": {"A customer with this email already exists."}})
@@ -278,7 +311,7 @@ func (e *Emulator) updateCustomer(w http.ResponseWriter, r *http.Request, _ prin
 			return
 		}
 	}
-	e.applyCustomerInput(c, &in)
+	e.applyCustomerInput(c, &in, false)
 	a.setEmail(c, newEmail)
 	c.Updated = e.now()
 	a.events = append(a.events, e.newEvent(a, "customer-updated", "Customer", c.ID, nil))
@@ -401,7 +434,7 @@ func (e *Emulator) mergeCustomers(w http.ResponseWriter, r *http.Request, _ prin
 			a.merged[k] = t.ID
 		}
 	}
-	e.applyCustomerInput(t, &in)
+	e.applyCustomerInput(t, &in, false)
 	a.setEmail(t, newEmail)
 	t.Updated = e.now()
 	emukit.WriteJSON(w, http.StatusOK, t.out())

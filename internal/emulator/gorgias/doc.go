@@ -22,11 +22,13 @@
 //     envelope {"data","meta":{"prev_cursor","next_cursor"},"object","uri"}
 //     with limit ≤ 100 (default 30).
 //   - /api/account, /api/users/{id|0}; customers (list with email,
-//     external_id, name, channel filters; create with 409 on a duplicate
-//     email; get; partial update; delete; merge; PUT …/data → 202 where a
-//     write older than the stored version is ignored, 301 after a merge);
-//     HTTP integrations (CRUD, hyphenated triggers, reactivation with
-//     deactivated_datetime:null); widgets (CRUD, template stored verbatim);
+//     external_id, name, channel filters; create requiring channels, 409 on
+//     a duplicate email, "data" on create not stored; get; partial update;
+//     delete; merge; PUT …/data → 202 where a write older than the stored
+//     version is ignored; a merged id answers a bare 301, no Location unless
+//     Config.MergeLocation); HTTP integrations (CRUD; method and both content
+//     types required on create; triggers with hyphens or underscores;
+//     reactivation with deactivated_datetime:null); widgets (CRUD, template stored verbatim);
 //     macros (CRUD incl. the http action argument shape); tickets (create
 //     with messages, get, list, partial update, tag endpoints); messages
 //     (incl. internal notes), tags, events.

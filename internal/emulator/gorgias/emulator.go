@@ -58,6 +58,10 @@ type Config struct {
 	// ZeroExpiresIn reports "expires_in": 0 in token responses, as the real
 	// service was seen to do; the JWT still carries the real exp.
 	ZeroExpiresIn bool
+	// MergeLocation adds a Location header (to the surviving customer) to
+	// the 301 that answers a merged customer's id. The documented 301 has
+	// an empty body and no Location, which is the default.
+	MergeLocation bool
 	// AutoApprove makes /oauth/authorize redirect at once instead of showing
 	// the consent page (also per request with ?auto_approve=1).
 	AutoApprove bool
@@ -357,6 +361,7 @@ func (e *Emulator) api(h apiFunc) http.HandlerFunc {
 		allowed, used, retry := b.take(e.now())
 		a.calls++
 		a.callsByCredential[key]++
+		a.callsByEndpoint[r.Pattern]++
 		if !allowed {
 			a.throttled++
 		}

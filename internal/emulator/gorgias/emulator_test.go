@@ -175,7 +175,7 @@ func TestAccountsByHostAndPrefix(t *testing.T) {
 		t.Fatalf("unknown account: %d, want 404", st)
 	}
 	// Objects do not cross accounts.
-	st, _, body = b.do(t, "POST", "/api/customers", map[string]any{"email": "x@example.com"})
+	st, _, body = b.do(t, "POST", "/api/customers", customerBody("x@example.com", ""))
 	if st != 201 {
 		t.Fatalf("create: %d %s", st, body)
 	}
@@ -188,7 +188,7 @@ func TestAccountsByHostAndPrefix(t *testing.T) {
 func TestCustomers(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
-	st, _, body := b.do(t, "POST", "/api/customers", map[string]any{"email": "Jane@Example.com", "name": "Jane Doe"})
+	st, _, body := b.do(t, "POST", "/api/customers", customerBody("Jane@Example.com", "Jane Doe"))
 	if st != 201 {
 		t.Fatalf("create: %d %s", st, body)
 	}
@@ -203,7 +203,7 @@ func TestCustomers(t *testing.T) {
 	}
 
 	t.Run("duplicate email is 409", func(t *testing.T) {
-		st, _, body := b.do(t, "POST", "/api/customers", map[string]any{"email": "jane@example.com"})
+		st, _, body := b.do(t, "POST", "/api/customers", customerBody("jane@example.com", ""))
 		if st != 409 {
 			t.Fatalf("status %d: %s", st, body)
 		}
@@ -264,7 +264,7 @@ func TestCustomers(t *testing.T) {
 		}
 	})
 	t.Run("merge redirects data writes", func(t *testing.T) {
-		_, _, body := b.do(t, "POST", "/api/customers", map[string]any{"email": "dup@example.com"})
+		_, _, body := b.do(t, "POST", "/api/customers", customerBody("dup@example.com", ""))
 		src := num(mustJSON(t, body)["id"])
 		st, _, body := b.do(t, "PUT", fmt.Sprintf("/api/customers/merge?source_id=%d&target_id=%d", src, id), map[string]any{})
 		if st != 200 {
@@ -277,11 +277,75 @@ func TestCustomers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rb, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 301 || resp.Header.Get("Location") != fmt.Sprintf("/api/customers/%d/data", id) {
-			t.Fatalf("after merge: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		if resp.StatusCode != 301 || resp.Header.Get("Location") != "" || len(rb) != 0 {
+			t.Fatalf("after merge: %d Location %q body %q, want a bare 301", resp.StatusCode, resp.Header.Get("Location"), rb)
 		}
 	})
+}
+
+// The documented create body has no "data" and requires channels: data
+// sent anyway is not stored (and counted), a body without channels is 400.
+func TestCustomerCreateContract(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	for name, body := range map[string]map[string]any{
+		"no channels":     {"email": "a@example.com", "name": "A"},
+		"channel no type": {"email": "a@example.com", "channels": []any{map[string]any{"address": "a@example.com"}}},
+		"channel no addr": {"email": "a@example.com", "channels": []any{map[string]any{"type": "email"}}},
+	} {
+		if st, _, rb := b.do(t, "POST", "/api/customers", body); st != 400 {
+			t.Errorf("%s: %d %s, want 400", name, st, rb)
+		}
+	}
+	body := customerBody("d@example.com", "D")
+	body["data"] = map[string]any{"whiplash": map[string]any{"x": 1}}
+	st, _, rb := b.do(t, "POST", "/api/customers", body)
+	if st != 201 {
+		t.Fatalf("create: %d %s", st, rb)
+	}
+	c := mustJSON(t, rb)
+	if d := c["data"]; d != nil {
+		t.Errorf("data sent on create was stored: %v", d)
+	}
+	acme := b.emu.Snapshot().Accounts["acme"]
+	if acme.CreateDataIgnored != 1 || acme.CallsByEndpoint["POST /api/customers"] != 4 {
+		t.Errorf("create_data_ignored = %d, POST calls = %d; want 1 and 4", acme.CreateDataIgnored, acme.CallsByEndpoint["POST /api/customers"])
+	}
+}
+
+// Config.MergeLocation keeps a Location header on the merged customer's 301.
+func TestMergeLocationOption(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{MergeLocation: true})
+	_, _, body := b.do(t, "POST", "/api/customers", customerBody("src@example.com", ""))
+	src := num(mustJSON(t, body)["id"])
+	_, _, body = b.do(t, "POST", "/api/customers", customerBody("tgt@example.com", ""))
+	tgt := num(mustJSON(t, body)["id"])
+	if st, _, body := b.do(t, "PUT", fmt.Sprintf("/api/customers/merge?source_id=%d&target_id=%d", src, tgt), map[string]any{}); st != 200 {
+		t.Fatalf("merge: %d %s", st, body)
+	}
+	req, _ := http.NewRequest("PUT", b.srv.URL+fmt.Sprintf("/api/customers/%d/data", src), strings.NewReader(`{"data":{}}`))
+	req.SetBasicAuth(DefaultUserEmail, DefaultAPIKey)
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != fmt.Sprintf("/api/customers/%d/data", tgt) {
+		t.Fatalf("after merge: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// customerBody is a valid create-customer body: email, name, email channel.
+func customerBody(email, name string) map[string]any {
+	b := map[string]any{"email": email, "channels": []any{map[string]any{"type": "email", "address": email, "preferred": true}}}
+	if name != "" {
+		b["name"] = name
+	}
+	return b
 }
 
 func TestCursorPaging(t *testing.T) {
@@ -393,8 +457,9 @@ func TestHTTPIntegrationFillsCustomerAndSidebar(t *testing.T) {
 	st, _, body := b.do(t, "POST", "/api/integrations", map[string]any{
 		"type": "http", "name": "Orders",
 		"http": map[string]any{
-			"url":      target.URL + "/lookup/{{ticket.account.domain}}?email={{ticket.customer.email}}&ticket={{ticket.id}}",
-			"method":   "POST",
+			"url":                  target.URL + "/lookup/{{ticket.account.domain}}?email={{ticket.customer.email}}&ticket={{ticket.id}}",
+			"method":               "POST",
+			"request_content_type": "application/json", "response_content_type": "application/json",
 			"headers":  map[string]any{"X-Api-Key": "k-123", "X-Ticket": "{{ticket.id}}"},
 			"form":     map[string]any{"email": "{{ticket.customer.email}}", "subject": "{{ ticket.subject | upper }}", "last": "{{ticket.messages[-1].body_text}}"},
 			"triggers": map[string]any{"ticket-created": true},
@@ -528,7 +593,8 @@ func TestIntegrationTriggersAndFailures(t *testing.T) {
 	b := setup(t, Config{Window: time.Millisecond}) // no throttling in this test
 	_, _, body := b.do(t, "POST", "/api/integrations", map[string]any{"type": "http", "name": "hook",
 		"http": map[string]any{"url": target.URL + "/?t={{ticket.id}}", "method": "GET",
-			"triggers": map[string]any{"ticket-message-created": true, "ticket-created": false}}})
+			"request_content_type": "application/json", "response_content_type": "application/json",
+			"triggers": map[string]any{"ticket_message_created": true, "ticket_created": false}}})
 	intID := num(mustJSON(t, body)["id"])
 	_, _, body = b.do(t, "POST", "/api/tickets", map[string]any{"customer": map[string]any{"email": "f@example.com"},
 		"messages": []any{map[string]any{"channel": "email", "via": "email", "from_agent": false, "body_text": "hi"}}})
@@ -606,11 +672,16 @@ func TestIntegrationValidation(t *testing.T) {
 		body map[string]any
 		want int
 	}{
-		{"ok", map[string]any{"type": "http", "name": "n", "http": map[string]any{"url": "https://x.example.com"}}, 201},
-		{"no name", map[string]any{"type": "http", "http": map[string]any{"url": "https://x.example.com"}}, 400},
-		{"underscore trigger", map[string]any{"type": "http", "name": "n", "http": map[string]any{"url": "https://x.example.com", "triggers": map[string]any{"ticket_created": true}}}, 400},
-		{"bad method", map[string]any{"type": "http", "name": "n", "http": map[string]any{"url": "https://x.example.com", "method": "TRACE"}}, 400},
-		{"not a url", map[string]any{"type": "http", "name": "n", "http": map[string]any{"url": "ftp://x"}}, 400},
+		{"ok", httpIntegration(nil), 201},
+		{"no name", httpIntegration(func(m, h map[string]any) { delete(m, "name") }), 400},
+		{"no method", httpIntegration(func(m, h map[string]any) { delete(h, "method") }), 400},
+		{"no request_content_type", httpIntegration(func(m, h map[string]any) { delete(h, "request_content_type") }), 400},
+		{"no response_content_type", httpIntegration(func(m, h map[string]any) { delete(h, "response_content_type") }), 400},
+		{"underscore trigger", httpIntegration(func(m, h map[string]any) { h["triggers"] = map[string]any{"ticket_created": true} }), 201},
+		{"hyphen trigger", httpIntegration(func(m, h map[string]any) { h["triggers"] = map[string]any{"ticket-created": true} }), 201},
+		{"unknown trigger", httpIntegration(func(m, h map[string]any) { h["triggers"] = map[string]any{"ticket_exploded": true} }), 400},
+		{"bad method", httpIntegration(func(m, h map[string]any) { h["method"] = "TRACE" }), 400},
+		{"not a url", httpIntegration(func(m, h map[string]any) { h["url"] = "ftp://x" }), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -619,6 +690,43 @@ func TestIntegrationValidation(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", st, tt.want, body)
 			}
 		})
+	}
+}
+
+// httpIntegration is a valid create-integration body, changed by edit
+// (the body and its http block).
+func httpIntegration(edit func(m, h map[string]any)) map[string]any {
+	h := map[string]any{"url": "https://x.example.com", "method": "GET",
+		"request_content_type": "application/json", "response_content_type": "application/json"}
+	m := map[string]any{"type": "http", "name": "n", "http": h}
+	if edit != nil {
+		edit(m, h)
+	}
+	return m
+}
+
+// Triggers sent with underscores come back with underscores and fire on the
+// (hyphenated) ticket events.
+func TestIntegrationUnderscoreTriggers(t *testing.T) {
+	t.Parallel()
+	target := newTarget(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"ok":true}`) })
+	b := setup(t, Config{Window: time.Millisecond})
+	st, _, body := b.do(t, "POST", "/api/integrations", httpIntegration(func(m, h map[string]any) {
+		h["url"] = target.URL + "/?t={{ticket.id}}"
+		h["triggers"] = map[string]any{"ticket_created": true, "ticket_updated": false}
+	}))
+	if st != 201 {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	trig := mustJSON(t, body)["http"].(map[string]any)["triggers"].(map[string]any)
+	if trig["ticket_created"] != true || trig["ticket_updated"] != false || trig["ticket-created"] != nil {
+		t.Fatalf("triggers answered as %v", trig)
+	}
+	b.do(t, "POST", "/api/tickets", map[string]any{"customer": map[string]any{"email": "u@example.com"},
+		"messages": []any{map[string]any{"channel": "email", "via": "email", "from_agent": false, "body_text": "hi"}}})
+	b.emu.Flush()
+	if n := target.calls.Load(); n != 1 {
+		t.Fatalf("ticket_created fired %d calls, want 1", n)
 	}
 }
 
@@ -820,7 +928,7 @@ func TestOAuthConsentPage(t *testing.T) {
 func TestControlRoutes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
-	b.do(t, "POST", "/api/customers", map[string]any{"email": "s@example.com"})
+	b.do(t, "POST", "/api/customers", customerBody("s@example.com", ""))
 	st, _, body := b.do(t, "GET", "/_emulator/state", nil)
 	m := mustJSON(t, body)
 	acme := m["state"].(map[string]any)["accounts"].(map[string]any)["acme"].(map[string]any)

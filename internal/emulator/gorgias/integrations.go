@@ -14,7 +14,10 @@ import (
 	"switchyard/internal/emulator/emukit"
 )
 
-// Trigger keys of HTTP integrations (reference §5, hyphenated).
+// Trigger keys of HTTP integrations, hyphenated as the helpdesk front-end
+// and the events feed name them. The current API reference's example spells
+// them with underscores (ticket_created): both are accepted (canonicalTrigger)
+// and an integration answers with the spelling it was created with.
 var triggerKeys = []string{
 	"ticket-created", "ticket-updated", "ticket-message-created", "ticket-self-unsnoozed",
 	"ticket-message-failed", "ticket-assignment-updated", "ticket-status-updated",
@@ -43,9 +46,29 @@ type integrationInput struct {
 	AppID       *string         `json:"application_id"`
 }
 
+// canonicalTrigger returns the hyphenated name of a trigger key spelt with
+// hyphens or underscores, and whether it used underscores.
+func canonicalTrigger(k string) (string, bool) {
+	if strings.Contains(k, "_") {
+		return strings.ReplaceAll(k, "_", "-"), true
+	}
+	return k, false
+}
+
 // applyHTTP validates and copies h onto cfg; it returns per-field errors.
-func applyHTTP(cfg *httpConfig, h *httpInput) map[string][]string {
+// On create, method, request_content_type and response_content_type are
+// required (the API reference marks them so); an update keeps what is
+// stored for a field it does not send.
+func applyHTTP(cfg *httpConfig, h *httpInput, create bool) map[string][]string {
 	errs := map[string][]string{}
+	if create {
+		for name, v := range map[string]*string{"http.method": h.Method, "http.request_content_type": h.RequestContentType,
+			"http.response_content_type": h.ResponseContentType} {
+			if v == nil || strings.TrimSpace(*v) == "" {
+				errs[name] = missingField
+			}
+		}
+	}
 	if h.URL != nil {
 		cfg.URL = strings.TrimSpace(*h.URL)
 	}
@@ -103,12 +126,15 @@ func applyHTTP(cfg *httpConfig, h *httpInput) map[string][]string {
 	}
 	if h.Triggers != nil {
 		cfg.Triggers = map[string]bool{}
-		for k, v := range *h.Triggers {
-			if !slices.Contains(triggerKeys, k) {
-				errs["http.triggers"] = append(errs["http.triggers"], fmt.Sprintf("Unknown trigger %q (use the hyphenated names: %s).", k, strings.Join(triggerKeys, ", ")))
+		cfg.underscoreTriggers = false
+		for _, k := range slices.Sorted(maps.Keys(*h.Triggers)) {
+			name, underscore := canonicalTrigger(k)
+			if !slices.Contains(triggerKeys, name) {
+				errs["http.triggers"] = append(errs["http.triggers"], fmt.Sprintf("Unknown trigger %q (known: %s, or the same with underscores).", k, strings.Join(triggerKeys, ", ")))
 				continue
 			}
-			cfg.Triggers[k] = bool(v)
+			cfg.Triggers[name] = bool((*h.Triggers)[k])
+			cfg.underscoreTriggers = cfg.underscoreTriggers || underscore
 		}
 	}
 	if cfg.Triggers == nil {
@@ -186,7 +212,7 @@ func (e *Emulator) createIntegration(w http.ResponseWriter, r *http.Request, p p
 	}
 	cfg := &httpConfig{}
 	if body.HTTP != nil {
-		for k, v := range applyHTTP(cfg, body.HTTP) {
+		for k, v := range applyHTTP(cfg, body.HTTP, true) {
 			errs[k] = v
 		}
 	}
@@ -240,7 +266,7 @@ func (e *Emulator) updateIntegration(w http.ResponseWriter, r *http.Request, _ p
 	cfg.Headers = maps.Clone(in.HTTP.Headers)
 	cfg.Triggers = maps.Clone(in.HTTP.Triggers)
 	if body.HTTP != nil {
-		if errs := applyHTTP(&cfg, body.HTTP); len(errs) > 0 {
+		if errs := applyHTTP(&cfg, body.HTTP, false); len(errs) > 0 {
 			writeErrorData(w, http.StatusBadRequest, "Failed to update integration.", errs)
 			return
 		}

@@ -47,6 +47,10 @@ type account struct {
 	calls             int64
 	throttled         int64
 	callsByCredential map[string]int64
+	callsByEndpoint   map[string]int64
+	// createDataIgnored counts POST /api/customers bodies that carried a
+	// "data" field, which the contract does not have and is not stored.
+	createDataIgnored int64
 }
 
 func newAccount(domain string, window time.Duration, now time.Time) *account {
@@ -65,6 +69,7 @@ func newAccount(domain string, window time.Duration, now time.Time) *account {
 		buckets:      map[string]*leakyBucket{},
 
 		callsByCredential: map[string]int64{},
+		callsByEndpoint:   map[string]int64{},
 	}
 }
 
@@ -188,6 +193,22 @@ type httpConfig struct {
 	ResponseContentType string            `json:"response_content_type"`
 	Triggers            map[string]bool   `json:"triggers"`
 	hmacSecret          string
+	// underscoreTriggers: the triggers were sent as ticket_created…; they
+	// are kept hyphenated and answered in the spelling they came in.
+	underscoreTriggers bool
+}
+
+// MarshalJSON writes the triggers in the spelling the client used.
+func (c httpConfig) MarshalJSON() ([]byte, error) {
+	type plain httpConfig
+	p := plain(c)
+	if c.underscoreTriggers {
+		p.Triggers = make(map[string]bool, len(c.Triggers))
+		for k, v := range c.Triggers {
+			p.Triggers[strings.ReplaceAll(k, "-", "_")] = v
+		}
+	}
+	return json.Marshal(p)
 }
 
 type integration struct {

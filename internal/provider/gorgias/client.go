@@ -44,6 +44,10 @@ var (
 	ErrConflict       = domain.Errorf(domain.ECONFLICT, "gorgias resource conflict")
 	ErrDuplicateEmail = domain.Errorf(domain.ECONFLICT, "a Gorgias customer with this email already exists")
 	ErrTokenRevoked   = domain.Errorf(domain.EUNAUTHORIZED, "gorgias OAuth refresh token is invalid or revoked")
+	// ErrMerged: the customer was merged with another one (301 without a
+	// usable Location). Find the customer again by email. Transient when
+	// not handled: the retry finds the survivor.
+	ErrMerged = domain.Errorf(domain.EUNAVAILABLE, "gorgias customer was merged with another one")
 )
 
 // Config configures a Client.
@@ -82,6 +86,8 @@ type Client struct {
 	out    *outbound.Client
 	budget outbound.Budget
 	oauth  *OAuth
+	// prepaid is spent by the first call (WithReservation).
+	prepaid *outbound.Reservation
 }
 
 // BaseURLFor returns the production API base URL of an account.
@@ -200,10 +206,22 @@ func (c *Client) Account() string { return c.cfg.Account }
 // Budget returns the rate budget the client charges.
 func (c *Client) Budget() outbound.Budget { return c.budget }
 
-// Reserve waits for one call of the account's budget and returns a context
-// whose next call spends it (read fresh state after waiting, then write).
-func (c *Client) Reserve(ctx context.Context) (context.Context, error) {
-	return c.out.Reserve(ctx, &outbound.Request{Endpoint: "reserve"})
+// Reserve waits for one call of the account's budget and returns it, for
+// WithReservation (read fresh state after waiting, then write).
+func (c *Client) Reserve(ctx context.Context) (*outbound.Reservation, error) {
+	r, err := c.out.Reserve(ctx, &outbound.Request{Endpoint: "reserve"})
+	if err != nil {
+		return nil, fmt.Errorf("error reserving gorgias rate budget: %w", err)
+	}
+	return r, nil
+}
+
+// WithReservation returns a client whose first call spends r instead of
+// waiting for the budget; later calls wait as usual. c is unchanged.
+func (c *Client) WithReservation(r *outbound.Reservation) *Client {
+	cp := *c
+	cp.prepaid = r
+	return &cp
 }
 
 // OAuth returns the OAuth helper (nil for API-key clients).
@@ -245,7 +263,7 @@ func wrap(err error, action string) error {
 // call makes one request and decodes a JSON answer into out (when not nil
 // and the body is not empty).
 func (c *Client) call(ctx context.Context, method, path, endpoint string, q url.Values, body, out any) (*outbound.Response, error) {
-	req := &outbound.Request{Method: method, Path: path, Endpoint: endpoint, Query: q, JSON: body}
+	req := &outbound.Request{Method: method, Path: path, Endpoint: endpoint, Query: q, JSON: body, Prepaid: c.prepaid}
 	resp, err := c.out.Do(ctx, req)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,18 +151,31 @@ func TestClientAgainstEmulator(t *testing.T) {
 				t.Fatalf("newer version not applied: %s", got.Data)
 			}
 		}},
-		{"customer data follows a merge (301)", func(t *testing.T, b *testBundle) {
+		{"customer data of a merged customer: a bare 301 is ErrMerged", func(t *testing.T, b *testBundle) {
 			src, _ := b.c.CreateCustomer(ctx, gorgias.CustomerFields{Email: "src@example.com"})
 			tgt, _ := b.c.CreateCustomer(ctx, gorgias.CustomerFields{Email: "tgt@example.com"})
 			if _, err := b.c.MergeCustomers(ctx, src.ID, tgt.ID, gorgias.CustomerFields{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.c.SetCustomerData(ctx, src.ID, map[string]any{"k": "v"}, time.Time{}); err != nil {
-				t.Fatal(err)
+			landed, err := b.c.SetCustomerDataTo(ctx, src.ID, map[string]any{"k": "v"}, time.Time{})
+			if !errors.Is(err, gorgias.ErrMerged) || landed != src.ID {
+				t.Fatalf("SetCustomerDataTo = %d, %v; want %d, ErrMerged", landed, err, src.ID)
 			}
-			got, _ := b.c.GetCustomer(ctx, tgt.ID)
-			if string(got.DataObject()["k"]) != `"v"` {
-				t.Fatalf("target data = %s", got.Data)
+			if outbound.ClassOf(err) != domain.ClassTransient {
+				t.Fatalf("class %s, want transient when not handled", outbound.ClassOf(err))
+			}
+			if _, err := b.c.GetCustomer(ctx, src.ID); !errors.Is(err, gorgias.ErrMerged) {
+				t.Fatalf("GetCustomer of a merged id: %v, want ErrMerged", err)
+			}
+			if _, err := b.c.UpdateCustomer(ctx, src.ID, gorgias.CustomerFields{Name: "x"}); !errors.Is(err, gorgias.ErrMerged) {
+				t.Fatalf("UpdateCustomer of a merged id: %v, want ErrMerged", err)
+			}
+			if err := b.c.DeleteCustomer(ctx, src.ID); !errors.Is(err, gorgias.ErrMerged) {
+				t.Fatalf("DeleteCustomer of a merged id: %v, want ErrMerged", err)
+			}
+			got, _ := b.c.FindCustomerByEmail(ctx, "src@example.com") // the target holds the source's channel
+			if got == nil || got.ID != tgt.ID {
+				t.Fatalf("found again by email: %+v, want %d", got, tgt.ID)
 			}
 		}},
 		{"list customers follows cursors to the end", func(t *testing.T, b *testBundle) {
@@ -213,7 +227,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.ID == 0 || !in.Active() || in.Type != "http" || in.HTTP.Headers["X-Switchyard-Token"] != "tok" || !in.HTTP.Triggers["ticket-created"] || in.HTTP.Triggers["ticket-updated"] {
+			if in.ID == 0 || !in.Active() || in.Type != "http" || in.HTTP.Headers["X-Switchyard-Token"] != "tok" || !in.HTTP.Triggered("ticket-created") || in.HTTP.Triggered("ticket_updated") {
 				t.Fatalf("created = %+v / %+v", in, in.HTTP)
 			}
 			got, err := b.c.GetIntegration(ctx, in.ID)
@@ -223,7 +237,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 			got.Name = "Renamed"
 			got.HTTP.Triggers = map[string]bool{gorgias.TriggerTicketUpdated: true}
 			up, err := b.c.UpdateIntegration(ctx, in.ID, *got)
-			if err != nil || up.Name != "Renamed" || !up.HTTP.Triggers["ticket-updated"] {
+			if err != nil || up.Name != "Renamed" || !up.HTTP.Triggered(gorgias.TriggerTicketUpdated) {
 				t.Fatalf("update = %+v, %v", up, err)
 			}
 			if _, err := b.c.ReactivateIntegration(ctx, in.ID, "Renamed"); err != nil {
@@ -248,9 +262,9 @@ func TestClientAgainstEmulator(t *testing.T) {
 			if _, err := b.c.GetIntegration(ctx, in.ID); !errors.Is(err, gorgias.ErrNotFound) {
 				t.Fatalf("after delete: %v", err)
 			}
-			_, err = b.c.CreateIntegration(ctx, gorgias.Integration{Name: "bad", HTTP: &gorgias.HTTPConfig{URL: "https://x.example.com", Triggers: map[string]bool{"ticket_created": true}}})
+			_, err = b.c.CreateIntegration(ctx, gorgias.Integration{Name: "bad", HTTP: &gorgias.HTTPConfig{URL: "https://x.example.com", Triggers: map[string]bool{"ticket_exploded": true}}})
 			if outbound.StatusOf(err) != 400 || outbound.ClassOf(err) != domain.ClassTerminal {
-				t.Fatalf("underscore trigger: %v", err)
+				t.Fatalf("unknown trigger: %v", err)
 			}
 		}},
 		{"widgets CRUD", func(t *testing.T, b *testBundle) {
@@ -399,6 +413,107 @@ func TestClientAgainstEmulator(t *testing.T) {
 			t.Parallel()
 			tt.run(t, setup(t, emulator.Config{}, nil))
 		})
+	}
+}
+
+// With the emulator's optional Location header, the 301 of a merged
+// customer is followed to the survivor in one more call.
+func TestSetCustomerDataFollowsMergeLocation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, emulator.Config{MergeLocation: true}, nil)
+	src, _ := b.c.CreateCustomer(ctx, gorgias.CustomerFields{Email: "src@example.com"})
+	tgt, _ := b.c.CreateCustomer(ctx, gorgias.CustomerFields{Email: "tgt@example.com"})
+	if _, err := b.c.MergeCustomers(ctx, src.ID, tgt.ID, gorgias.CustomerFields{}); err != nil {
+		t.Fatal(err)
+	}
+	landed, err := b.c.SetCustomerDataTo(ctx, src.ID, map[string]any{"k": "v"}, time.Time{})
+	if err != nil || landed != tgt.ID {
+		t.Fatalf("SetCustomerDataTo = %d, %v; want %d", landed, err, tgt.ID)
+	}
+	got, _ := b.c.GetCustomer(ctx, tgt.ID)
+	if string(got.DataObject()["k"]) != `"v"` {
+		t.Fatalf("target data = %s", got.Data)
+	}
+	if n := b.emu.Snapshot().Accounts["acme"].CallsByEndpoint["PUT /api/customers/{id}/data"]; n != 2 {
+		t.Fatalf("%d data PUTs, want 2 (301, then the target)", n)
+	}
+}
+
+// FindCustomerByEmail takes only a customer whose primary email or an
+// email channel matches: a search answering someone else is not found.
+func TestFindCustomerByEmailNeverTakesAnotherCustomer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	answer := `{"data":[{"id":7,"email":"other@example.com","channels":[{"type":"email","address":"other@example.com"},{"type":"phone","address":"jane@example.com"}]}],"meta":{"next_cursor":null},"object":"list"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "GET" || r.URL.Path != "/api/customers" || !strings.EqualFold(r.URL.Query().Get("email"), "jane@example.com") {
+			t.Errorf("request %s %s", r.Method, r.URL)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, answer) // a search that ignored the filter
+	}))
+	t.Cleanup(srv.Close)
+	c, err := gorgias.New(gorgias.Config{Account: "acme", BaseURL: srv.URL, Email: "a@b.c", APIKey: "k", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.FindCustomerByEmail(ctx, " Jane@Example.com "); !errors.Is(err, gorgias.ErrNotFound) {
+		t.Fatalf("Find = %+v, %v; want ErrNotFound", got, err)
+	}
+	cs := []gorgias.Customer{
+		{ID: 1, Email: "x@example.com", Channels: []gorgias.Channel{{Type: "email", Address: " JANE@example.com"}}},
+		{ID: 2, Email: "Jane@Example.com "},
+	}
+	if got := gorgias.MatchEmail(cs, "jane@example.com"); got == nil || got.ID != 2 {
+		t.Fatalf("MatchEmail = %+v, want the primary-email match 2", got)
+	}
+	if got := gorgias.MatchEmail(cs[:1], "jane@example.com"); got == nil || got.ID != 1 {
+		t.Fatalf("MatchEmail = %+v, want the channel match 1", got)
+	}
+}
+
+// CreateCustomer and CreateIntegration send what the API requires:
+// channels and no data; method and both content types, underscore triggers.
+func TestCreateBodiesCarryRequiredFields(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bodies := map[string]map[string]any{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("%s %s: %v", r.Method, r.URL.Path, err)
+		}
+		mu.Lock()
+		bodies[r.Method+" "+r.URL.Path] = m
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"id":1}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := gorgias.New(gorgias.Config{Account: "acme", BaseURL: srv.URL, Email: "a@b.c", APIKey: "k", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateCustomer(ctx, gorgias.CustomerFields{Email: "jane@example.com", Name: "Jane"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateIntegration(ctx, gorgias.Integration{Name: "n", HTTP: &gorgias.HTTPConfig{URL: "https://x.example.com",
+		Triggers: map[string]bool{"ticket-created": true, gorgias.TriggerTicketMessageCreated: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCustomer := map[string]any{"email": "jane@example.com", "name": "Jane",
+		"channels": []any{map[string]any{"type": "email", "address": "jane@example.com", "preferred": true}}}
+	if diff := cmp.Diff(wantCustomer, bodies["POST /api/customers"]); diff != "" {
+		t.Errorf("customer body (-want +got):\n%s", diff)
+	}
+	h, _ := bodies["POST /api/integrations"]["http"].(map[string]any)
+	wantHTTP := map[string]any{"url": "https://x.example.com", "method": "GET", "request_content_type": "application/json",
+		"response_content_type": "application/json", "triggers": map[string]any{"ticket_created": true, "ticket_message_created": true}}
+	if diff := cmp.Diff(wantHTTP, h); diff != "" {
+		t.Errorf("integration http block (-want +got):\n%s", diff)
 	}
 }
 

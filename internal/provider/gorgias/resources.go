@@ -17,28 +17,54 @@ import (
 
 // ---- customers -----------------------------------------------------------
 
-// FindCustomerByEmail returns the customer with this email (primary email
-// preferred over channel matches), or an error wrapping ErrNotFound.
+// FindCustomerByEmail returns the customer whose primary email, else one of
+// whose email channels, is email (case-insensitive, trimmed), or an error
+// wrapping ErrNotFound. A result that matches neither is never taken: if
+// the filter were ignored, one customer's orders would land on another.
 func (c *Client) FindCustomerByEmail(ctx context.Context, email string) (*Customer, error) {
 	email = strings.TrimSpace(email)
 	p, err := c.ListCustomersPage(ctx, ListCustomersOptions{ListOptions: ListOptions{Limit: 10}, Email: email}, "")
 	if err != nil {
 		return nil, err
 	}
-	for i := range p.Data {
-		if strings.EqualFold(p.Data[i].Email, email) {
-			return &p.Data[i], nil
-		}
-	}
-	if len(p.Data) > 0 {
-		return &p.Data[0], nil
+	if cust := MatchEmail(p.Data, email); cust != nil {
+		return cust, nil
 	}
 	return nil, fmt.Errorf("error finding gorgias customer by email: %w", ErrNotFound)
 }
 
-// CreateCustomer creates a customer. A duplicate email returns an error
+// MatchEmail returns the customer of cs whose primary email is email, else
+// the first with an email channel of that address (both case-insensitive
+// and trimmed), or nil.
+func MatchEmail(cs []Customer, email string) *Customer {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return nil
+	}
+	same := func(s string) bool { return strings.EqualFold(strings.TrimSpace(s), email) }
+	for i := range cs {
+		if same(cs[i].Email) {
+			return &cs[i]
+		}
+	}
+	for i := range cs {
+		for _, ch := range cs[i].Channels {
+			if ch.Type == "email" && same(ch.Address) {
+				return &cs[i]
+			}
+		}
+	}
+	return nil
+}
+
+// CreateCustomer creates a customer. The API requires channels: when f has
+// none, an email channel for f.Email is sent. The create body has no custom
+// data; write it with SetCustomerData. A duplicate email returns an error
 // wrapping ErrDuplicateEmail (and ErrConflict's code, ECONFLICT).
 func (c *Client) CreateCustomer(ctx context.Context, f CustomerFields) (*Customer, error) {
+	if len(f.Channels) == 0 && strings.TrimSpace(f.Email) != "" {
+		f.Channels = []Channel{{Type: "email", Address: strings.TrimSpace(f.Email), Preferred: true}}
+	}
 	var out Customer
 	if _, err := c.call(ctx, http.MethodPost, "/api/customers", "POST /api/customers", nil, f, &out); err != nil {
 		if outbound.StatusOf(err) == http.StatusConflict {
@@ -49,11 +75,16 @@ func (c *Client) CreateCustomer(ctx context.Context, f CustomerFields) (*Custome
 	return &out, nil
 }
 
-// GetCustomer returns one customer.
+// GetCustomer returns one customer. A customer merged into another one
+// returns an error wrapping ErrMerged.
 func (c *Client) GetCustomer(ctx context.Context, id ID) (*Customer, error) {
 	var out Customer
-	if _, err := c.call(ctx, http.MethodGet, idPath("/api/customers", id, ""), "GET /api/customers/{id}", nil, nil, &out); err != nil {
+	resp, err := c.call(ctx, http.MethodGet, idPath("/api/customers", id, ""), "GET /api/customers/{id}", nil, nil, &out)
+	if err != nil {
 		return nil, wrap(err, "getting gorgias customer")
+	}
+	if resp.Status == http.StatusMovedPermanently {
+		return nil, fmt.Errorf("error getting gorgias customer %d: %w", id, ErrMerged)
 	}
 	if out.ID == 0 {
 		return nil, fmt.Errorf("error getting gorgias customer %d: %w", id, ErrNotFound)
@@ -62,22 +93,32 @@ func (c *Client) GetCustomer(ctx context.Context, id ID) (*Customer, error) {
 }
 
 // UpdateCustomer sends the non-empty fields of f (partial update; Channels,
-// when sent, replace all channels).
+// when sent, replace all channels). A merged customer returns an error
+// wrapping ErrMerged.
 func (c *Client) UpdateCustomer(ctx context.Context, id ID, f CustomerFields) (*Customer, error) {
 	var out Customer
-	if _, err := c.call(ctx, http.MethodPut, idPath("/api/customers", id, ""), "PUT /api/customers/{id}", nil, f, &out); err != nil {
+	resp, err := c.call(ctx, http.MethodPut, idPath("/api/customers", id, ""), "PUT /api/customers/{id}", nil, f, &out)
+	if err != nil {
 		if outbound.StatusOf(err) == http.StatusConflict {
 			return nil, fmt.Errorf("error updating gorgias customer: %w: %w", ErrDuplicateEmail, err)
 		}
 		return nil, wrap(err, "updating gorgias customer")
 	}
+	if resp.Status == http.StatusMovedPermanently {
+		return nil, fmt.Errorf("error updating gorgias customer %d: %w", id, ErrMerged)
+	}
 	return &out, nil
 }
 
-// DeleteCustomer deletes a customer.
+// DeleteCustomer deletes a customer. A merged customer returns an error
+// wrapping ErrMerged.
 func (c *Client) DeleteCustomer(ctx context.Context, id ID) error {
-	if _, err := c.call(ctx, http.MethodDelete, idPath("/api/customers", id, ""), "DELETE /api/customers/{id}", nil, nil, nil); err != nil {
+	resp, err := c.call(ctx, http.MethodDelete, idPath("/api/customers", id, ""), "DELETE /api/customers/{id}", nil, nil, nil)
+	if err != nil {
 		return wrap(err, "deleting gorgias customer")
+	}
+	if resp.Status == http.StatusMovedPermanently {
+		return fmt.Errorf("error deleting gorgias customer %d: %w", id, ErrMerged)
 	}
 	return nil
 }
@@ -89,7 +130,9 @@ var mergedRE = regexp.MustCompile(`/customers/(\d+)/data`)
 
 // SetCustomerData replaces the customer's data. A non-zero version makes
 // Gorgias ignore the write when it already holds a newer one (still 202).
-// A 301 (customer merged) is followed once to the target customer.
+// A 301 (customer merged) is followed once when it names the target in a
+// Location header; the documented 301 names none, and then the error wraps
+// ErrMerged: the caller finds the customer again (by email) and writes there.
 func (c *Client) SetCustomerData(ctx context.Context, id ID, data any, version time.Time) error {
 	_, err := c.SetCustomerDataTo(ctx, id, data, version)
 	return err
@@ -112,14 +155,17 @@ func (c *Client) SetCustomerDataTo(ctx context.Context, id ID, data any, version
 			return id, nil
 		}
 		m := mergedRE.FindStringSubmatch(resp.Header.Get("Location"))
-		if m == nil {
-			return id, fmt.Errorf("error setting gorgias customer data: merged customer %d redirected to %q", id, resp.Header.Get("Location"))
+		n := int64(0)
+		if m != nil {
+			n, _ = strconv.ParseInt(m[1], 10, 64)
 		}
-		n, _ := strconv.ParseInt(m[1], 10, 64)
+		if n <= 0 || ID(n) == id {
+			return id, fmt.Errorf("error setting gorgias customer data of %d (answered 301, Location %q): %w", id, resp.Header.Get("Location"), ErrMerged)
+		}
 		c.cfg.Logger.Info("gorgias customer was merged; writing data to the target", "customer_id", int64(id), "target_id", n)
 		id = ID(n)
 	}
-	return id, fmt.Errorf("error setting gorgias customer data: too many merge redirects")
+	return id, fmt.Errorf("error setting gorgias customer data of %d: too many merge redirects: %w", id, ErrMerged)
 }
 
 // MergeCustomers merges source into target, applying f to the target.
@@ -162,10 +208,13 @@ func (c *Client) ListCustomers(ctx context.Context, o ListCustomersOptions) iter
 // ---- integrations ----------------------------------------------------------
 
 // CreateIntegration creates an integration (type "http" with HTTP set).
+// The HTTP block's required fields default to GET, application/json and
+// application/json, and trigger keys are sent with underscores.
 func (c *Client) CreateIntegration(ctx context.Context, in Integration) (*Integration, error) {
 	if in.Type == "" {
 		in.Type = "http"
 	}
+	in.HTTP = in.HTTP.withDefaults()
 	var out Integration
 	if _, err := c.call(ctx, http.MethodPost, "/api/integrations", "POST /api/integrations", nil, in, &out); err != nil {
 		return nil, wrap(err, "creating gorgias integration")
@@ -185,6 +234,7 @@ func (c *Client) GetIntegration(ctx context.Context, id ID) (*Integration, error
 // UpdateIntegration updates an integration (Name is required by Gorgias).
 func (c *Client) UpdateIntegration(ctx context.Context, id ID, in Integration) (*Integration, error) {
 	in.ID, in.CreatedDatetime, in.UpdatedDatetime, in.DeactivatedDatetime = 0, nil, nil, nil
+	in.HTTP = in.HTTP.withDefaults()
 	var out Integration
 	if _, err := c.call(ctx, http.MethodPut, idPath("/api/integrations", id, ""), "PUT /api/integrations/{id}", nil, in, &out); err != nil {
 		return nil, wrap(err, "updating gorgias integration")

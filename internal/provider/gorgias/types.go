@@ -206,7 +206,6 @@ type CustomerFields struct {
 	Timezone   string    `json:"timezone,omitempty"`
 	Note       string    `json:"note,omitempty"`
 	Channels   []Channel `json:"channels,omitempty"`
-	Data       any       `json:"data,omitempty"`
 }
 
 // ListCustomersOptions filters ListCustomers.
@@ -218,11 +217,20 @@ type ListCustomersOptions struct {
 
 // ---- integrations ----------------------------------------------------------
 
-// Trigger names of HTTP integrations.
+// Trigger names of HTTP integrations, spelt as the current API reference's
+// example spells them. Older sources (the helpdesk front-end, the events
+// feed) hyphenate them: the client sends underscores (keys given with
+// hyphens are rewritten) and reads both (HTTPConfig.Triggered).
 const (
-	TriggerTicketCreated        = "ticket-created"
-	TriggerTicketUpdated        = "ticket-updated"
-	TriggerTicketMessageCreated = "ticket-message-created"
+	TriggerTicketCreated        = "ticket_created"
+	TriggerTicketUpdated        = "ticket_updated"
+	TriggerTicketMessageCreated = "ticket_message_created"
+)
+
+// Defaults of the HTTP block's required fields.
+const (
+	DefaultHTTPMethod  = "GET"
+	DefaultContentType = "application/json"
 )
 
 // HTTPConfig is the "http" block of an HTTP integration. URL, Headers and
@@ -230,14 +238,47 @@ const (
 type HTTPConfig struct {
 	ID                  ID              `json:"id,omitempty"`
 	URL                 string          `json:"url"`
-	Method              string          `json:"method,omitempty"`
+	Method              string          `json:"method"`
 	Headers             StringMap       `json:"headers,omitempty"`
 	Form                StringMap       `json:"form,omitempty"`
-	RequestContentType  string          `json:"request_content_type,omitempty"`
-	ResponseContentType string          `json:"response_content_type,omitempty"`
+	RequestContentType  string          `json:"request_content_type"`
+	ResponseContentType string          `json:"response_content_type"`
 	Triggers            map[string]bool `json:"triggers,omitempty"`
 	// HMACSecret is write-only (never returned).
 	HMACSecret string `json:"hmac_secret,omitempty"`
+}
+
+// Triggered reports whether trigger name (either spelling) is on.
+func (h *HTTPConfig) Triggered(name string) bool {
+	if h == nil {
+		return false
+	}
+	return h.Triggers[strings.ReplaceAll(name, "-", "_")] || h.Triggers[strings.ReplaceAll(name, "_", "-")]
+}
+
+// withDefaults returns a copy of h with the required method and content
+// types filled in and trigger keys spelt with underscores (nil stays nil).
+func (h *HTTPConfig) withDefaults() *HTTPConfig {
+	if h == nil {
+		return nil
+	}
+	out := *h
+	if out.Method == "" {
+		out.Method = DefaultHTTPMethod
+	}
+	if out.RequestContentType == "" {
+		out.RequestContentType = DefaultContentType
+	}
+	if out.ResponseContentType == "" {
+		out.ResponseContentType = DefaultContentType
+	}
+	if h.Triggers != nil {
+		out.Triggers = make(map[string]bool, len(h.Triggers))
+		for k, v := range h.Triggers {
+			out.Triggers[strings.ReplaceAll(k, "-", "_")] = v
+		}
+	}
+	return &out
 }
 
 // Integration is a Gorgias integration (switchyard creates type "http").
