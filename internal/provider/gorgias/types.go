@@ -7,27 +7,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"switchyard/internal/jsonx"
 )
 
 // ID is a Gorgias object id. It decodes from a JSON number or string and
 // encodes as a number.
 type ID int64
 
-// UnmarshalJSON accepts 123, "123" and null (0).
+// UnmarshalJSON accepts 123, "123", 123.0 and null (0).
 func (id *ID) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
-	if s == "" || s == "null" {
-		*id = 0
-		return nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := jsonx.Int(b)
 	if err != nil {
-		// Tolerate floats such as 123.0.
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
-			return fmt.Errorf("gorgias: id %s is not a number: %w", b, err)
-		}
-		n = int64(f)
+		return fmt.Errorf("gorgias: id: %w", err)
 	}
 	*id = ID(n)
 	return nil
