@@ -74,6 +74,9 @@ func Classify(status int, transportErr error) domain.ErrorClass {
 		if errors.Is(transportErr, context.Canceled) {
 			return domain.ClassCanceled
 		}
+		if errors.Is(transportErr, ErrDialRefused) {
+			return domain.ClassTerminal // retrying will not make the address public
+		}
 		return domain.ClassTransient // timeouts, resets, refused connections
 	}
 	switch {
