@@ -49,8 +49,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Handlers replace the connectors' event handlers (tests).
 	Handlers map[string]jobs.EventHandler
-	// HTTPClient makes vendor calls (default: 30 s timeout).
+	// HTTPClient makes vendor calls (default: 30 s timeout, dials through
+	// an outbound.DialGuard, no redirects).
 	HTTPClient *http.Client
+	// AllowVendorHosts lists the hosts ("host" or "host:port") beyond the
+	// vendors' own that connections may name in base_url and that vendor
+	// calls may reach even at non-public addresses (emulators, sandboxes, a
+	// proxy). Empty: only the vendors' own hosts, at public addresses.
+	AllowVendorHosts []string
+	// Resolver resolves vendor hosts for the dial guard (default DNS; tests).
+	Resolver outbound.Resolver
+	// MaxRetryAfter caps how long a vendor's Retry-After pauses a budget or
+	// snoozes a job (default outbound.DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration
 	// Coalesce delays syncs so bursts collapse into one write (default 500 ms).
 	Coalesce time.Duration
 	// RescueStuckAfter is when a job left running by a crashed process is
@@ -111,9 +122,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	allow, err := outbound.ParseAllowList(cfg.AllowVendorHosts)
+	if err != nil {
+		return nil, err
+	}
+	fingerprintKey, err := connector.FingerprintKeyFrom(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
+	a.limiter.MaxPause = cfg.MaxRetryAfter
 
-	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger}
+	settler := &jobs.Settler{Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: logger, MaxRetryAfter: cfg.MaxRetryAfter}
 	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
 	// Connectors need the store, which needs River's workers: the workers get
 	// their (shared) maps now and the connectors fill them below.
@@ -171,10 +191,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: outbound.DefaultTimeout}
+		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
 	deps := connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
-		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}}
+		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
+			Allow: allow, FingerprintKey: fingerprintKey}}
 	c2 := whiplashklaviyo.New(deps)
 	c2.Progress, c2.Slice = a.metrics.ObserveBackfill, min(30*time.Second, cfg.RescueStuckAfter/4)
 	a.connectors = map[string]connector.Connector{}
@@ -197,7 +218,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Now:     cfg.Now,
 		Logger:  logger,
 	})
-	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, Connectors: a.connectors, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
+	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics, Limiter: a.limiter, Connectors: a.connectors, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger,
+		AllowVendorHosts: allow})
 	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a, nil

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"switchyard/internal/domain"
 )
@@ -119,4 +122,42 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// PublicMessage describes a failed vendor call the way a merchant may see
+// it: our classification and the vendor's HTTP status, never the remote
+// body or the transport error (which would tell an open port from a closed
+// one on a host the merchant chose). ok is false when err holds no vendor
+// call or transport failure.
+func PublicMessage(err error) (msg string, ok bool) {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return fmt.Sprintf("%s %s failed: %s", oe.Vendor, oe.Endpoint, PublicSummary(oe.Class, oe.Status)), true
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return "vendor token call failed: " + PublicSummary(Classify(status, nil), status), true
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, ErrDialRefused) {
+		return "vendor call failed: " + PublicSummary(Classify(0, err), 0), true
+	}
+	return "", false
+}
+
+// PublicSummary is "<class> (HTTP <status>)", or "<class> (no response)"
+// when no answer was received; "" for ClassOK.
+func PublicSummary(class domain.ErrorClass, status int) string {
+	if class == domain.ClassOK {
+		return ""
+	}
+	if status == 0 {
+		return string(class) + " (no response)"
+	}
+	return fmt.Sprintf("%s (HTTP %d)", class, status)
 }
