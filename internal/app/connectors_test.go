@@ -44,7 +44,9 @@ type hub struct {
 	c1, c2   string
 }
 
-func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
+// startHub starts the hub with the emulators allow-listed; opts adjust the
+// app's config before it starts.
+func startHub(t *testing.T, gorgiasWindow time.Duration, opts ...func(*app.Config)) *hub {
 	t.Helper()
 	h := &hub{t: t, ctx: context.Background()}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: gorgiasWindow})
@@ -59,9 +61,13 @@ func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
 		*e.url = srv.URL
 		t.Cleanup(func() { srv.Close(); e.c() })
 	}
-	a, err := app.New(h.ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{5}, 32),
+	cfg := app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{5}, 32),
 		AdminToken: adminToken, Coalesce: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: time.Second,
-		AllowVendorHosts: hostsOf(h.gURL, h.kURL, h.wURL)}, nil)
+		AllowVendorHosts: hostsOf(h.gURL, h.kURL, h.wURL)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := app.New(h.ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,11 @@ func (c *Clients) get(ctx context.Context, merchantID, connID, vendor string, bu
 	}
 	cl, err := build(conn)
 	if err != nil {
-		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %v", vendor, connID, err), err)
+		msg := err.Error()
+		if domain.ErrorCode(err) != domain.EINTERNAL {
+			msg = domain.ErrorMessage(err)
+		}
+		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %s", vendor, connID, msg), err)
 	}
 	c.mu.Lock()
 	c.cache[connID] = cachedClient{version: conn.UpdatedAt, client: cl}
