@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,7 +126,11 @@ func (c *Clients) BudgetKey(conn *domain.Connection, base *url.URL, canonical bo
 	for _, part := range append([]string{conn.Vendor, strings.ToLower(conn.Account)}, credential...) {
 		fmt.Fprintf(mac, "%d:%s;", len(part), part)
 	}
-	key := conn.Vendor + ":" + strings.ToLower(base.Host) + ":" + strings.ToLower(conn.Account) + ":" + hex.EncodeToString(mac.Sum(nil)[:8])
+	host := strings.ToLower(base.Hostname()) // a vendor's own host is https on 443 however it is written
+	if p := base.Port(); p != "" && !canonical {
+		host = net.JoinHostPort(host, p)
+	}
+	key := conn.Vendor + ":" + host + ":" + strings.ToLower(conn.Account) + ":" + hex.EncodeToString(mac.Sum(nil)[:8])
 	if !canonical {
 		key += ":conn=" + conn.ID
 	}
@@ -147,7 +152,7 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 			}
 			window = d
 		}
-		cfg := gorgias.Config{Account: conn.Account, BaseURL: base.String(), Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
+		cfg := gorgias.Config{Account: conn.Account, BaseURL: strings.TrimRight(base.String(), "/"), Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
 		credential := []string{"api_key", conn.Config["email"], cfg.APIKey}
 		if cfg.APIKey == "" && conn.Config["client_id"] != "" {
@@ -180,7 +185,7 @@ func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klav
 		if err != nil {
 			return nil, err
 		}
-		cfg := klaviyo.Config{BaseURL: base.String(), Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
+		cfg := klaviyo.Config{BaseURL: strings.TrimRight(base.String(), "/"), Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
 		credential := []string{"private_key", cfg.PrivateKey}
 		if cfg.PrivateKey == "" && conn.Config["client_id"] != "" {
@@ -204,7 +209,7 @@ func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whi
 		if err != nil {
 			return nil, err
 		}
-		cfg := whiplash.Config{BaseURL: base.String(), ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
+		cfg := whiplash.Config{BaseURL: strings.TrimRight(base.String(), "/"), ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
 			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: c.tokens(conn),
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
 		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, "oauth", cfg.ClientID, cfg.ClientSecret)

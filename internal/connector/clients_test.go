@@ -208,9 +208,9 @@ func TestBudgetKeysFollowTheCredential(t *testing.T) {
 		}
 		return k.Budgets()["POST /api/events"].Key
 	}
-	v1, v2 := gorgiasKey("victim-key", "", ""), gorgiasKey("victim-key", "https://acme.gorgias.com", "")
-	if v1 != v2 || !strings.HasPrefix(v1, "gorgias:acme.gorgias.com:acme:") {
-		t.Fatalf("one credential, two budgets: %q %q", v1, v2)
+	v1, v2, v3 := gorgiasKey("victim-key", "", ""), gorgiasKey("victim-key", "https://acme.gorgias.com", ""), gorgiasKey("victim-key", "https://ACME.gorgias.com:443/", "")
+	if v1 != v2 || v1 != v3 || !strings.HasPrefix(v1, "gorgias:acme.gorgias.com:acme:") {
+		t.Fatalf("one credential, several budgets: %q %q %q", v1, v2, v3)
 	}
 	if strings.Contains(v1, "victim-key") {
 		t.Fatalf("budget key %q shows the credential", v1)

@@ -82,7 +82,7 @@ func (c *Connection) Validate() error {
 	if err := validAccount(c.Vendor, c.Account); err != nil {
 		return err
 	}
-	if raw, ok := c.Config["base_url"]; ok {
+	if raw := c.Config["base_url"]; raw != "" {
 		if _, err := parseBaseURL(raw); err != nil {
 			return err
 		}
