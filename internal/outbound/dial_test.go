@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,5 +217,33 @@ func TestPauseIsCapped(t *testing.T) {
 	l2.Pause(b, now.Add(30*time.Second))
 	if st := l2.Status(); !st[0].PausedUntil.Equal(now.Add(time.Minute)) {
 		t.Fatalf("paused until %v, want now + 1m", st[0].PausedUntil)
+	}
+}
+
+// What a merchant may see of a failed call: the class and status, never
+// the body or the transport error.
+func TestPublicMessage(t *testing.T) {
+	t.Parallel()
+	body := &Error{Vendor: "gorgias", Endpoint: "POST /api/widgets", Status: 400, Class: domain.ClassTerminal, Body: "secret internal page", Err: errors.New("x")}
+	refused := &Error{Vendor: "klaviyo", Endpoint: "GET /api/lists", Class: domain.ClassTransient,
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused 127.0.0.1:6379")}}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("error creating the widget: %w", body), "gorgias POST /api/widgets failed: terminal (HTTP 400)"},
+		{refused, "klaviyo GET /api/lists failed: transient (no response)"},
+		{fmt.Errorf("token: %w", &net.OpError{Op: "dial", Err: ErrDialRefused}), "vendor call failed: terminal (no response)"},
+	} {
+		got, ok := PublicMessage(tc.err)
+		if !ok || got != tc.want {
+			t.Errorf("PublicMessage(%v) = %q, %v; want %q", tc.err, got, ok, tc.want)
+		}
+	}
+	if _, ok := PublicMessage(errors.New("order has no email")); ok {
+		t.Error("an error of ours was taken for a vendor call")
+	}
+	if _, ok := PublicMessage(context.DeadlineExceeded); ok {
+		t.Error("a deadline of ours was taken for a vendor call")
 	}
 }

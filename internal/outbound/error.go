@@ -143,8 +143,9 @@ func PublicMessage(err error) (msg string, ok bool) {
 		return "vendor token call failed: " + PublicSummary(Classify(status, nil), status), true
 	}
 	var ue *url.Error
-	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, ErrDialRefused) {
+	var ne *net.OpError
+	var de *net.DNSError
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &de) || errors.Is(err, ErrDialRefused) {
 		return "vendor call failed: " + PublicSummary(Classify(0, err), 0), true
 	}
 	return "", false
