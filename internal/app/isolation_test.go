@@ -292,6 +292,23 @@ func TestIsolationNoConnectionToInternalListener(t *testing.T) {
 			t.Errorf("merchant delivery error %q does not carry the class %s", d.Error, d.Class)
 		}
 	}
+	var dls struct{ DeadLetters []domain.DeadLetter `json:"dead_letters"` }
+	h.mustAs(tok, "GET", "/api/v1/merchants/"+e+"/dead-letters", "", 200, &dls)
+	refusedSyncs := 0
+	for _, dl := range dls.DeadLetters {
+		if dl.InstallationID != c1.ID && dl.InstallationID != c2.ID {
+			continue // c3's own misconfiguration, which names its own base_url
+		}
+		refusedSyncs++
+		for _, leak := range leaks {
+			if strings.Contains(dl.Error, leak) {
+				t.Errorf("merchant sees dead letter error %q", dl.Error)
+			}
+		}
+	}
+	if refusedSyncs == 0 {
+		t.Fatal("the refused syncs left no dead letter")
+	}
 	sawRefusal := false
 	for _, d := range all.Deliveries {
 		sawRefusal = sawRefusal || strings.Contains(d.Error, outbound.ErrDialRefused.Error())

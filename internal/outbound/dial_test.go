@@ -246,4 +246,15 @@ func TestPublicMessage(t *testing.T) {
 	if _, ok := PublicMessage(context.DeadlineExceeded); ok {
 		t.Error("a deadline of ours was taken for a vendor call")
 	}
+	// Stored texts (dead letters) are cut after the class and status.
+	for in, want := range map[string]string{
+		fmt.Errorf("error creating the widget: %w", body).Error(): "error creating the widget: gorgias POST /api/widgets: terminal (HTTP 400)",
+		refused.Error():      "klaviyo GET /api/lists: transient",
+		"order has no email": "order has no email",
+		"error refreshing: oauth2: cannot fetch token: 400 Bad Request\nResponse: {\"secret\":1}": "error refreshing: oauth2: cannot fetch token: 400 Bad Request",
+	} {
+		if got := PublicText(in); got != want {
+			t.Errorf("PublicText(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

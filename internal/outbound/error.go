@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -161,4 +163,24 @@ func PublicSummary(class domain.ErrorClass, status int) string {
 		return string(class) + " (no response)"
 	}
 	return fmt.Sprintf("%s (HTTP %d)", class, status)
+}
+
+// classMarker finds where Error.Error() states the class (and status);
+// what follows it is the remote body and the transport error.
+var classMarker = regexp.MustCompile(`: (rate_limited|transient|auth|terminal|canceled)( \(HTTP \d{3}\))?`)
+
+// PublicText cuts a stored error text (a dead letter's) after the first
+// vendor call's class and status, dropping the remote body and transport
+// error that follow; an OAuth token error keeps only its first line. Text
+// of our own passes unchanged.
+func PublicText(s string) string {
+	if loc := classMarker.FindStringIndex(s); loc != nil {
+		return s[:loc[1]]
+	}
+	if i := strings.Index(s, "oauth2: "); i >= 0 {
+		if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+			return s[:i+j]
+		}
+	}
+	return s
 }

@@ -342,6 +342,11 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	if !isOperator(r.Context()) {
+		for _, dl := range dls {
+			dl.Error = outbound.PublicText(dl.Error) // up to the vendor's class and status
+		}
+	}
 	WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": nonNil(dls)})
 }
 
