@@ -292,7 +292,9 @@ func TestIsolationNoConnectionToInternalListener(t *testing.T) {
 			t.Errorf("merchant delivery error %q does not carry the class %s", d.Error, d.Class)
 		}
 	}
-	var dls struct{ DeadLetters []domain.DeadLetter `json:"dead_letters"` }
+	var dls struct {
+		DeadLetters []domain.DeadLetter `json:"dead_letters"`
+	}
 	h.mustAs(tok, "GET", "/api/v1/merchants/"+e+"/dead-letters", "", 200, &dls)
 	refusedSyncs := 0
 	for _, dl := range dls.DeadLetters {
