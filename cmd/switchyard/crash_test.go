@@ -36,6 +36,9 @@ func startServe(t *testing.T, bin, db, keyFile, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--db", db, "--secret-key-file", keyFile, "--addr", addr, "--admin-token", token, "--rescue-stuck-after", "5s", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// The emulators listen on 127.0.0.1: the operator allow-lists them
+	// (through the env twin of --allow-vendor-hosts).
+	cmd.Env = append(os.Environ(), "SWITCHYARD_ALLOW_VENDOR_HOSTS=127.0.0.1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,9 @@ type serveCmd struct {
 	Workers       int           `name:"workers" env:"SWITCHYARD_WORKERS" default:"100" help:"Concurrent job workers."`
 	RetryHorizon  time.Duration `name:"retry-horizon" env:"SWITCHYARD_RETRY_HORIZON" default:"24h" help:"How long failing deliveries are retried before they become dead letters."`
 	RescueAfter   time.Duration `name:"rescue-stuck-after" env:"SWITCHYARD_RESCUE_STUCK_AFTER" default:"10m" help:"Retry jobs left running by a crashed process after this long (must exceed the 2m job timeout)."`
+
+	AllowVendorHosts []string      `name:"allow-vendor-hosts" env:"SWITCHYARD_ALLOW_VENDOR_HOSTS" sep:"," help:"Hosts beyond the vendors' own (host or host:port, comma-separated) that connections may name in base_url and vendor calls may reach even at non-public addresses: emulators, sandboxes, a proxy. Default: none."`
+	MaxRetryAfter    time.Duration `name:"max-retry-after" env:"SWITCHYARD_MAX_RETRY_AFTER" default:"5m" help:"Longest a vendor's Retry-After may pause a rate budget or delay a job."`
 }
 
 func (c *serveCmd) Run(g *globals) error {
@@ -62,7 +65,8 @@ func (c *serveCmd) Run(g *globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, Version: version}, logger)
+	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, Version: version,
+		AllowVendorHosts: c.AllowVendorHosts, MaxRetryAfter: c.MaxRetryAfter}, logger)
 	if err != nil {
 		return err
 	}

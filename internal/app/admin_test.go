@@ -66,7 +66,7 @@ func TestDeadLetterReplayThroughAPI(t *testing.T) {
 		return nil
 	})
 	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{3}, 32), AdminToken: adminToken,
-		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}}, nil)
+		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}, AllowVendorHosts: []string{"127.0.0.1:1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

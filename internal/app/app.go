@@ -48,8 +48,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Handlers replace the connectors' event handlers (tests).
 	Handlers map[string]jobs.EventHandler
-	// HTTPClient makes vendor calls (default: 30 s timeout).
+	// HTTPClient makes vendor calls (default: 30 s timeout, dials through
+	// an outbound.DialGuard, no redirects).
 	HTTPClient *http.Client
+	// AllowVendorHosts lists the hosts ("host" or "host:port") beyond the
+	// vendors' own that connections may name in base_url and that vendor
+	// calls may reach even at non-public addresses (emulators, sandboxes, a
+	// proxy). Empty: only the vendors' own hosts, at public addresses.
+	AllowVendorHosts []string
+	// Resolver resolves vendor hosts for the dial guard (default DNS; tests).
+	Resolver outbound.Resolver
+	// MaxRetryAfter caps how long a vendor's Retry-After pauses a budget or
+	// snoozes a job (default outbound.DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration
 	// Coalesce delays syncs so bursts collapse into one write (default 500 ms).
 	Coalesce time.Duration
 	// RescueStuckAfter is when a job left running by a crashed process is
@@ -112,7 +123,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	allow, err := outbound.ParseAllowList(cfg.AllowVendorHosts)
+	if err != nil {
+		return nil, err
+	}
+	fingerprintKey, err := connector.FingerprintKeyFrom(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
+	a.limiter.MaxPause = cfg.MaxRetryAfter
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 
 	// Built in order: store → connectors over it → River workers that call
@@ -124,11 +144,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: outbound.DefaultTimeout}
+		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
 	set, err := registry.Build(connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
 		SyncSlice: min(30*time.Second, cfg.RescueStuckAfter/4), Progress: a.metrics.ObserveBackfill,
-		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger}})
+		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
+			Allow: allow, FingerprintKey: fingerprintKey}})
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -144,7 +165,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Now:     cfg.Now,
 		Logger:  logger,
 	})
-	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics.Handler(), Limiter: a.limiter, Connectors: set, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger})
+	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics.Handler(), Limiter: a.limiter, Connectors: set, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger,
+		AllowVendorHosts: allow})
 	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a, nil
@@ -185,7 +207,7 @@ func (a *App) openStore(ctx context.Context, box *secret.Box, riverLogger *slog.
 // riverConfig builds the River workers over the store and the connectors.
 func (a *App) riverConfig(riverLogger *slog.Logger) *river.Config {
 	cfg := a.cfg
-	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter}
+	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter, MaxRetryAfter: cfg.MaxRetryAfter}
 	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
 	handlers := maps.Clone(a.connectors.Handlers())
 	maps.Copy(handlers, cfg.Handlers)

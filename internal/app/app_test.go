@@ -44,7 +44,7 @@ func startApp(t *testing.T, db string) *bundle {
 		return nil
 	})
 	a, err := app.New(b.ctx, app.Config{Addr: "127.0.0.1:0", DB: db, SecretKey: bytes.Repeat([]byte{3}, 32), AdminToken: adminToken,
-		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}}, nil)
+		Handlers: map[string]jobs.EventHandler{whiplashgorgias.Name: handler}, AllowVendorHosts: []string{"127.0.0.1:1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,9 @@ type hub struct {
 	c1, c2   string
 }
 
-func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
+// startHub starts the hub with the emulators allow-listed; opts adjust the
+// app's config before it starts.
+func startHub(t *testing.T, gorgiasWindow time.Duration, opts ...func(*app.Config)) *hub {
 	t.Helper()
 	h := &hub{t: t, ctx: context.Background()}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: gorgiasWindow})
@@ -59,8 +61,13 @@ func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
 		*e.url = srv.URL
 		t.Cleanup(func() { srv.Close(); e.c() })
 	}
-	a, err := app.New(h.ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{5}, 32),
-		AdminToken: adminToken, Coalesce: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: time.Second}, nil)
+	cfg := app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{5}, 32),
+		AdminToken: adminToken, Coalesce: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: time.Second,
+		AllowVendorHosts: hostsOf(h.gURL, h.kURL, h.wURL)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := app.New(h.ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +95,16 @@ func startHub(t *testing.T, gorgiasWindow time.Duration) *hub {
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-klaviyo","connections":{"whiplash":%q,"klaviyo":%q}}`, wl.ID, kl.ID), 201, &c2)
 	h.c1, h.c2 = c1.ID, c2.ID
 	return h
+}
+
+// hostsOf returns the host:port of each URL (the emulators the operator
+// allow-lists).
+func hostsOf(urls ...string) []string {
+	out := make([]string, 0, len(urls))
+	for _, u := range urls {
+		out = append(out, strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"))
+	}
+	return out
 }
 
 func (h *hub) api(method, path, body string, want int, out any) {

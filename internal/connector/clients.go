@@ -2,9 +2,16 @@ package connector
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,9 +36,19 @@ import (
 //     client_secret, access_token, refresh_token (config token_expiry).
 //   - klaviyo: config base_url (default https://a.klaviyo.com); secret
 //     private_key, or OAuth as for gorgias.
-//   - whiplash: Account = customer id; config base_url, client_id, redirect_url,
-//     grant ("client_credentials" for app tokens, else authorization code);
-//     secrets client_secret, access_token, refresh_token (+ config token_expiry, RFC 3339).
+//   - whiplash: Account = customer id; config base_url (default
+//     https://www.getwhiplash.com), client_id, redirect_url, grant
+//     ("client_credentials" for app tokens, else authorization code);
+//     secrets client_secret, access_token, refresh_token (+ config
+//     token_expiry, RFC 3339).
+//
+// A base_url must name one of the vendor's own hosts (domain.VendorHosts)
+// or a host on Allow; this is checked again here, when a client is built,
+// so a stored row cannot bypass the check made at creation.
+//
+// Rate budgets are keyed by BudgetKey: vendor, host, account and a keyed
+// hash of the credential, so only holders of the same credential share
+// (and can pause) a budget.
 type Clients struct {
 	Store    domain.Store
 	Limiter  outbound.Limiter
@@ -39,6 +56,12 @@ type Clients struct {
 	HTTP     *http.Client
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Allow is the operator's allow-list of extra vendor hosts (nil: none).
+	Allow *outbound.AllowList
+	// FingerprintKey keys the credential fingerprints in budget keys; derive
+	// it from the hub's secret key (FingerprintKeyFrom). Empty: fingerprints
+	// are unkeyed hashes.
+	FingerprintKey []byte
 
 	mu    sync.Mutex
 	cache map[string]cachedClient
@@ -68,7 +91,11 @@ func (c *Clients) get(ctx context.Context, merchantID, connID, vendor string, bu
 	}
 	cl, err := build(conn)
 	if err != nil {
-		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %v", vendor, connID, err), err)
+		msg := err.Error()
+		if domain.ErrorCode(err) != domain.EINTERNAL {
+			msg = domain.ErrorMessage(err)
+		}
+		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %s", vendor, connID, msg), err)
 	}
 	c.mu.Lock()
 	c.cache[connID] = cachedClient{version: conn.UpdatedAt, client: cl}
@@ -76,12 +103,46 @@ func (c *Clients) get(ctx context.Context, merchantID, connID, vendor string, bu
 	return cl, nil
 }
 
+// FingerprintKeyFrom derives the budget-fingerprint key from the hub's
+// secret key (HKDF-SHA256), so the key is stable across restarts and
+// replicas and never equals the encryption key.
+func FingerprintKeyFrom(secretKey []byte) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, secretKey, nil, "switchyard budget fingerprint v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("error deriving the budget fingerprint key: %w", err)
+	}
+	return k, nil
+}
+
+// BudgetKey returns the rate-budget key of a connection whose calls go to
+// base: "<vendor>:<host>:<account>:<fingerprint of the credential>", plus
+// ":conn=<id>" when base is not the vendor's own host (an operator-allowed
+// emulator, sandbox or proxy: its 429s pause that connection only). The
+// fingerprint is an HMAC of the parts that authenticate the calls (API key,
+// private key, or OAuth client id and secret with the account), so only a
+// holder of the same credential shares a budget.
+func (c *Clients) BudgetKey(conn *domain.Connection, base *url.URL, canonical bool, credential ...string) string {
+	mac := hmac.New(sha256.New, c.FingerprintKey)
+	for _, part := range append([]string{conn.Vendor, strings.ToLower(conn.Account)}, credential...) {
+		fmt.Fprintf(mac, "%d:%s;", len(part), part)
+	}
+	host := strings.ToLower(base.Hostname()) // a vendor's own host is https on 443 however it is written
+	if p := base.Port(); p != "" && !canonical {
+		host = net.JoinHostPort(host, p)
+	}
+	key := conn.Vendor + ":" + host + ":" + strings.ToLower(conn.Account) + ":" + hex.EncodeToString(mac.Sum(nil)[:8])
+	if !canonical {
+		key += ":conn=" + conn.ID
+	}
+	return key
+}
+
 // Gorgias returns the client of a merchant's Gorgias connection.
 func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorgias.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorGorgias, func(conn *domain.Connection) (any, error) {
-		base := conn.Config["base_url"]
-		if base == "" {
-			base = gorgias.BaseURLFor(conn.Account)
+		base, canonical, err := conn.ValidateBaseURL(c.Allow)
+		if err != nil {
+			return nil, err
 		}
 		var window time.Duration
 		if w := conn.Config["rate_window"]; w != "" {
@@ -91,12 +152,23 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 			}
 			window = d
 		}
-		cfg := gorgias.Config{Account: conn.Account, BaseURL: base, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
+		cfg := gorgias.Config{Account: conn.Account, BaseURL: strings.TrimRight(base.String(), "/"), Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		credential := []string{"api_key", conn.Config["email"], cfg.APIKey}
 		if cfg.APIKey == "" && conn.Config["client_id"] != "" {
 			// OAuth app: tokens live in the connection and rotate through the store.
 			cfg.OAuth = &gorgias.OAuthConfig{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"]}
 			cfg.Tokens = c.tokens(conn)
+			credential = []string{"oauth", cfg.OAuth.ClientID, cfg.OAuth.ClientSecret}
+		}
+		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, credential...)
+		if cfg.OAuth != nil {
+			cfg.BudgetKey += ":oauth"
+		}
+		if window > 0 {
+			// A merchant's window sizes a budget of its own, never one it
+			// shares with a connection that did not set it.
+			cfg.BudgetKey += ":window=" + window.String()
 		}
 		return gorgias.New(cfg)
 	})
@@ -109,11 +181,18 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 // Klaviyo returns the client of a merchant's Klaviyo connection.
 func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klaviyo.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorKlaviyo, func(conn *domain.Connection) (any, error) {
-		cfg := klaviyo.Config{BaseURL: conn.Config["base_url"], Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
+		base, canonical, err := conn.ValidateBaseURL(c.Allow)
+		if err != nil {
+			return nil, err
+		}
+		cfg := klaviyo.Config{BaseURL: strings.TrimRight(base.String(), "/"), Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
 			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		credential := []string{"private_key", cfg.PrivateKey}
 		if cfg.PrivateKey == "" && conn.Config["client_id"] != "" {
 			cfg.OAuth = &klaviyo.OAuth{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"], Store: c.tokens(conn)}
+			credential = []string{"oauth", cfg.OAuth.ClientID, cfg.OAuth.ClientSecret}
 		}
+		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, credential...)
 		return klaviyo.New(cfg)
 	})
 	if err != nil {
@@ -126,9 +205,15 @@ func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klav
 // OAuth tokens are written back to the connection.
 func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whiplash.Client, error) {
 	cl, err := c.get(ctx, merchantID, connID, domain.VendorWhiplash, func(conn *domain.Connection) (any, error) {
-		return whiplash.NewClient(whiplash.Config{BaseURL: conn.Config["base_url"], ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
+		base, canonical, err := conn.ValidateBaseURL(c.Allow)
+		if err != nil {
+			return nil, err
+		}
+		cfg := whiplash.Config{BaseURL: strings.TrimRight(base.String(), "/"), ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
 			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: c.tokens(conn),
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger})
+			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, "oauth", cfg.ClientID, cfg.ClientSecret)
+		return whiplash.NewClient(cfg)
 	})
 	if err != nil {
 		return nil, err

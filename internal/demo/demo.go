@@ -131,7 +131,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (*Demo, error) {
 		return nil, err
 	}
 	raw, _ := secret.ParseKey(key)
-	a, err := app.New(ctx, app.Config{Addr: cfg.Addr, DB: cfg.DB, SecretKey: raw, AdminToken: AdminToken, Version: "demo"}, cfg.Logger)
+	// The emulators are the only non-vendor hosts the hub may call.
+	var emulators []string
+	for _, u := range d.URLs {
+		emulators = append(emulators, strings.TrimPrefix(u, "http://"))
+	}
+	a, err := app.New(ctx, app.Config{Addr: cfg.Addr, DB: cfg.DB, SecretKey: raw, AdminToken: AdminToken, Version: "demo", AllowVendorHosts: emulators}, cfg.Logger)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("error starting the hub: %w", err)

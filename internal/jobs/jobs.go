@@ -174,6 +174,10 @@ type Settler struct {
 	Logger  *slog.Logger
 	// OnDeadLetter is called after a dead letter is written (metrics).
 	OnDeadLetter func(dl *domain.DeadLetter)
+	// MaxRetryAfter caps the snooze a 429's Retry-After asks for (default
+	// outbound.DefaultMaxRetryAfter), so a vendor (or a host posing as
+	// one) cannot park work past the cap.
+	MaxRetryAfter time.Duration
 }
 
 // Settle returns what a worker should return to River for err.
@@ -183,7 +187,7 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 	case domain.ClassOK:
 		return nil
 	case domain.ClassRateLimited:
-		wait := RetryAfterOf(err)
+		wait := outbound.CapRetryAfter(RetryAfterOf(err), s.MaxRetryAfter)
 		if wait < MinSnooze {
 			wait = MinSnooze
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -285,3 +286,28 @@ func TestClassify(t *testing.T) {
 type errStr string
 
 func (e errStr) Error() string { return string(e) }
+
+// A 429's Retry-After snoozes the job for at most the cap: a vendor (or a
+// host posing as one) cannot park work for an hour, or past the horizon.
+func TestSnoozeCappedRetryAfter(t *testing.T) {
+	t.Parallel()
+	job := &rivertype.JobRow{ID: 1, Kind: "process_event", Attempt: 1, MaxAttempts: 5, CreatedAt: time.Now()}
+	limited := func(d time.Duration) error {
+		return &outbound.Error{Vendor: "gorgias", Class: domain.ClassRateLimited, Status: 429, RetryAfter: d}
+	}
+	for _, tc := range []struct {
+		cap, retryAfter, want time.Duration
+	}{
+		{0, time.Hour, outbound.DefaultMaxRetryAfter},
+		{time.Minute, time.Hour, time.Minute},
+		{time.Minute, 10 * time.Second, 10 * time.Second},
+		{time.Minute, 0, jobs.MinSnooze},
+	} {
+		s := &jobs.Settler{Horizon: time.Hour, Now: time.Now, Logger: slog.New(slog.DiscardHandler), MaxRetryAfter: tc.cap}
+		err := s.Settle(context.Background(), job, domain.DeadLetter{}, limited(tc.retryAfter))
+		var snooze *rivertype.JobSnoozeError
+		if !errors.As(err, &snooze) || snooze.Duration != tc.want {
+			t.Errorf("cap %v, Retry-After %v: %v, want a snooze of %v", tc.cap, tc.retryAfter, err, tc.want)
+		}
+	}
+}

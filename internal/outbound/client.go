@@ -54,7 +54,9 @@ type Config struct {
 	// BaseURL is prefixed to every request path. Requests can only go to it
 	// (no SSRF through payloads).
 	BaseURL string
-	// HTTPClient defaults to a client with a 30 s timeout.
+	// HTTPClient defaults to a client with a 30 s timeout. It is copied and
+	// its CheckRedirect replaced by NoRedirect. App's default dials through
+	// a DialGuard (see NewHTTPClient).
 	HTTPClient *http.Client
 	// Auth sets credentials; nil sends none.
 	Auth Authenticator
@@ -98,6 +100,11 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultTimeout}
 	}
+	// Never follow a redirect: the credentials on a request must not go to
+	// another host (a 3xx comes back as the answer).
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = NoRedirect
+	cfg.HTTPClient = &hc
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

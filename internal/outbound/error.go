@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"switchyard/internal/domain"
 )
@@ -74,6 +79,9 @@ func Classify(status int, transportErr error) domain.ErrorClass {
 		if errors.Is(transportErr, context.Canceled) {
 			return domain.ClassCanceled
 		}
+		if errors.Is(transportErr, ErrDialRefused) {
+			return domain.ClassTerminal // retrying will not make the address public
+		}
 		return domain.ClassTransient // timeouts, resets, refused connections
 	}
 	switch {
@@ -116,4 +124,63 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// PublicMessage describes a failed vendor call the way a merchant may see
+// it: our classification and the vendor's HTTP status, never the remote
+// body or the transport error (which would tell an open port from a closed
+// one on a host the merchant chose). ok is false when err holds no vendor
+// call or transport failure.
+func PublicMessage(err error) (msg string, ok bool) {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return fmt.Sprintf("%s %s failed: %s", oe.Vendor, oe.Endpoint, PublicSummary(oe.Class, oe.Status)), true
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return "vendor token call failed: " + PublicSummary(Classify(status, nil), status), true
+	}
+	var ue *url.Error
+	var ne *net.OpError
+	var de *net.DNSError
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &de) || errors.Is(err, ErrDialRefused) {
+		return "vendor call failed: " + PublicSummary(Classify(0, err), 0), true
+	}
+	return "", false
+}
+
+// PublicSummary is "<class> (HTTP <status>)", or "<class> (no response)"
+// when no answer was received; "" for ClassOK.
+func PublicSummary(class domain.ErrorClass, status int) string {
+	if class == domain.ClassOK {
+		return ""
+	}
+	if status == 0 {
+		return string(class) + " (no response)"
+	}
+	return fmt.Sprintf("%s (HTTP %d)", class, status)
+}
+
+// classMarker finds where Error.Error() states the class (and status);
+// what follows it is the remote body and the transport error.
+var classMarker = regexp.MustCompile(`: (rate_limited|transient|auth|terminal|canceled)( \(HTTP \d{3}\))?`)
+
+// PublicText cuts a stored error text (a dead letter's) after the first
+// vendor call's class and status, dropping the remote body and transport
+// error that follow; an OAuth token error keeps only its first line. Text
+// of our own passes unchanged.
+func PublicText(s string) string {
+	if loc := classMarker.FindStringIndex(s); loc != nil {
+		return s[:loc[1]]
+	}
+	if i := strings.Index(s, "oauth2: "); i >= 0 {
+		if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+			return s[:i+j]
+		}
+	}
+	return s
 }

@@ -47,8 +47,24 @@ type BudgetStatus struct {
 	LastQuota   *Quota    `json:"last_quota,omitempty"`
 }
 
+// DefaultMaxRetryAfter caps how long a vendor's Retry-After (or an
+// exhausted quota's reset) may pause a budget or snooze a job.
+const DefaultMaxRetryAfter = 5 * time.Minute
+
+// CapRetryAfter bounds d by max (DefaultMaxRetryAfter when max <= 0).
+func CapRetryAfter(d, max time.Duration) time.Duration {
+	if max <= 0 {
+		max = DefaultMaxRetryAfter
+	}
+	return min(d, max)
+}
+
 // LocalLimiter keeps one token bucket (x/time/rate) per budget key.
 type LocalLimiter struct {
+	// MaxPause caps a Pause (default DefaultMaxRetryAfter), so no answer can
+	// stop a budget for longer.
+	MaxPause time.Duration
+
 	now func() time.Time
 
 	mu      sync.Mutex
@@ -130,8 +146,12 @@ func (l *LocalLimiter) Observe(b Budget, q Quota) {
 	}
 }
 
-// Pause implements Limiter.
+// Pause implements Limiter; the pause is capped at MaxPause from now.
 func (l *LocalLimiter) Pause(b Budget, until time.Time) {
+	now := l.now()
+	if limit := now.Add(CapRetryAfter(until.Sub(now), l.MaxPause)); until.After(limit) {
+		until = limit
+	}
 	bk := l.get(b)
 	l.mu.Lock()
 	defer l.mu.Unlock()

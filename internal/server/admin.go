@@ -2,9 +2,11 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
+	"switchyard/internal/outbound"
 )
 
 func (s *Server) listMerchants(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +90,10 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &domain.Connection{ID: in.ID, MerchantID: r.PathValue("merchant"), Vendor: in.Vendor, Account: in.Account, Config: in.Config, Secrets: in.Secrets}
+	if err := s.checkConnection(r, c); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.cfg.Store.CreateConnection(r.Context(), c); err != nil {
 		s.Error(w, r, err)
 		return
@@ -130,12 +136,46 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Config = merge(c.Config, in.Config)
 	c.Secrets = merge(c.Secrets, in.Secrets)
+	if err := s.checkConnection(r, c); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.cfg.Store.UpdateConnection(r.Context(), c); err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	s.invalidateInstallationsOf(r, c.MerchantID)
 	WriteJSON(w, http.StatusOK, viewConnection(c))
+}
+
+// checkConnection validates a connection before it is stored: its fields,
+// its base_url against the vendor's own hosts and the operator's
+// allow-list, and a client-chosen id (checkChosenID).
+func (s *Server) checkConnection(r *http.Request, c *domain.Connection) error {
+	if r.Method == http.MethodPost {
+		if err := checkChosenID(r, c.ID); err != nil {
+			return err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	_, _, err := c.ValidateBaseURL(s.cfg.AllowVendorHosts)
+	return err
+}
+
+// checkChosenID keeps the ids a merchant token chooses in that merchant's
+// own namespace ("<merchant>-…"), so creating an object never tells whether
+// an id is taken by another merchant. The operator chooses freely.
+func checkChosenID(r *http.Request, id string) error {
+	if id == "" || isOperator(r.Context()) {
+		return nil
+	}
+	prefix := r.PathValue("merchant") + "-"
+	if !strings.HasPrefix(id, prefix) || len(id) == len(prefix) {
+		return domain.Errorf(domain.EINVALID, "an id chosen with a merchant token must start with %q (or leave id out and the hub picks one)", prefix)
+	}
+	return nil
 }
 
 func (s *Server) invalidateInstallationsOf(r *http.Request, merchantID string) {
@@ -173,6 +213,10 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inst := &domain.Installation{ID: in.ID, MerchantID: r.PathValue("merchant"), Connector: in.Connector, Connections: in.Connections, Settings: in.Settings, State: domain.InstallationActive}
+	if err := checkChosenID(r, inst.ID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.cfg.Connectors.CheckInstallation(inst); err != nil {
 		s.Error(w, r, err)
 		return
@@ -274,6 +318,11 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	if !isOperator(r.Context()) {
+		for _, d := range ds {
+			d.Error = outbound.PublicSummary(d.Class, d.Status) // never a host's answer or a transport error
+		}
+	}
 	WriteJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)})
 }
 
@@ -286,6 +335,11 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.Error(w, r, err)
 		return
+	}
+	if !isOperator(r.Context()) {
+		for _, dl := range dls {
+			dl.Error = outbound.PublicText(dl.Error) // up to the vendor's class and status
+		}
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": nonNil(dls)})
 }

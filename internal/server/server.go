@@ -46,6 +46,10 @@ type Config struct {
 	AdminToken string
 	Version    string
 	Logger     *slog.Logger
+
+	// AllowVendorHosts is the operator's allow-list of extra vendor hosts
+	// a connection's base_url may name (nil: only the vendors' own).
+	AllowVendorHosts *outbound.AllowList
 }
 
 // Server routes requests.
@@ -120,7 +124,20 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == domain.EINTERNAL {
 		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
-	WriteJSON(w, domain.HTTPStatus(err), map[string]any{"error": map[string]string{"code": code, "message": domain.ErrorMessage(err)}})
+	msg := domain.ErrorMessage(err)
+	if pub, ok := outbound.PublicMessage(err); ok && !isOperator(r.Context()) {
+		msg = pub // a merchant sees our classification, not what a host answered
+	}
+	WriteJSON(w, domain.HTTPStatus(err), map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+type operatorKey struct{}
+
+// isOperator reports whether the request was authorized with the operator
+// token (which sees vendors' raw answers; merchant tokens do not).
+func isOperator(ctx context.Context) bool {
+	op, _ := ctx.Value(operatorKey{}).(bool)
+	return op
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +166,7 @@ func (s *Server) authorize(operatorOnly bool, next http.HandlerFunc) http.Handle
 			return
 		}
 		if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) == 1 {
-			next(w, r)
+			next(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, true)))
 			return
 		}
 		if !strings.HasPrefix(got, domain.TokenPrefix) {

@@ -13,6 +13,7 @@ import (
 	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/domain"
 	gorgiasemu "switchyard/internal/emulator/gorgias"
+	"switchyard/internal/outbound"
 	"switchyard/internal/provider/gorgias"
 )
 
@@ -108,7 +109,11 @@ func setup(t *testing.T, ecfg gorgiasemu.Config, wrap func(http.Handler) http.Ha
 	fs := &fakeStore{orders: map[string][]*domain.OrderSnapshot{}, conn: &domain.Connection{ID: "g1", MerchantID: "m1", Vendor: domain.VendorGorgias, Account: "acme",
 		Config:  map[string]string{"base_url": srv.URL, "email": gorgiasemu.DefaultUserEmail},
 		Secrets: domain.Secrets{"api_key": gorgiasemu.DefaultAPIKey}}}
-	d := connector.Deps{Store: fs, Clients: &connector.Clients{Store: fs, HTTP: srv.Client(), Now: clk.Now}, Now: clk.Now}
+	allow, aerr := outbound.ParseAllowList([]string{srv.Listener.Addr().String()}) // the emulator: operator-allowed
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	d := connector.Deps{Store: fs, Clients: &connector.Clients{Store: fs, HTTP: srv.Client(), Now: clk.Now, Allow: allow}, Now: clk.Now}
 	g, err := gorgias.New(gorgias.Config{Account: "acme", BaseURL: srv.URL, Email: gorgiasemu.DefaultUserEmail, APIKey: gorgiasemu.DefaultAPIKey, HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,9 @@ type Config struct {
 	// Window is the rate-limit window the budget is scaled to (default
 	// 20 s; 10 s for Enterprise accounts; tests scale it down).
 	Window time.Duration
+	// BudgetKey, when set, replaces the rate budget's key (the hub keys
+	// budgets by vendor host, account and a credential fingerprint).
+	BudgetKey string
 
 	// HTTPClient is copied; redirects are never followed (301 after a merge
 	// is handled by SetCustomerData).
@@ -188,6 +191,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, domain.Errorf(domain.EINVALID, "gorgias needs an email and API key, or OAuth settings")
 	}
 	c.budget = BudgetFor(cfg.Account, cfg.OAuth != nil, cfg.Window)
+	if cfg.BudgetKey != "" {
+		c.budget.Key = cfg.BudgetKey
+	}
 	out, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorGorgias, Account: cfg.Account, BaseURL: cfg.BaseURL, HTTPClient: hc, Auth: auth,
 		Limiter: cfg.Limiter, DefaultBudget: c.budget, Quota: QuotaFunc(cfg.Window), Recorder: cfg.Recorder,

@@ -73,6 +73,10 @@ type Config struct {
 	Limiter outbound.Limiter
 	// BudgetShare scales the published limits (default 0.9).
 	BudgetShare float64
+	// BudgetKey, when set, replaces "klaviyo:<Account>" as the prefix of
+	// the tier budgets' keys (the hub keys budgets by vendor host, account
+	// and a credential fingerprint).
+	BudgetKey string
 	// Limits overrides the per-endpoint limits, keyed by endpoint label
 	// ("POST /api/events"); missing labels use DefaultLimits.
 	Limits map[string]RateLimit
@@ -92,6 +96,8 @@ type Client struct {
 	revision string
 	budgets  map[string]outbound.Budget
 	account  string
+
+	budgetKey string // prefix of the tier budgets' keys
 }
 
 // New validates cfg and returns a client.
@@ -133,13 +139,16 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, errors.New("klaviyo: a private key or OAuth credentials are required")
 	}
-	c := &Client{revision: cfg.Revision, budgets: map[string]outbound.Budget{}, account: cfg.Account}
+	if cfg.BudgetKey == "" {
+		cfg.BudgetKey = domain.VendorKlaviyo + ":" + cfg.Account
+	}
+	c := &Client{revision: cfg.Revision, budgets: map[string]outbound.Budget{}, account: cfg.Account, budgetKey: cfg.BudgetKey}
 	limits := DefaultLimits()
 	for k, v := range cfg.Limits {
 		limits[k] = v
 	}
 	for label, l := range limits {
-		c.budgets[label] = l.Budget(domain.VendorKlaviyo+":"+cfg.Account, cfg.BudgetShare)
+		c.budgets[label] = l.Budget(cfg.BudgetKey, cfg.BudgetShare)
 	}
 	oc, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorKlaviyo, Account: cfg.Account, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
@@ -159,7 +168,7 @@ func (c *Client) budget(r *outbound.Request) outbound.Budget {
 	if b, ok := c.budgets[r.Endpoint]; ok {
 		return b
 	}
-	return RateLimit{Burst: 3, Steady: 60}.Budget(domain.VendorKlaviyo+":"+c.account, DefaultBudgetShare)
+	return RateLimit{Burst: 3, Steady: 60}.Budget(c.budgetKey, DefaultBudgetShare)
 }
 
 // Budgets returns the budget of every known endpoint label (admin UI).

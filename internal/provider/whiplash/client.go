@@ -79,6 +79,10 @@ type Config struct {
 	// Rate (requests/s, default 5) and Burst (default 5) size the budget.
 	Rate  float64
 	Burst int
+	// BudgetKey, when set, replaces "whiplash:<CustomerID>" as the budget's
+	// key (the hub keys budgets by vendor host, account and a credential
+	// fingerprint).
+	BudgetKey string
 	// RefreshLeeway refreshes a token this long before it expires
 	// (default 1 min).
 	RefreshLeeway time.Duration
@@ -143,6 +147,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if account == "" {
 		account = cfg.ClientID
 	}
+	if cfg.BudgetKey == "" {
+		cfg.BudgetKey = "whiplash:" + account
+	}
 	c := &Client{cfg: cfg}
 	c.auth = &oauthAuth{
 		c: c,
@@ -157,7 +164,7 @@ func NewClient(cfg Config) (*Client, error) {
 	out, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorWhiplash, Account: account, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
 		Auth: c.auth, Limiter: cfg.Limiter, Recorder: cfg.Recorder, Now: cfg.Now, Logger: cfg.Logger,
-		DefaultBudget: outbound.Budget{Key: "whiplash:" + account, Rate: cfg.Rate, Burst: cfg.Burst},
+		DefaultBudget: outbound.Budget{Key: cfg.BudgetKey, Rate: cfg.Rate, Burst: cfg.Burst},
 		UserAgent:     "switchyard-whiplash",
 	})
 	if err != nil {
