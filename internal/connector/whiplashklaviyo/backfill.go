@@ -291,7 +291,7 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, pr
 					}
 				}
 				if len(evs) > 0 {
-					if err := k.BulkCreateEvents(ctx, evs, true); err != nil {
+					if _, err := k.BulkCreateEvents(ctx, evs, true); err != nil {
 						return false, err
 					}
 				}
