@@ -116,6 +116,9 @@ type backfillState struct {
 // eventBatch is one bulk event request: the buckets planned per order, and
 // where the cursor goes once it is confirmed.
 type eventBatch struct {
+	// Run is the run that planned it: a batch left by an earlier run is
+	// finished (its orders are marked) but moves no cursor of this one.
+	Run    string         `json:"run"`
 	Orders []plannedOrder `json:"orders"`
 	After  string         `json:"after"`  // cursor after the batch
 	Passed int            `json:"passed"` // orders the cursor passes
@@ -149,7 +152,7 @@ func (b *eventBatch) events() int {
 
 // StartBackfill (re)starts the backfill from the first page. A batch in
 // flight is kept: its orders are already marked as emitted, so the new run
-// finishes it first.
+// sends it before anything else.
 func (c *Connector) StartBackfill(ctx context.Context, in *domain.Installation) error {
 	ld, err := time.Parse(time.DateOnly, in.Settings[SettingLaunchDate])
 	if err != nil {
@@ -219,6 +222,11 @@ func (c *Connector) runBackfill(ctx context.Context, in *domain.Installation, de
 	}
 	if r.s.Run == "" || r.s.From.IsZero() {
 		return false, domain.Errorf(domain.EINVALID, "backfill was not started (no window)")
+	}
+	if r.s.Batch != nil && r.s.Batch.Run != r.s.Run { // left by the run this one replaced
+		if err := r.finishBatch(ctx); err != nil {
+			return false, err
+		}
 	}
 	phases := map[string]func(context.Context) (bool, error){
 		PhaseFetch: r.fetch, PhaseProfiles: r.importProfiles, PhaseImport: r.awaitImports, PhaseEvents: r.sendEvents,

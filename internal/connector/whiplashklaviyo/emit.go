@@ -142,7 +142,7 @@ func (r *backfillRun) planBatch(ctx context.Context) (bool, error) {
 	if err := r.save(ctx); err != nil {
 		return false, err
 	}
-	b := &eventBatch{}
+	b := &eventBatch{Run: r.s.Run}
 	for i, snap := range page {
 		key := r.s.Claim[i]
 		planned, skipped, err := r.planOrder(ctx, snap, key)
@@ -214,8 +214,10 @@ func (r *backfillRun) finishBatch(ctx context.Context) error {
 	if err := r.confirm(ctx, b, resend); err != nil {
 		return err
 	}
-	r.s.EventsAfter, r.s.OrdersDone = b.After, r.s.OrdersDone+b.Passed
-	r.s.EventsSent, r.s.EventsSkipped = r.s.EventsSent+b.events(), r.s.EventsSkipped+b.Skipped
+	if b.Run == r.s.Run {
+		r.s.EventsAfter, r.s.OrdersDone = b.After, r.s.OrdersDone+b.Passed
+		r.s.EventsSent, r.s.EventsSkipped = r.s.EventsSent+b.events(), r.s.EventsSkipped+b.Skipped
+	}
 	r.s.Batch = nil
 	return r.save(ctx)
 }
