@@ -240,4 +240,3 @@ func TestResentBatchAcceptedBeforeIsDone(t *testing.T) {
 		t.Errorf("jobs = %+v, want the accepted one and the refused resend", jobs)
 	}
 }
-
