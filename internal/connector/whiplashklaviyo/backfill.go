@@ -86,12 +86,12 @@ type BackfillProgress struct {
 	// Events: the (store/order) cursor, orders passed, events sent,
 	// buckets skipped because they were already emitted (live, or by an
 	// earlier run), and accepted jobs whose outcome Klaviyo does not show.
-	EventsAfter       string `json:"events_after"`
-	OrdersDone        int    `json:"orders_done"`
-	EventsSent        int    `json:"events_sent"`
-	EventsSkipped     int    `json:"events_skipped"`
-	EventJobs         int    `json:"event_jobs"`
-	EventJobsUnproven int    `json:"event_jobs_unconfirmed"`
+	EventsAfter          string `json:"events_after"`
+	OrdersDone           int    `json:"orders_done"`
+	EventsSent           int    `json:"events_sent"`
+	EventsSkipped        int    `json:"events_skipped"`
+	EventJobs            int    `json:"event_jobs"`
+	EventJobsUnconfirmed int    `json:"event_jobs_unconfirmed"`
 
 	StartedAt  *time.Time `json:"started_at"`
 	FetchedAt  *time.Time `json:"fetched_at"`

@@ -246,7 +246,7 @@ func (r *backfillRun) send(ctx context.Context, b *eventBatch) error {
 		if j.Confirmable() {
 			b.Jobs = append(b.Jobs, j.ID)
 		} else {
-			r.s.EventJobsUnproven++
+			r.s.EventJobsUnconfirmed++
 		}
 	}
 	return r.save(ctx)
