@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -89,22 +88,22 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	if code := call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/installations/"+in.ID+"/install", "", nil); code != 200 {
 		t.Fatalf("install = %d", code)
 	}
-	progress := func() map[string]string {
+	progress := func() whiplashklaviyo.BackfillProgress {
 		var out struct {
-			Backfill map[string]string `json:"backfill"`
+			Backfill whiplashklaviyo.BackfillProgress `json:"backfill"`
 		}
 		call(t, "GET", base+"/api/v1/merchants/"+m.ID+"/installations/"+in.ID+"/backfill", "", &out)
 		return out.Backfill
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	var seen map[string]string
+	var seen whiplashklaviyo.BackfillProgress
 	for {
 		seen = progress()
-		if n, _ := strconv.Atoi(seen["fetched"]); n >= 6000 && seen["phase"] == whiplashklaviyo.PhaseFetch {
+		if seen.Fetched >= 6000 && seen.Phase == whiplashklaviyo.PhaseFetch {
 			break
 		}
-		if seen["phase"] != whiplashklaviyo.PhaseFetch || time.Now().After(deadline) {
-			t.Fatalf("never caught the backfill mid-fetch: %v", seen)
+		if seen.Phase != whiplashklaviyo.PhaseFetch || time.Now().After(deadline) {
+			t.Fatalf("never caught the backfill mid-fetch: %+v", seen)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -112,10 +111,10 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	t.Logf("killed at %s/%s orders fetched (page %s)", seen["fetched"], seen["total"], seen["page"])
-	if seen["total"] != strconv.Itoa(inWindow) {
-		t.Errorf("progress total = %s, want %d", seen["total"], inWindow)
+	if seen.Total == nil || *seen.Total != inWindow {
+		t.Fatalf("progress total = %v, want %d", seen.Total, inWindow)
 	}
+	t.Logf("killed at %d/%d orders fetched (page %d)", seen.Fetched, *seen.Total, seen.Page)
 
 	cmd = startServe(t, bin, db, keyFile, addr)
 	defer func() {
@@ -126,15 +125,15 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	defer cancel()
 	for {
 		seen = progress()
-		if seen["phase"] == whiplashklaviyo.PhaseDone {
+		if seen.Phase == whiplashklaviyo.PhaseDone {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("backfill not done after restart: %v", seen)
+			t.Fatalf("backfill not done after restart: %+v", seen)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("done: %v", seen)
+	t.Logf("done: %+v", seen)
 	kl.AdvanceJobs("", true)
 
 	st := kl.State()
@@ -160,6 +159,14 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	}
 	if len(acct.Events) != wantEvents || len(uniq) != wantEvents {
 		t.Errorf("Klaviyo has %d events (%d distinct), want %d", len(acct.Events), len(uniq), wantEvents)
+	}
+	for _, j := range acct.EventBulkJobs {
+		if j.Status != klaviyoemu.EventJobComplete {
+			t.Errorf("bulk event job %s %s: %+v", j.ID, j.Status, j.Errors)
+		}
+	}
+	if seen.EventsSent != wantEvents {
+		t.Errorf("progress says %d events sent, want %d", seen.EventsSent, wantEvents)
 	}
 	if imports := len(acct.ProfileImportJobs); imports > inWindow/10000+1 {
 		t.Errorf("%d bulk profile imports for %d orders, want ≤ %d", imports, inWindow, inWindow/10000+1)

@@ -1,6 +1,12 @@
 package whiplashklaviyo
 
-import "switchyard/internal/provider/whiplash"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"switchyard/internal/provider/whiplash"
+)
 
 // Bucket is a customer-facing order status, ranked: a bucket is never
 // emitted after a higher one for the same order.
@@ -14,6 +20,26 @@ const (
 	BucketDelivered
 	BucketCancelled
 )
+
+// UnmarshalJSON reads a bucket rank: a JSON number, or a quoted number as
+// sync states stored it before they were typed. Anything else is an error.
+func (b *Bucket) UnmarshalJSON(data []byte) error {
+	var n int
+	if err := json.Unmarshal(data, &n); err == nil {
+		*b = Bucket(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("bucket %s is neither a number nor a quoted number", data)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("bucket %q is not a number: %w", s, err)
+	}
+	*b = Bucket(n)
+	return nil
+}
 
 // Metric is the Klaviyo metric name of a bucket (exactly as the guide names them).
 func (b Bucket) Metric() string {

@@ -26,7 +26,7 @@ import (
 const (
 	ProfileSync = "klaviyo_profile" // key: email
 	OrderSync   = "klaviyo_order"   // key: store/order
-	ListSync    = "klaviyo_list"    // key: list id; state: "p:<profile id>" pending adds
+	ListSync    = "klaviyo_list"    // key: list id; state: "p:<profile id>": true, pending adds
 )
 
 // ListBatchDelay lets profile additions to the list accumulate: list
@@ -68,11 +68,10 @@ func (c *Connector) Syncers() map[string]jobs.Syncer {
 	return map[string]jobs.Syncer{ProfileSync: syncFunc(c.syncProfile), OrderSync: syncFunc(c.syncOrder), ListSync: syncFunc(c.syncList), BackfillSync: syncFunc(c.syncBackfill)}
 }
 
-type syncFunc func(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error)
+type syncFunc func(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error)
 
 func (f syncFunc) Sync(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
-	out, err := f(ctx, in, st)
-	return domain.Strings(out), err
+	return f(ctx, in, st)
 }
 
 func (c *Connector) client(ctx context.Context, in *domain.Installation) (*klaviyo.Client, error) {
@@ -186,9 +185,20 @@ func ProfileAttrs(o *whiplash.Order) klaviyo.ProfileAttributes {
 	return a
 }
 
+// profileState is the bookkeeping of one email's profile.
+type profileState struct {
+	ProfileID string `json:"profile_id,omitempty"`
+	// Listed is the list the profile was handed to (once per list).
+	Listed string `json:"listed,omitempty"`
+}
+
 // syncProfile upserts the profile from the customer's newest order and
 // adds it to the list once.
-func (c *Connector) syncProfile(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+func (c *Connector) syncProfile(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
+	var ps profileState
+	if err := st.Decode(&ps); err != nil {
+		return nil, err
+	}
 	snaps, err := c.d.Store.ListCustomerOrders(ctx, in.ID, st.Key)
 	if err != nil || len(snaps) == 0 {
 		return nil, err
@@ -205,45 +215,70 @@ func (c *Connector) syncProfile(ctx context.Context, in *domain.Installation, st
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{"profile_id": p.ID}
-	if list := in.RemoteIDs[RemoteList]; list != "" && st.Str("listed") != list {
+	out := profileState{ProfileID: p.ID}
+	if list := in.RemoteIDs[RemoteList]; list != "" && ps.Listed != list {
 		lk := domain.SyncKey{InstallationID: in.ID, Kind: ListSync, Key: list}
-		if err := c.d.Store.QueueSync(ctx, lk, domain.Strings(map[string]string{"p:" + p.ID: "1"}), jobs.NewSync(lk, c.d.Now(), ListBatchDelay)); err != nil {
-			return out, err
+		pending := domain.StateDelta{"p:" + p.ID: json.RawMessage("true")}
+		if err := c.d.Store.QueueSync(ctx, lk, pending, jobs.NewSync(lk, c.d.Now(), ListBatchDelay)); err != nil {
+			return stateOf(out, err)
 		}
-		out["listed"] = list
+		out.Listed = list
 	}
-	return out, nil
+	return stateOf(out, nil)
+}
+
+// stateOf encodes a sync's bookkeeping next to the sync's own error.
+func stateOf(v any, err error) (domain.StateDelta, error) {
+	d, serr := domain.StateOf(v)
+	if err != nil {
+		return d, err
+	}
+	return d, serr
+}
+
+// pendingMembers reads the list sync's pending set: fields "p:<profile
+// id>" set to true (or "1", as string states stored it). Many profile syncs
+// add to it at once; each field is its own, so none overwrites another.
+func pendingMembers(st *domain.SyncState) ([]string, error) {
+	var ids []string
+	for name, raw := range st.State {
+		id, ok := strings.CutPrefix(name, "p:")
+		if !ok {
+			continue
+		}
+		switch string(raw) {
+		case "true", `"1"`:
+			ids = append(ids, id)
+		default:
+			return nil, domain.Errorf(domain.EINTERNAL, "list sync %s has a malformed pending member %s: %s", st.Key, name, raw)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
 
 // syncList adds the pending profiles to the list, 1,000 per call.
-func (c *Connector) syncList(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
-	var ids []string
-	for name := range st.State {
-		if id, ok := strings.CutPrefix(name, "p:"); ok {
-			ids = append(ids, id)
-		}
+func (c *Connector) syncList(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
+	ids, err := pendingMembers(st)
+	if err != nil || len(ids) == 0 {
+		return nil, err
 	}
-	out := map[string]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	sort.Strings(ids)
 	k, err := c.client(ctx, in)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
+	done := domain.StateDelta{}
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
 		if err := k.AddProfilesToList(ctx, st.Key, ids[:n]); err != nil {
-			return out, err
+			return done, err
 		}
 		for _, id := range ids[:n] {
-			out["p:"+id] = "" // done: remove from the pending set
+			done["p:"+id] = domain.Deleted // done: out of the pending set
 		}
 		ids = ids[n:]
 	}
-	return out, nil
+	return done, nil
 }
 
 // UniqueID is the deterministic id of an order's bucket event.
@@ -281,12 +316,18 @@ func statusText(o *whiplash.Order) string {
 	return strconv.Itoa(int(o.Status))
 }
 
-// syncOrder emits the buckets the order reached beyond the highest emitted,
-// lowest first, recording progress after each.
-func (c *Connector) syncOrder(ctx context.Context, in *domain.Installation, st *domain.SyncState) (map[string]string, error) {
+// syncOrder emits the buckets the order reached beyond the highest emitted
+// (live or by a backfill), lowest first, recording progress after each. It
+// first marks what it is about to send and waits while a backfill is
+// planning a batch with this order (see emit.go).
+func (c *Connector) syncOrder(ctx context.Context, in *domain.Installation, st *domain.SyncState) (domain.StateDelta, error) {
 	storeID, orderID, ok := strings.Cut(st.Key, "/")
 	if !ok {
 		return nil, domain.Errorf(domain.EINVALID, "bad order sync key %q", st.Key)
+	}
+	var s orderState
+	if err := st.Decode(&s); err != nil {
+		return nil, err
 	}
 	snap, err := c.d.Store.GetOrder(ctx, in.ID, storeID, orderID)
 	if err != nil {
@@ -296,28 +337,39 @@ func (c *Connector) syncOrder(ctx context.Context, in *domain.Installation, st *
 	if err != nil {
 		return nil, domain.WrapError(domain.EINVALID, "stored order is unreadable", err)
 	}
-	emitted, _ := strconv.Atoi(st.Str("bucket"))
-	var k *klaviyo.Client
-	out := map[string]string{}
-	for _, b := range Reached(o) {
-		if int(b) <= emitted {
+	reached := Reached(o)
+	if len(reached) == 0 || reached[len(reached)-1] <= s.emitted() {
+		return nil, nil
+	}
+	if err := c.mark(ctx, st.SyncKey, liveMark{Sending: reached[len(reached)-1]}); err != nil {
+		return nil, err
+	}
+	if claimed, err := c.backfillClaims(ctx, in.ID, st.Key); err != nil || claimed {
+		if err == nil {
+			err = jobs.ErrContinue // a backfill is planning this order: run again shortly
+		}
+		return nil, err
+	}
+	if s, err = c.orderState(ctx, st.SyncKey); err != nil { // a backfill may have sent some
+		return nil, err
+	}
+	k, err := c.client(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range reached {
+		if b <= s.emitted() {
 			continue
 		}
-		if k == nil {
-			if k, err = c.client(ctx, in); err != nil {
-				return out, err
-			}
-		}
 		if err := k.CreateEvent(ctx, EventFor(storeID, o, b, false)); err != nil {
-			return out, err
+			return nil, err
 		}
-		emitted = int(b)
-		out["bucket"] = strconv.Itoa(emitted)
-		if err := c.d.Store.SaveSyncState(ctx, st.SyncKey, domain.Strings(out)); err != nil {
-			return out, err
+		s.Bucket = b
+		if err := c.mark(ctx, st.SyncKey, liveMark{Bucket: b}); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
+	return nil, nil
 }
 
 func jsonOf(o *whiplash.Order) ([]byte, error) {

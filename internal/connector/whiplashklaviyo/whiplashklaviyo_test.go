@@ -1,9 +1,11 @@
 package whiplashklaviyo
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
+	"switchyard/internal/domain"
 	"switchyard/internal/provider/whiplash"
 )
 
@@ -91,5 +93,40 @@ func TestEventForIsDeterministic(t *testing.T) {
 	o.Tracking, o.TrackingLinks = nil, nil
 	if _, ok := EventFor("2", o, BucketShipped, true).Properties["tracking_numbers"]; ok {
 		t.Error("empty tracking should be left out")
+	}
+}
+
+func TestSyncStateIsTypedAndStrict(t *testing.T) {
+	t.Parallel()
+	state := func(fields map[string]string) *domain.SyncState {
+		st := &domain.SyncState{SyncKey: domain.SyncKey{InstallationID: "in", Kind: OrderSync, Key: "1/2"}, State: domain.StateDelta{}}
+		for k, v := range fields {
+			st.State[k] = json.RawMessage(v)
+		}
+		return st
+	}
+	var s orderState
+	if err := state(map[string]string{"bucket": `"2"`, "bulk": "3"}).Decode(&s); err != nil || s.Bucket != BucketShipped || s.emitted() != BucketDelivered {
+		t.Errorf("legacy string bucket: %+v, %v", s, err)
+	}
+	for _, bad := range []string{`"two"`, `{}`, `true`} {
+		if err := state(map[string]string{"bucket": bad}).Decode(&orderState{}); domain.ErrorCode(err) != domain.EINTERNAL {
+			t.Errorf("bucket %s decoded without error: %v", bad, err)
+		}
+	}
+	var b backfillState
+	if err := state(map[string]string{"page": `"x"`}).Decode(&b); err == nil {
+		t.Error("malformed backfill page decoded without error")
+	}
+	ids, err := pendingMembers(state(map[string]string{"p:b": "true", "p:a": `"1"`, "listed": `"L"`}))
+	if err != nil || !reflect.DeepEqual(ids, []string{"a", "b"}) {
+		t.Errorf("pending = %v, %v", ids, err)
+	}
+	if _, err := pendingMembers(state(map[string]string{"p:a": "false"})); err == nil {
+		t.Error("malformed pending member accepted")
+	}
+	d, err := domain.StateOf(liveMark{Sending: BucketShipped})
+	if _, ok := d["bucket"]; err != nil || ok || string(d["sending"]) != "2" {
+		t.Errorf("live mark writes %v (%v): it must leave bucket and bulk alone", d, err)
 	}
 }

@@ -21,8 +21,13 @@
 //     page[cursor]/page[size] paging.
 //   - Events: POST /api/events (202, no body) upserting the profile and the
 //     metric by name, deduplicated on (profile, metric, unique_id) or, without
-//     unique_id, on (profile, metric, time to the second); `backfill` stored.
-//     POST /api/event-bulk-create-jobs (202; processed at once; ≤ 1,000 events).
+//     unique_id, on (profile, metric, time to the second): the first one wins;
+//     `backfill` stored. POST /api/event-bulk-create-jobs (202; processed at
+//     once; ≤ 1,000 events): a unique_id repeated for the same profile and
+//     metric, in the job or already stored, fails the whole job (nothing
+//     processed), shown on the job: the 202's Location names
+//     GET /api/event-bulk-create-jobs/{job_id}, an emulator extension (status
+//     complete or failed, errors[]).
 //   - Lists: POST/GET /api/lists (filter on name/id, ≤ 10 per page), GET
 //     /api/lists/{id} (profile_count), POST/DELETE
 //     /api/lists/{id}/relationships/profiles (ids only, ≤ 1,000).

@@ -243,6 +243,15 @@ type call struct {
 	raw  []byte
 	base string // scheme://host for links
 	now  time.Time
+	hdr  http.Header // extra response headers
+}
+
+// header returns the response headers the handler adds.
+func (c *call) header() http.Header {
+	if c.hdr == nil {
+		c.hdr = http.Header{}
+	}
+	return c.hdr
 }
 
 type route struct {
@@ -261,6 +270,7 @@ func (e *Emulator) routes() {
 		{"PATCH /api/profiles/{id}", "update_profile", MaxProfilePayloadBytes, e.updateProfile},
 		{"POST /api/events", "create_event", MaxPayloadBytes, e.createEvent},
 		{"POST /api/event-bulk-create-jobs", "bulk_create_events", MaxPayloadBytes, e.bulkCreateEvents},
+		{"GET /api/event-bulk-create-jobs/{job_id}", "", 0, e.getEventBulkJob}, // emulator extension: no such operation in the contract
 		{"POST /api/lists", "create_list", MaxPayloadBytes, e.createList},
 		{"GET /api/lists", "get_lists", 0, e.getLists},
 		{"GET /api/lists/{id}", "get_list", 0, e.getList},
@@ -272,7 +282,7 @@ func (e *Emulator) routes() {
 	}
 	for _, rt := range rs {
 		op := e.spec.Operation(rt.opID)
-		if op == nil {
+		if op == nil && rt.opID != "" {
 			e.log.Warn("klaviyo emulator: operation missing from contract; served without limits or validation", slog.String("operation", rt.opID))
 		}
 		e.mux.HandleFunc(rt.pattern, e.api(rt, op))
@@ -337,6 +347,9 @@ func (e *Emulator) api(rt route, op *contract.Operation) http.HandlerFunc {
 		if herr != nil {
 			e.writeErr(w, herr)
 			return
+		}
+		for k, v := range c.hdr {
+			w.Header()[k] = v
 		}
 		writeDoc(w, status, doc)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"switchyard/internal/emulator/klaviyo/contract"
@@ -40,8 +41,14 @@ func (e *Emulator) createEvent(c *call) (int, any, error) {
 	return http.StatusAccepted, nil, nil
 }
 
-// bulkCreateEvents is POST /api/event-bulk-create-jobs: 202 with no body.
-// The emulator processes the job at once and records it in the state.
+// bulkCreateEvents is POST /api/event-bulk-create-jobs: 202 with no body
+// (the contract documents none). The emulator processes the job at once
+// and records it in the state. A unique_id repeated for the same profile
+// and metric, within the request or against an event already stored, fails
+// the whole job: nothing is processed (the contract: "the request will fail
+// and no events will be processed"). The 202 does not say so; the failure
+// is on the job, read through the emulator's job route (Location header;
+// see getEventBulkJob and docs/assumptions/klaviyo.md).
 func (e *Emulator) bulkCreateEvents(c *call) (int, any, error) {
 	if err := checkStrings(c.body, ""); err != nil {
 		return 0, nil, err
@@ -56,13 +63,8 @@ func (e *Emulator) bulkCreateEvents(c *call) (int, any, error) {
 	if total > MaxBulkEvents {
 		return 0, nil, invalid("/data/attributes/events-bulk-create/data", "A bulk create job accepts at most %d events; got %d.", MaxBulkEvents, total)
 	}
-	type prepared struct {
-		profile map[string]any
-		events  []eventInput
-		ptr     string
-	}
 	// Validate everything before writing anything: a 4xx leaves no trace.
-	var todo []prepared
+	var todo []bulkEntry
 	for i, en := range entries {
 		ptr := "/data/attributes/events-bulk-create/data/" + strconv.Itoa(i) + "/attributes"
 		ea := nested(asMap(en), "attributes")
@@ -71,38 +73,117 @@ func (e *Emulator) bulkCreateEvents(c *call) (int, any, error) {
 		if err := checkEventProfile(pd, ptr+"/profile/data"); err != nil {
 			return 0, nil, err
 		}
-		pr := prepared{profile: pd, ptr: ptr}
+		be := bulkEntry{profile: pd, ptr: ptr}
 		evs, _ := nested(ea, "events")["data"].([]any)
 		for j, ev := range evs {
 			in, err := parseEvent(nested(asMap(ev), "attributes"), ptr+"/events/data/"+strconv.Itoa(j)+"/attributes", c.now, entryBackfill)
 			if err != nil {
 				return 0, nil, err
 			}
-			pr.events = append(pr.events, in)
+			be.events = append(be.events, in)
 		}
-		todo = append(todo, pr)
+		todo = append(todo, be)
 	}
-	job := &EventBulkJobState{ID: e.ulidLocked(c.now), Received: c.now, Profiles: len(todo)}
-	for _, pr := range todo {
-		p, err := e.eventProfileLocked(c.acct, pr.profile, pr.ptr+"/profile/data", c.now)
+	job := &EventBulkJobState{ID: e.ulidLocked(c.now), Received: c.now, Profiles: len(todo), Total: total, Status: EventJobComplete}
+	c.acct.eventJobs = append(c.acct.eventJobs, job)
+	c.header().Set("Location", c.linkTo("/api/event-bulk-create-jobs/"+job.ID))
+	if errs := repeatedUniqueIDs(c.acct, todo); len(errs) > 0 {
+		job.Status, job.Errors, job.Failed = EventJobFailed, errs, total
+		return http.StatusAccepted, nil, nil
+	}
+	for _, be := range todo {
+		p, err := e.eventProfileLocked(c.acct, be.profile, be.ptr+"/profile/data", c.now)
 		if err != nil {
-			// Two profiles matched: the real API reports nothing (no job
-			// id to poll); the emulator counts the entry as failed.
-			job.Failed += len(pr.events)
+			// Two profiles matched: the emulator counts the entry as failed.
+			job.Failed += len(be.events)
 			continue
 		}
-		for _, in := range pr.events {
+		for _, in := range be.events {
 			job.Events++
 			if in.backfill {
 				job.Backfill++
 			}
 			if !e.recordEventLocked(c.acct, p, in, "bulk", c.now) {
-				job.Deduplicated++
+				job.Deduplicated++ // same second without a unique_id
 			}
 		}
 	}
-	c.acct.eventJobs = append(c.acct.eventJobs, job)
 	return http.StatusAccepted, nil, nil
+}
+
+// bulkEntry is one profile's events in a bulk create job, validated.
+type bulkEntry struct {
+	profile map[string]any
+	events  []eventInput
+	ptr     string
+}
+
+// repeatedUniqueIDs lists the events whose unique_id repeats one for the
+// same profile and metric, earlier in the job or already stored.
+func repeatedUniqueIDs(a *account, entries []bulkEntry) []JobErrorState {
+	var errs []JobErrorState
+	seen := map[string]bool{}
+	for _, be := range entries {
+		who, stored := bulkProfileKey(a, be.profile)
+		for j, in := range be.events {
+			if in.uniqueID == "" {
+				continue
+			}
+			k := who + "|" + in.metric + "|" + in.uniqueID
+			dup := seen[k]
+			if m, ok := a.metrics[in.metric]; ok && stored != "" && !dup {
+				_, dup = a.dedup[stored+"|"+m.id+"|u:"+in.uniqueID]
+			}
+			seen[k] = true
+			if dup {
+				errs = append(errs, JobErrorState{Code: "duplicate_unique_id", Title: "Duplicate unique_id.",
+					Detail:  fmt.Sprintf("The unique_id %q is repeated for the same profile and metric %q; no events were processed.", in.uniqueID, in.metric),
+					Pointer: be.ptr + "/events/data/" + strconv.Itoa(j) + "/attributes/unique_id"})
+			}
+		}
+	}
+	return errs
+}
+
+// bulkProfileKey names the profile an entry will write to without creating
+// it: the stored profile's id (also returned as stored), else its
+// identifiers.
+func bulkProfileKey(a *account, data map[string]any) (key, stored string) {
+	if id, _ := data["id"].(string); id != "" {
+		return id, id
+	}
+	attrs := nested(data, "attributes")
+	if m := a.resolve(attrs); len(m) > 0 {
+		return m[0], m[0]
+	}
+	em, ph, ex := identifiers(attrs)
+	return "new:" + strings.ToLower(em) + "|" + ph + "|" + ex, ""
+}
+
+// getEventBulkJob is GET /api/event-bulk-create-jobs/{job_id}: an emulator
+// extension (the contract has no read route for these jobs), shaped like a
+// profile bulk import job plus errors[].
+func (e *Emulator) getEventBulkJob(c *call) (int, any, error) {
+	id := c.r.PathValue("job_id")
+	for _, j := range c.acct.eventJobs {
+		if j.ID != id {
+			continue
+		}
+		errs := make([]any, 0, len(j.Errors))
+		for _, je := range j.Errors {
+			errs = append(errs, map[string]any{"code": je.Code, "title": je.Title, "detail": je.Detail, "source": map[string]any{"pointer": je.Pointer}})
+		}
+		self := c.linkTo("/api/event-bulk-create-jobs/" + j.ID)
+		return http.StatusOK, map[string]any{"data": map[string]any{
+			"type": "event-bulk-create-job", "id": j.ID,
+			"attributes": map[string]any{
+				"status": j.Status, "total_count": j.Total, "completed_count": j.Events - j.Deduplicated, "failed_count": j.Failed,
+				"created_at": formatTime(j.Received), "completed_at": formatTime(j.Received), "errors": errs,
+			},
+			"links": map[string]any{"self": self},
+		}, "links": map[string]any{"self": self}}, nil
+	}
+	return 0, nil, notFound("A bulk create job with id %s does not exist.", id)
 }
 
 // parseEvent checks one event's attributes (metric name, properties count,

@@ -3,6 +3,7 @@ package klaviyo
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,6 @@ func TestBulkCreateEventsBackfill(t *testing.T) {
 	t.Parallel()
 	h := setup(t, nil)
 	h.do("POST", "/api/event-bulk-create-jobs", bulkEventsBody(true, map[string]int{"a@example.com": 3, "b@example.com": 2})).want(t, http.StatusAccepted)
-	h.do("POST", "/api/event-bulk-create-jobs", bulkEventsBody(false, map[string]int{"a@example.com": 4})).want(t, http.StatusAccepted)
 	a := h.account()
 	backfilled := 0
 	for _, ev := range a.Events {
@@ -134,11 +134,10 @@ func TestBulkCreateEventsBackfill(t *testing.T) {
 			backfilled++
 		}
 	}
-	// Second job: 3 of its 4 unique ids were already recorded.
-	if len(a.Events) != 6 || backfilled != 5 || a.DuplicateEvents != 3 {
-		t.Errorf("events %d backfilled %d duplicates %d, want 6, 5, 3", len(a.Events), backfilled, a.DuplicateEvents)
+	if len(a.Events) != 5 || backfilled != 5 {
+		t.Errorf("events %d backfilled %d, want 5, 5", len(a.Events), backfilled)
 	}
-	if len(a.EventBulkJobs) != 2 || a.EventBulkJobs[0].Backfill != 5 || a.EventBulkJobs[1].Deduplicated != 3 {
+	if len(a.EventBulkJobs) != 1 || a.EventBulkJobs[0].Backfill != 5 || a.EventBulkJobs[0].Status != EventJobComplete {
 		t.Errorf("bulk jobs = %+v", a.EventBulkJobs)
 	}
 	if len(a.Profiles) != 2 {
@@ -148,4 +147,62 @@ func TestBulkCreateEventsBackfill(t *testing.T) {
 	if r.status != 400 || len(h.account().Profiles) != 2 {
 		t.Errorf("1,001 events: status %d and %d profiles, want 400 and nothing written", r.status, len(h.account().Profiles))
 	}
+}
+
+// TestBulkCreateEventsRepeatedUniqueIDFailsWhole: a bulk job that repeats a
+// unique_id for the same profile and metric (against a stored event, or
+// within the job) is answered 202 but processes nothing; its job says
+// failed and names the repeated events. The single-event endpoint keeps
+// "first one wins".
+func TestBulkCreateEventsRepeatedUniqueIDFailsWhole(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	// Stored first, through the single-event endpoint.
+	h.do("POST", "/api/events", eventBody("Order shipped", "a@example.com", map[string]any{}, map[string]any{"unique_id": "a@example.com:1"})).want(t, http.StatusAccepted)
+	h.do("POST", "/api/events", eventBody("Order shipped", "a@example.com", map[string]any{}, map[string]any{"unique_id": "a@example.com:1"})).want(t, http.StatusAccepted)
+	if a := h.account(); len(a.Events) != 1 || a.DuplicateEvents != 1 {
+		t.Fatalf("single endpoint: %d events, %d duplicates; want first one wins", len(a.Events), a.DuplicateEvents)
+	}
+	// Against the stored event: a@example.com:1 repeats; b's events are new but not processed either.
+	r := h.do("POST", "/api/event-bulk-create-jobs", bulkEventsBody(true, map[string]int{"a@example.com": 3, "b@example.com": 2})).want(t, http.StatusAccepted)
+	if len(r.body) != 0 {
+		t.Errorf("202 carries a body: %s", r.body)
+	}
+	job := h.eventJob(r)
+	if job.attr("status") != EventJobFailed || fmt.Sprint(job.attr("completed_count")) != "0" || fmt.Sprint(job.attr("failed_count")) != "5" {
+		t.Errorf("job = %s", job.body)
+	}
+	errs, _ := job.attr("errors").([]any)
+	if len(errs) != 1 || !strings.Contains(fmt.Sprint(errs[0]), "a@example.com:1") {
+		t.Errorf("job errors = %v, want the one repeated unique_id", errs)
+	}
+	// Within the request: the same unique_id twice for one profile and metric.
+	body := bulkEventsBody(true, map[string]int{"c@example.com": 2})
+	evs := nested(asMap(nested(body, "data", "attributes", "events-bulk-create")["data"].([]any)[0]), "attributes", "events")["data"].([]any)
+	nested(asMap(evs[1]), "attributes")["unique_id"] = nested(asMap(evs[0]), "attributes")["unique_id"]
+	if job := h.eventJob(h.do("POST", "/api/event-bulk-create-jobs", body).want(t, http.StatusAccepted)); job.attr("status") != EventJobFailed {
+		t.Errorf("repeat within the job: %s", job.body)
+	}
+	// The same unique_id on another metric or profile is no repeat.
+	ok := bulkEventsBody(true, map[string]int{"b@example.com": 1})
+	if job := h.eventJob(h.do("POST", "/api/event-bulk-create-jobs", ok).want(t, http.StatusAccepted)); job.attr("status") != EventJobComplete {
+		t.Errorf("new events: %s", job.body)
+	}
+	a := h.account()
+	if len(a.Events) != 2 || len(a.EventBulkJobs) != 3 {
+		t.Errorf("%d events and %d jobs, want the stored one plus b's one, and 3 jobs", len(a.Events), len(a.EventBulkJobs))
+	}
+	if len(a.Profiles) != 2 {
+		t.Errorf("%d profiles: a failed job created profiles", len(a.Profiles))
+	}
+}
+
+// eventJob reads the job a bulk create answer points at.
+func (h *harness) eventJob(r *resp) *resp {
+	h.t.Helper()
+	loc, err := url.Parse(r.header.Get("Location"))
+	if err != nil || loc.Path == "" {
+		h.t.Fatalf("no job Location: %q", r.header.Get("Location"))
+	}
+	return h.do("GET", loc.Path, nil).want(h.t, http.StatusOK)
 }

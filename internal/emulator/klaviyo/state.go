@@ -118,15 +118,35 @@ type ImportErrorState struct {
 	OriginalPayload map[string]any `json:"original_payload"`
 }
 
+// Event bulk job statuses (emulator choice: the contract documents no job
+// resource for bulk event creation; see docs/assumptions/klaviyo.md).
+const (
+	EventJobComplete = "complete"
+	EventJobFailed   = "failed"
+)
+
 // EventBulkJobState records one POST /api/event-bulk-create-jobs.
 type EventBulkJobState struct {
-	ID           string    `json:"id"`
-	Received     time.Time `json:"received"`
-	Profiles     int       `json:"profiles"`
-	Events       int       `json:"events"`
-	Deduplicated int       `json:"deduplicated"`
-	Backfill     int       `json:"backfill"`
-	Failed       int       `json:"failed"`
+	ID       string    `json:"id"`
+	Received time.Time `json:"received"`
+	// Status is complete, or failed when a unique_id repeated (then
+	// nothing was processed and Errors says which events).
+	Status       string          `json:"status"`
+	Total        int             `json:"total"`
+	Profiles     int             `json:"profiles"`
+	Events       int             `json:"events"`
+	Deduplicated int             `json:"deduplicated"`
+	Backfill     int             `json:"backfill"`
+	Failed       int             `json:"failed"`
+	Errors       []JobErrorState `json:"errors,omitempty"`
+}
+
+// JobErrorState is one error of a failed event bulk job.
+type JobErrorState struct {
+	Code    string `json:"code"`
+	Title   string `json:"title"`
+	Detail  string `json:"detail"`
+	Pointer string `json:"pointer"`
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -201,8 +201,15 @@ func TestBulkCreateEventsBackfill(t *testing.T) {
 			UniqueID: fmt.Sprintf("whiplash:1:%d:shipped", i),
 		})
 	}
-	if err := b.client.BulkCreateEvents(ctx, events, true); err != nil {
+	jobs, err := b.client.BulkCreateEvents(ctx, events, true)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		got, err := b.client.GetEventBulkJob(ctx, j.ID)
+		if err != nil || !got.Done() || got.Failed() || got.CompletedCount != j.Events {
+			t.Errorf("job %s = %+v, %v; want complete with %d events", j.ID, got, err, j.Events)
+		}
 	}
 	a := b.account()
 	backfilled := 0
@@ -217,14 +224,21 @@ func TestBulkCreateEventsBackfill(t *testing.T) {
 	if n := len(a.EventBulkJobs); n != 3 {
 		t.Errorf("%d bulk requests, want 3 (≤ 1,000 events each)", n)
 	}
-	// Replaying is idempotent thanks to unique ids; without backfill the
-	// flag stays false on new events.
-	if err := b.client.BulkCreateEvents(ctx, append(events[:10:10], Event{Metric: "Order delivered", Email: "c1@example.com", UniqueID: "new"}), false); err != nil {
-		t.Fatal(err)
+	if len(jobs) != 3 {
+		t.Errorf("%d jobs returned, want 3", len(jobs))
 	}
-	a = b.account()
-	if len(a.Events) != 2301 || a.DuplicateEvents != 10 || a.Events[2300].Backfill {
-		t.Errorf("after replay: %d events, %d duplicates, last backfill %v", len(a.Events), a.DuplicateEvents, a.Events[len(a.Events)-1].Backfill)
+	// Replaying fails the whole request (a repeated unique_id): the 202
+	// hides it, the job says so, and the new event is not recorded.
+	jobs, err = b.client.BulkCreateEvents(ctx, append(events[:10:10], Event{Metric: "Order delivered", Email: "c1@example.com", UniqueID: "new"}), false)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("replay: %v, %d jobs", err, len(jobs))
+	}
+	j, err := b.client.GetEventBulkJob(ctx, jobs[0].ID)
+	if err != nil || !j.Failed() || len(j.Errors) != 10 || j.Errors[0].Pointer == "" {
+		t.Errorf("replayed job = %+v, %v; want failed with 10 errors", j, err)
+	}
+	if a = b.account(); len(a.Events) != 2300 {
+		t.Errorf("after replay: %d events, want 2300 (nothing processed)", len(a.Events))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -110,12 +111,17 @@ func (c *Client) CreateEvent(ctx context.Context, ev Event) error {
 // BulkCreateEvents records events through POST /api/event-bulk-create-jobs,
 // grouped by profile and split into requests of at most 1,000 events and
 // 5 MB. backfill marks every event as backfilled (recorded without
-// triggering flows). A failure after some requests succeeded is returned as
-// is; resending is safe when events carry unique ids.
-func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill bool) error {
+// triggering flows). It returns one EventJob per request accepted (202),
+// also when a later request fails.
+//
+// Resending is NOT safe: Klaviyo fails a whole request ("no events will be
+// processed") when a unique_id repeats one already recorded for the same
+// profile and metric. A caller sends each event once and confirms the
+// outcome with GetEventBulkJob where the job is Confirmable.
+func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill bool) ([]EventJob, error) {
 	const label = "POST /api/event-bulk-create-jobs"
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	type group struct {
 		profile ProfileAttributes
@@ -127,7 +133,7 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 	)
 	for _, ev := range events {
 		if err := ev.check(label); err != nil {
-			return err
+			return nil, err
 		}
 		if backfill {
 			ev.Backfill = true
@@ -147,10 +153,10 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 		be := bulkEvent{Type: "event", Attributes: ev.attrs(false)}
 		b, err := json.Marshal(be)
 		if err != nil {
-			return invalidf(label, "error encoding event: %v", err)
+			return nil, invalidf(label, "error encoding event: %v", err)
 		}
 		if len(b) > MaxPayloadBytes/2 {
-			return invalidf(label, "event %q is too large (%d bytes)", ev.Metric, len(b))
+			return nil, invalidf(label, "event %q is too large (%d bytes)", ev.Metric, len(b))
 		}
 		g.events = append(g.events, be)
 	}
@@ -158,6 +164,7 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 	// needed.
 	const budget = MaxPayloadBytes * 9 / 10
 	var (
+		jobs   []EventJob
 		doc    bulkDoc
 		count  int
 		size   int
@@ -172,7 +179,10 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 		if count == 0 {
 			return nil
 		}
-		_, err := c.call(ctx, http.MethodPost, "/api/event-bulk-create-jobs", label, nil, doc)
+		resp, err := c.call(ctx, http.MethodPost, "/api/event-bulk-create-jobs", label, nil, doc)
+		if err == nil {
+			jobs = append(jobs, EventJob{ID: jobIDFrom(resp.Header.Get("Location")), Status: EventJobAccepted, Events: count})
+		}
 		newDoc()
 		return err
 	}
@@ -183,7 +193,7 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 			b, _ := json.Marshal(be)
 			if count == MaxBulkEvents || size+len(b) > budget {
 				if err := flush(); err != nil {
-					return err
+					return jobs, err
 				}
 				entry = nil
 			}
@@ -200,7 +210,66 @@ func (c *Client) BulkCreateEvents(ctx context.Context, events []Event, backfill 
 			size += len(b)
 		}
 	}
-	return flush()
+	err := flush()
+	return jobs, err
+}
+
+// jobIDFrom reads the job id from a Location ending in
+// /api/event-bulk-create-jobs/{id}[/].
+func jobIDFrom(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(u.Path, "/"), "/api/event-bulk-create-jobs/")
+	if !ok || strings.Contains(rest, "/") {
+		return ""
+	}
+	return rest
+}
+
+type eventJobDoc struct {
+	Data struct {
+		ID         string `json:"id"`
+		Attributes struct {
+			Status         string  `json:"status"`
+			TotalCount     flexInt `json:"total_count"`
+			CompletedCount flexInt `json:"completed_count"`
+			FailedCount    flexInt `json:"failed_count"`
+			Errors         []struct {
+				Code   string `json:"code"`
+				Title  string `json:"title"`
+				Detail string `json:"detail"`
+				Source struct {
+					Pointer string `json:"pointer"`
+				} `json:"source"`
+			} `json:"errors"`
+		} `json:"attributes"`
+	} `json:"data"`
+}
+
+// GetEventBulkJob reads a bulk event job's status and errors (GET
+// /api/event-bulk-create-jobs/{job_id}; not in Klaviyo's published
+// contract, see EventJob).
+func (c *Client) GetEventBulkJob(ctx context.Context, id string) (EventJob, error) {
+	const label = "GET /api/event-bulk-create-jobs/{job_id}"
+	if id == "" {
+		return EventJob{}, invalidf(label, "job id is required")
+	}
+	resp, err := c.call(ctx, http.MethodGet, "/api/event-bulk-create-jobs/"+url.PathEscape(id), label, nil, nil)
+	if err != nil {
+		return EventJob{}, err
+	}
+	var doc eventJobDoc
+	if err := decode(label, resp, &doc); err != nil {
+		return EventJob{}, err
+	}
+	a := doc.Data.Attributes
+	j := EventJob{ID: id, Status: a.Status, TotalCount: int(a.TotalCount), CompletedCount: int(a.CompletedCount), FailedCount: int(a.FailedCount)}
+	for _, e := range a.Errors {
+		j.Errors = append(j.Errors, JobError{Code: e.Code, Title: e.Title, Detail: e.Detail, Pointer: e.Source.Pointer})
+	}
+	return j, nil
 }
 
 // profileKey groups events of one profile (by its identifiers).

@@ -18,13 +18,9 @@ import (
 	"switchyard/internal/provider/oauthstore"
 )
 
-// exchangeValidator checks one API exchange against the contract. The
-// schema validator of the contract package always runs; the kin-openapi one
-// is added by contract_kin_test.go.
+// exchangeValidator checks one API exchange against the contract (the
+// contract package's validation: kin-openapi's openapi3filter).
 type exchangeValidator func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) error
-
-// extraValidators is appended to by build-tagged test files.
-var extraValidators []func(t *testing.T) exchangeValidator
 
 // validatingTransport validates every /api/ request the client sends and
 // every answer the emulator gives against the Klaviyo contract.
@@ -41,9 +37,6 @@ type validatingTransport struct {
 func newValidatingTransport(t *testing.T, spec *contract.Spec, next http.RoundTripper) *validatingTransport {
 	vt := &validatingTransport{spec: spec, next: next, validated: map[string]int{}}
 	vt.validators = append(vt.validators, vt.ownValidator)
-	for _, mk := range extraValidators {
-		vt.validators = append(vt.validators, mk(t))
-	}
 	return vt
 }
 
@@ -68,9 +61,16 @@ func (vt *validatingTransport) ownValidator(req *http.Request, reqBody []byte, r
 	return nil
 }
 
+// uncontracted reports whether a request goes to a route the contract does
+// not have and the client reads only where it is served: the bulk event
+// job (EventJob, docs/assumptions/klaviyo.md).
+func uncontracted(req *http.Request) bool {
+	return req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, "/api/event-bulk-create-jobs/")
+}
+
 func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !strings.HasPrefix(req.URL.Path, "/api/") {
-		return vt.next.RoundTrip(req) // OAuth endpoints are not in the contract
+	if !strings.HasPrefix(req.URL.Path, "/api/") || uncontracted(req) {
+		return vt.next.RoundTrip(req) // OAuth endpoints and the event job are not in the contract
 	}
 	var reqBody []byte
 	if req.Body != nil {

@@ -212,6 +212,49 @@ type ImportJob struct {
 // Done reports whether the job reached a final state.
 func (j ImportJob) Done() bool { return j.Status == JobComplete || j.Status == JobCancelled }
 
+// EventJob is one POST /api/event-bulk-create-jobs request and, when it
+// could be read, its outcome. Klaviyo answers the request 202 with no body:
+// the contract documents no job id and no job resource. When the answer
+// carries a Location of the job (the emulator does; UNCONFIRMED at
+// Klaviyo), GetEventBulkJob reads its status and errors; otherwise ID is
+// empty and Status is EventJobAccepted: accepted, outcome unknown.
+type EventJob struct {
+	ID             string
+	Status         string
+	Events         int
+	TotalCount     int
+	CompletedCount int
+	FailedCount    int
+	Errors         []JobError
+}
+
+// Event job statuses: the profile import job's enum plus failed (a job
+// refused whole, e.g. for a repeated unique_id) and accepted (202 with no
+// job to read).
+const (
+	EventJobAccepted = "accepted"
+	EventJobFailed   = "failed"
+)
+
+// Confirmable reports whether the job's outcome can be read.
+func (j EventJob) Confirmable() bool { return j.ID != "" }
+
+// Done reports whether the job reached a final state.
+func (j EventJob) Done() bool {
+	return j.Status == JobComplete || j.Status == JobCancelled || j.Status == EventJobFailed
+}
+
+// Failed reports whether the job processed nothing (failed or cancelled).
+func (j EventJob) Failed() bool { return j.Status == EventJobFailed || j.Status == JobCancelled }
+
+// JobError is one error of a failed job (a JSON:API error object).
+type JobError struct {
+	Code    string
+	Title   string
+	Detail  string
+	Pointer string
+}
+
 // ImportError is one failed row of a bulk import.
 type ImportError struct {
 	ID              string

@@ -2,8 +2,8 @@
 // (profiles, events, lists; revision 2026-07-15, klaviyo/openapi commit
 // f0a30ba4, MIT licence in spec/LICENSE) and reads what switchyard needs from
 // them: the per-operation rate limits (x-klaviyo-ratelimit), scopes
-// (x-klaviyo-scopes), filter grammar (x-klaviyo-filters), and a small
-// OpenAPI 3.0 validator for requests and responses.
+// (x-klaviyo-scopes), filter grammar (x-klaviyo-filters), and validation of
+// requests and responses (kin-openapi's openapi3filter).
 //
 // The emulator loads its fixed-window limits from here at startup; tests of
 // the emulator and of the production client validate every exchange against
@@ -15,10 +15,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
 )
 
 //go:embed spec/profiles.json spec/events.json spec/lists.json spec/LICENSE spec/SOURCE
@@ -101,18 +104,12 @@ type Operation struct {
 	Document string
 
 	raw      map[string]any
-	doc      *document
+	route    *routers.Route
 	segments []string
 }
 
 // Label is "METHOD /path/template", the form used for endpoint labels.
 func (o *Operation) Label() string { return o.Method + " " + o.Path }
-
-type document struct {
-	name    string
-	root    map[string]any
-	schemas map[string]any
-}
 
 // Spec is the parsed set of contract documents.
 type Spec struct {
@@ -122,8 +119,11 @@ type Spec struct {
 	byID     map[string]*Operation
 }
 
-// Load parses the embedded contract.
-func Load() (*Spec, error) {
+// Load returns the embedded contract, parsed once per process (kin-openapi
+// takes about a second per parse; the result is never modified).
+func Load() (*Spec, error) { return loadEmbedded() }
+
+var loadEmbedded = sync.OnceValues(func() (*Spec, error) {
 	docs := map[string][]byte{}
 	for _, n := range DocumentNames() {
 		b, err := fs.ReadFile(Files(), n)
@@ -133,7 +133,7 @@ func Load() (*Spec, error) {
 		docs[n] = b
 	}
 	return Parse(docs)
-}
+})
 
 // Parse parses contract documents given by name. Tests use it to load a
 // modified contract.
@@ -149,9 +149,9 @@ func Parse(docs map[string][]byte) (*Spec, error) {
 		if err := json.Unmarshal(docs[name], &root); err != nil {
 			return nil, fmt.Errorf("error parsing contract %s: %w", name, err)
 		}
-		d := &document{name: name, root: root}
-		if comps, ok := root["components"].(map[string]any); ok {
-			d.schemas, _ = comps["schemas"].(map[string]any)
+		kin, err := loadKin(docs[name])
+		if err != nil {
+			return nil, fmt.Errorf("error loading contract %s with kin-openapi: %w", name, err)
 		}
 		if info, ok := root["info"].(map[string]any); ok {
 			if v, _ := info["version"].(string); v != "" {
@@ -169,7 +169,10 @@ func Parse(docs map[string][]byte) (*Spec, error) {
 				if !ok || !isMethod(m) {
 					continue
 				}
-				o, err := newOperation(d, strings.ToUpper(m), path, op)
+				o, err := newOperation(name, strings.ToUpper(m), path, op)
+				if err == nil {
+					o.route, err = kinRoute(kin, o.Method, path)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("contract %s %s %s: %w", name, m, path, err)
 				}
@@ -184,6 +187,45 @@ func Parse(docs map[string][]byte) (*Spec, error) {
 	return s, nil
 }
 
+// loadKin loads a document with kin-openapi. Klaviyo marks referenced
+// schemas nullable with a sibling of $ref ({"$ref": …, "nullable": true});
+// OpenAPI 3.0 says siblings of $ref are ignored, and kin-openapi does so, so
+// a documented null (say a profile's "location": null) would be refused.
+// Each such $ref is first wrapped as {"allOf": [{"$ref": …}], "nullable":
+// true}, which says the same in 3.0 terms.
+func loadKin(doc []byte) (*openapi3.T, error) {
+	var root any
+	if err := json.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(wrapNullableRefs(root))
+	if err != nil {
+		return nil, err
+	}
+	return openapi3.NewLoader().LoadFromData(b)
+}
+
+func wrapNullableRefs(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = wrapNullableRefs(e)
+		}
+		if ref, ok := x["$ref"]; ok && x["nullable"] == true {
+			out := map[string]any{"allOf": []any{map[string]any{"$ref": ref}}, "nullable": true}
+			if d, ok := x["description"]; ok {
+				out["description"] = d
+			}
+			return out
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = wrapNullableRefs(e)
+		}
+	}
+	return v
+}
+
 func isMethod(m string) bool {
 	switch strings.ToLower(m) {
 	case "get", "post", "put", "patch", "delete", "head", "options":
@@ -192,8 +234,8 @@ func isMethod(m string) bool {
 	return false
 }
 
-func newOperation(d *document, method, path string, op map[string]any) (*Operation, error) {
-	o := &Operation{Method: method, Path: path, Document: d.name, raw: op, doc: d, segments: splitPath(path)}
+func newOperation(docName, method, path string, op map[string]any) (*Operation, error) {
+	o := &Operation{Method: method, Path: path, Document: docName, raw: op, segments: splitPath(path)}
 	o.ID, _ = op["operationId"].(string)
 	if sc, ok := op["x-klaviyo-scopes"].([]any); ok {
 		for _, v := range sc {
@@ -323,12 +365,6 @@ func match(tpl, segs []string) (map[string]string, int, bool) {
 	return params, lit, true
 }
 
-// mediaType returns the bare, lower-cased media type of a Content-Type value.
-func mediaType(ct string) string {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
-}
-
 // HasRequestBody reports whether the operation documents a request body.
 func (o *Operation) HasRequestBody() bool {
 	_, ok := o.raw["requestBody"].(map[string]any)
@@ -345,52 +381,3 @@ func (o *Operation) ResponseStatuses() []string {
 	sort.Strings(out)
 	return out
 }
-
-// responseFor finds the response object documented for status: the exact
-// code, then the "NXX" range, then "default".
-func (o *Operation) responseFor(status int) (map[string]any, bool) {
-	rs, _ := o.raw["responses"].(map[string]any)
-	for _, k := range []string{strconv.Itoa(status), strconv.Itoa(status/100) + "XX", "default"} {
-		if r, ok := rs[k].(map[string]any); ok {
-			return o.doc.deref(r), true
-		}
-	}
-	return nil, false
-}
-
-// deref follows a local "#/components/..." $ref (one level of chaining is
-// enough for Klaviyo's documents, but it loops to be safe).
-func (d *document) deref(m map[string]any) map[string]any {
-	for i := 0; i < 16; i++ {
-		ref, ok := m["$ref"].(string)
-		if !ok {
-			return m
-		}
-		next := d.resolve(ref)
-		if next == nil {
-			return m
-		}
-		m = next
-	}
-	return m
-}
-
-func (d *document) resolve(ref string) map[string]any {
-	if !strings.HasPrefix(ref, "#/") {
-		return nil
-	}
-	var cur any = d.root
-	for _, part := range strings.Split(ref[2:], "/") {
-		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[part]
-	}
-	out, _ := cur.(map[string]any)
-	return out
-}
-
-// StatusText is a helper for error messages.
-func statusText(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }

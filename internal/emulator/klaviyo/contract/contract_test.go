@@ -114,12 +114,12 @@ func TestValidateRequest(t *testing.T) {
 			`{"data":{"type":"event","attributes":{"properties":{},"time":"yesterday",
 			"metric":{"data":{"type":"metric","attributes":{"name":"x"}}},
 			"profile":{"data":{"type":"profile","attributes":{"email":"s@e.com"}}}}}}`, "date-time"},
-		{"page size too big", "get_profiles", url.Values{"page[size]": {"101"}}, hdr, "", "maximum"},
+		{"page size too big", "get_profiles", url.Values{"page[size]": {"101"}}, hdr, "", "at most 100"},
 		{"page size not int", "get_profiles", url.Values{"page[size]": {"x"}}, hdr, "", "integer"},
 		{"fields enum", "get_profiles", url.Values{"fields[profile]": {"email,bogus"}}, hdr, "", "bogus"},
 		{"list members", "add_profiles_to_list", nil, hdr, `{"data":[{"type":"profile","id":"01A"}]}`, ""},
 		{"missing body", "add_profiles_to_list", nil, hdr, ``, "required"},
-		{"wrong media type", "add_profiles_to_list", nil, http.Header{"Revision": {"x"}, "Content-Type": {"text/plain"}}, `{"data":[]}`, "media type"},
+		{"wrong media type", "add_profiles_to_list", nil, http.Header{"Revision": {"x"}, "Content-Type": {"text/plain"}}, `{"data":[]}`, "Content-Type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,20 +2,28 @@ package contract
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 )
+
+// Validation is kin-openapi's (openapi3filter) over the operation's route in
+// its document; this file only builds its input and turns its errors into
+// ValidationErrors (where, JSON pointer or parameter, message).
 
 // ValidationError is one place where a document breaks the contract.
 type ValidationError struct {
-	// Where is "body", "query", "header" or "response".
+	// Where is "body", "query", "header", "path" or "response".
 	Where string
 	// Pointer is a JSON pointer into the body ("/data/attributes/email") or
 	// the parameter name.
@@ -48,364 +56,191 @@ func (es ValidationErrors) orNil() error {
 	return es
 }
 
+// schemaOptions: formats are checked (kin-openapi leaves them off by
+// default), date-time as RFC 3339 and uri as an absolute URI.
+var schemaOptions = []openapi3.SchemaValidationOption{
+	openapi3.EnableFormatValidation(),
+	openapi3.WithStringFormatValidator("date-time", openapi3.NewCallbackValidator(func(s string) error {
+		_, err := ParseTime(s)
+		return err
+	})),
+	openapi3.WithStringFormatValidator("uri", openapi3.NewCallbackValidator(func(s string) error {
+		if u, err := url.Parse(s); err != nil || u.Scheme == "" || u.Host == "" {
+			return errors.New("not an absolute URI")
+		}
+		return nil
+	})),
+}
+
+func (o *Operation) options() *openapi3filter.Options {
+	return &openapi3filter.Options{
+		MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, SkipSettingDefaults: true,
+		RejectWhenRequestBodyNotSpecified: true, IncludeResponseStatus: true, SchemaValidationOptions: schemaOptions,
+	}
+}
+
+// input builds kin-openapi's request input. pathParams may be nil (the
+// caller did not resolve the path): the path's parameters are then not
+// checked.
+func (o *Operation) input(pathParams map[string]string, query url.Values, header http.Header, body []byte) *openapi3filter.RequestValidationInput {
+	if header == nil {
+		header = http.Header{}
+	}
+	req := &http.Request{Method: o.Method, URL: &url.URL{Path: o.Path, RawQuery: query.Encode()}, Header: header.Clone(),
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
+	if pathParams == nil {
+		pathParams = map[string]string{}
+		for _, s := range o.segments {
+			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+				pathParams[s[1:len(s)-1]] = "x"
+			}
+		}
+	}
+	return &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, QueryParams: query, Route: o.route, Options: o.options()}
+}
+
 // ValidateRequest checks the parameters (path, query, header) and the body of
 // a request against the operation. pathParams may be nil.
 func (o *Operation) ValidateRequest(pathParams map[string]string, query url.Values, header http.Header, body []byte) error {
-	var errs ValidationErrors
-	params, _ := o.raw["parameters"].([]any)
-	for _, p := range params {
-		pm, ok := p.(map[string]any)
-		if !ok {
-			continue
-		}
-		pm = o.doc.deref(pm)
-		name, _ := pm["name"].(string)
-		in, _ := pm["in"].(string)
-		required, _ := pm["required"].(bool)
-		schema, _ := pm["schema"].(map[string]any)
-		var (
-			val     string
-			present bool
-		)
-		switch in {
-		case "header":
-			if vs := header.Values(name); len(vs) > 0 {
-				val, present = vs[0], true
-			}
-		case "query":
-			if query.Has(name) {
-				val, present = query.Get(name), true
-			}
-		case "path":
-			val, present = pathParams[name]
-			if pathParams == nil {
-				present = true // caller did not resolve the path
-			}
-		}
-		if !present {
-			if required {
-				errs = append(errs, &ValidationError{Where: in, Pointer: name, Message: "required parameter is missing"})
-			}
-			continue
-		}
-		if in == "path" && pathParams == nil {
-			continue
-		}
-		errs = append(errs, o.validateParam(in, name, val, schema, pm)...)
+	if query == nil {
+		query = url.Values{}
 	}
-	if rb, ok := o.raw["requestBody"].(map[string]any); ok {
-		rb = o.doc.deref(rb)
-		required, _ := rb["required"].(bool)
-		if len(bytes.TrimSpace(body)) == 0 {
-			if required {
-				errs = append(errs, &ValidationError{Where: "body", Message: "request body is required"})
-			}
-		} else {
-			content, _ := rb["content"].(map[string]any)
-			ct := mediaType(header.Get("Content-Type"))
-			media, ok := content[ct].(map[string]any)
-			if !ok {
-				errs = append(errs, &ValidationError{Where: "header", Pointer: "Content-Type", Message: fmt.Sprintf("media type %q is not one of %v", ct, keys(content))})
-			} else {
-				schema, _ := media["schema"].(map[string]any)
-				errs = append(errs, o.doc.validateJSON("body", schema, body)...)
-			}
-		}
-	} else if len(bytes.TrimSpace(body)) > 0 {
-		errs = append(errs, &ValidationError{Where: "body", Message: "operation takes no request body"})
-	}
-	return errs.orNil()
+	err := openapi3filter.ValidateRequest(context.Background(), o.input(pathParams, query, header, body))
+	return convert(err, "body").orNil()
 }
 
 // ValidateBody checks only a request body (JSON) against the operation's
 // request schema for the JSON:API media type.
 func (o *Operation) ValidateBody(body []byte) error {
-	rb, ok := o.raw["requestBody"].(map[string]any)
-	if !ok {
+	rb := o.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
 		return nil
 	}
-	rb = o.doc.deref(rb)
-	content, _ := rb["content"].(map[string]any)
-	for _, media := range content {
-		m, _ := media.(map[string]any)
-		schema, _ := m["schema"].(map[string]any)
-		return ValidationErrors(o.doc.validateJSON("body", schema, body)).orNil()
+	for ct := range rb.Value.Content {
+		in := o.input(nil, url.Values{}, http.Header{"Content-Type": {ct}}, body)
+		return convert(openapi3filter.ValidateRequestBody(context.Background(), in, rb.Value), "body").orNil()
 	}
 	return nil
 }
 
 // ValidateResponse checks a response's status, media type and body.
 func (o *Operation) ValidateResponse(status int, header http.Header, body []byte) error {
-	resp, ok := o.responseFor(status)
-	if !ok {
-		return ValidationErrors{{Where: "response", Message: fmt.Sprintf("status %s is not documented (have %v)", statusText(status), o.ResponseStatuses())}}
+	if header == nil {
+		header = http.Header{}
 	}
-	content, _ := resp["content"].(map[string]any)
-	if len(content) == 0 {
-		if len(bytes.TrimSpace(body)) > 0 {
-			return ValidationErrors{{Where: "response", Message: fmt.Sprintf("status %d documents no body but got %d bytes", status, len(body))}}
-		}
+	resp := o.route.Operation.Responses.Status(status)
+	if resp == nil {
+		resp = o.route.Operation.Responses.Default()
+	}
+	switch {
+	case resp == nil:
+		return ValidationErrors{{Where: "response", Message: fmt.Sprintf("status %d is not documented (have %v)", status, o.ResponseStatuses())}}
+	case resp.Value != nil && len(resp.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0:
+		return ValidationErrors{{Where: "response", Message: fmt.Sprintf("status %d documents no body but got %d bytes", status, len(body))}}
+	}
+	in := &openapi3filter.ResponseValidationInput{RequestValidationInput: o.input(nil, url.Values{}, nil, nil),
+		Status: status, Header: header, Options: o.options()}
+	in.SetBodyBytes(body)
+	return convert(openapi3filter.ValidateResponse(context.Background(), in), "response").orNil()
+}
+
+// convert flattens kin-openapi's errors (multi-errors of request, response
+// and schema errors) into ValidationErrors.
+func convert(err error, where string) ValidationErrors {
+	if err == nil {
 		return nil
 	}
-	ct := mediaType(header.Get("Content-Type"))
-	media, ok := content[ct].(map[string]any)
-	if !ok {
-		return ValidationErrors{{Where: "response", Pointer: "Content-Type", Message: fmt.Sprintf("media type %q is not one of %v", ct, keys(content))}}
+	if me, ok := err.(openapi3.MultiError); ok {
+		var out ValidationErrors
+		for _, e := range me {
+			out = append(out, convert(e, where)...)
+		}
+		return out
 	}
-	schema, _ := media["schema"].(map[string]any)
-	return ValidationErrors(o.doc.validateJSON("response", schema, body)).orNil()
+	var re *openapi3filter.RequestError
+	if errors.As(err, &re) {
+		if p := re.Parameter; p != nil {
+			return located(re.Err, p.In, p.Name, re.Reason)
+		}
+		if re.Err == nil {
+			return ValidationErrors{{Where: where, Message: re.Error()}}
+		}
+		return located(re.Err, where, "", re.Reason)
+	}
+	var rse *openapi3filter.ResponseError
+	if errors.As(err, &rse) {
+		if rse.Err == nil {
+			return ValidationErrors{{Where: "response", Message: rse.Reason}}
+		}
+		return located(rse.Err, "response", "", rse.Reason)
+	}
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		return schemaErrors(se, where, "", "")
+	}
+	return ValidationErrors{{Where: where, Message: err.Error()}}
 }
 
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// located converts the cause of a request or response error found at where
+// (a parameter name when name is set).
+func located(cause error, where, name, reason string) ValidationErrors {
+	if me, ok := cause.(openapi3.MultiError); ok {
+		var out ValidationErrors
+		for _, e := range me {
+			out = append(out, located(e, where, name, reason)...)
+		}
+		return out
 	}
-	return out
+	var se *openapi3.SchemaError
+	if errors.As(cause, &se) {
+		return schemaErrors(se, where, name, "")
+	}
+	msg := cause.Error()
+	if reason != "" && !strings.Contains(msg, reason) {
+		msg = reason + ": " + msg
+	}
+	return ValidationErrors{{Where: where, Pointer: name, Message: msg}}
 }
 
-func (o *Operation) validateParam(in, name, val string, schema, param map[string]any) ValidationErrors {
-	if schema == nil {
-		return nil
+// schemaErrors names each failing value by its JSON pointer (body) or
+// parameter, with kin-openapi's reason and the offending value. An allOf
+// failure (Klaviyo's nullable $refs are wrapped in one, see loadKin) is
+// reported by its cause.
+func schemaErrors(se *openapi3.SchemaError, where, name, prefix string) ValidationErrors {
+	ptr := prefix
+	for _, p := range se.JSONPointer() {
+		ptr += "/" + escape(p)
 	}
-	schema = o.doc.deref(schema)
-	typ, _ := schema["type"].(string)
-	var v any
-	switch typ {
-	case "integer":
-		i, err := strconv.ParseInt(val, 10, 64)
-		if err != nil {
-			return ValidationErrors{{Where: in, Pointer: name, Message: fmt.Sprintf("%q is not an integer", val)}}
+	if se.SchemaField == "allOf" && se.Origin != nil {
+		var inner ValidationErrors
+		causes := []error{se.Origin}
+		if me, ok := se.Origin.(openapi3.MultiError); ok {
+			causes = me
 		}
-		v = json.Number(strconv.FormatInt(i, 10))
-	case "number":
-		if _, err := strconv.ParseFloat(val, 64); err != nil {
-			return ValidationErrors{{Where: in, Pointer: name, Message: fmt.Sprintf("%q is not a number", val)}}
-		}
-		v = json.Number(val)
-	case "boolean":
-		b, err := strconv.ParseBool(val)
-		if err != nil {
-			return ValidationErrors{{Where: in, Pointer: name, Message: fmt.Sprintf("%q is not a boolean", val)}}
-		}
-		v = b
-	case "array":
-		// Klaviyo's array parameters are form style with explode=false:
-		// comma-separated values.
-		parts := []any{}
-		if val != "" {
-			for _, p := range strings.Split(val, ",") {
-				parts = append(parts, p)
+		for _, c := range causes {
+			var ie *openapi3.SchemaError
+			if errors.As(c, &ie) {
+				inner = append(inner, schemaErrors(ie, where, name, ptr)...)
 			}
 		}
-		v = parts
-	default:
-		v = val
-	}
-	var errs ValidationErrors
-	o.doc.validate(in, schema, v, name, &errs, 0)
-	return errs
-}
-
-func (d *document) validateJSON(where string, schema map[string]any, body []byte) ValidationErrors {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return ValidationErrors{{Where: where, Message: "body is not JSON: " + err.Error()}}
-	}
-	if dec.More() {
-		return ValidationErrors{{Where: where, Message: "body has trailing data after the JSON value"}}
-	}
-	if schema == nil {
-		return nil
-	}
-	var errs ValidationErrors
-	d.validate(where, schema, v, "", &errs, 0)
-	return errs
-}
-
-const maxDepth = 64
-
-// validate checks v against an OpenAPI 3.0 schema object. It understands the
-// keywords Klaviyo's documents use: $ref (with a "nullable" sibling, which
-// Klaviyo uses to mark referenced objects nullable), type, nullable,
-// properties, required, additionalProperties, items, enum, format
-// (date-time, date, uri), allOf, oneOf, anyOf, minimum/maximum,
-// minLength/maxLength, minItems/maxItems and pattern.
-func (d *document) validate(where string, schema map[string]any, v any, ptr string, errs *ValidationErrors, depth int) {
-	if depth > maxDepth {
-		*errs = append(*errs, &ValidationError{Where: where, Pointer: ptr, Message: "schema nesting too deep"})
-		return
-	}
-	fail := func(format string, args ...any) {
-		*errs = append(*errs, &ValidationError{Where: where, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
-	}
-	nullable, _ := schema["nullable"].(bool)
-	if ref, ok := schema["$ref"].(string); ok {
-		target := d.resolve(ref)
-		if target == nil {
-			fail("unresolvable $ref %s", ref)
-			return
-		}
-		if v == nil && nullable {
-			return
-		}
-		d.validate(where, target, v, ptr, errs, depth+1)
-		return
-	}
-	if v == nil {
-		if nullable {
-			return
-		}
-		if _, typed := schema["type"]; typed {
-			fail("null is not allowed")
-			return
+		if len(inner) > 0 {
+			return inner
 		}
 	}
-	if typ, ok := schema["type"].(string); ok && v != nil {
-		if !hasType(v, typ) {
-			fail("%s is not of type %s", describe(v), typ)
-			return
-		}
+	if name != "" {
+		ptr = name
 	}
-	if enum, ok := schema["enum"].([]any); ok && v != nil {
-		found := false
-		for _, e := range enum {
-			if equalScalar(e, v) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			fail("%s is not one of %v", describe(v), enum)
-		}
+	msg := se.Reason
+	switch se.SchemaField {
+	case "required":
+		msg = "required property is missing (" + msg + ")"
+	case "oneOf", "anyOf":
+		msg += " (" + se.SchemaField + ")"
 	}
-	switch x := v.(type) {
-	case string:
-		d.checkString(schema, x, fail)
-	case json.Number:
-		f, _ := x.Float64()
-		if mn, ok := schema["minimum"].(float64); ok && f < mn {
-			fail("%v is below the minimum %v", x, mn)
-		}
-		if mx, ok := schema["maximum"].(float64); ok && f > mx {
-			fail("%v is above the maximum %v", x, mx)
-		}
-	case []any:
-		if mn, ok := schema["minItems"].(float64); ok && float64(len(x)) < mn {
-			fail("%d items, fewer than minItems %v", len(x), mn)
-		}
-		if mx, ok := schema["maxItems"].(float64); ok && float64(len(x)) > mx {
-			fail("%d items, more than maxItems %v", len(x), mx)
-		}
-		if items, ok := schema["items"].(map[string]any); ok {
-			for i, e := range x {
-				d.validate(where, items, e, ptr+"/"+strconv.Itoa(i), errs, depth+1)
-			}
-		}
-	case map[string]any:
-		props, _ := schema["properties"].(map[string]any)
-		if req, ok := schema["required"].([]any); ok {
-			for _, r := range req {
-				name, _ := r.(string)
-				if _, present := x[name]; !present {
-					*errs = append(*errs, &ValidationError{Where: where, Pointer: ptr + "/" + escape(name), Message: "required property is missing"})
-				}
-			}
-		}
-		for k, val := range x {
-			if ps, ok := props[k].(map[string]any); ok {
-				d.validate(where, ps, val, ptr+"/"+escape(k), errs, depth+1)
-				continue
-			}
-			switch ap := schema["additionalProperties"].(type) {
-			case bool:
-				if !ap {
-					*errs = append(*errs, &ValidationError{Where: where, Pointer: ptr + "/" + escape(k), Message: "property is not allowed"})
-				}
-			case map[string]any:
-				d.validate(where, ap, val, ptr+"/"+escape(k), errs, depth+1)
-			}
-		}
+	if v := describe(se.Value); v != "" && se.SchemaField != "required" {
+		msg += ": got " + v
 	}
-	if all, ok := schema["allOf"].([]any); ok {
-		for _, s := range all {
-			if sm, ok := s.(map[string]any); ok {
-				d.validate(where, sm, v, ptr, errs, depth+1)
-			}
-		}
-	}
-	if v == nil && nullable {
-		return
-	}
-	if one, ok := schema["oneOf"].([]any); ok {
-		n := 0
-		var firstErrs ValidationErrors
-		for _, s := range one {
-			sm, _ := s.(map[string]any)
-			var sub ValidationErrors
-			d.validate(where, sm, v, ptr, &sub, depth+1)
-			if len(sub) == 0 {
-				n++
-			} else if firstErrs == nil {
-				firstErrs = sub
-			}
-		}
-		if n != 1 {
-			fail("%s matches %d of the %d oneOf schemas (want exactly 1)%s", describe(v), n, len(one), firstHint(firstErrs))
-		}
-	}
-	if anyOf, ok := schema["anyOf"].([]any); ok {
-		n := 0
-		for _, s := range anyOf {
-			sm, _ := s.(map[string]any)
-			var sub ValidationErrors
-			d.validate(where, sm, v, ptr, &sub, depth+1)
-			if len(sub) == 0 {
-				n++
-			}
-		}
-		if n == 0 {
-			fail("%s matches none of the anyOf schemas", describe(v))
-		}
-	}
-}
-
-func firstHint(es ValidationErrors) string {
-	if len(es) == 0 {
-		return ""
-	}
-	return " (first: " + es[0].Error() + ")"
-}
-
-func (d *document) checkString(schema map[string]any, s string, fail func(string, ...any)) {
-	if mn, ok := schema["minLength"].(float64); ok && float64(len([]rune(s))) < mn {
-		fail("string shorter than minLength %v", mn)
-	}
-	if mx, ok := schema["maxLength"].(float64); ok && float64(len([]rune(s))) > mx {
-		fail("string longer than maxLength %v", mx)
-	}
-	if p, ok := schema["pattern"].(string); ok {
-		if re, err := regexp.Compile(p); err == nil && !re.MatchString(s) {
-			fail("%q does not match pattern %s", s, p)
-		}
-	}
-	switch schema["format"] {
-	case "date-time":
-		if _, err := ParseTime(s); err != nil {
-			fail("%q is not a date-time", s)
-		}
-	case "date":
-		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			fail("%q is not a date", s)
-		}
-	case "uri":
-		u, err := url.Parse(s)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			fail("%q is not an absolute URI", s)
-		}
-	}
+	return ValidationErrors{{Where: where, Pointer: ptr, Message: msg}}
 }
 
 // ParseTime reads an RFC 3339 date-time (fractional seconds optional).
@@ -421,79 +256,28 @@ func escape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
-func hasType(v any, typ string) bool {
-	switch typ {
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "number":
-		_, ok := v.(json.Number)
-		return ok
-	case "integer":
-		n, ok := v.(json.Number)
-		if !ok {
-			return false
-		}
-		if _, err := n.Int64(); err == nil {
-			return true
-		}
-		f, err := n.Float64()
-		return err == nil && f == float64(int64(f))
-	}
-	return true
-}
-
+// describe shows a scalar or short array value ("" for objects).
 func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "…"
-		}
-		return strconv.Quote(x)
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	case []any:
-		return fmt.Sprintf("array(%d)", len(x))
-	case map[string]any:
-		return "object"
+	switch v.(type) {
+	case nil, map[string]any:
+		return ""
 	}
-	return fmt.Sprintf("%T", v)
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 120 {
+		return ""
+	}
+	return string(b)
 }
 
-func equalScalar(a, b any) bool {
-	switch y := b.(type) {
-	case json.Number:
-		f, err := y.Float64()
-		if err != nil {
-			return false
-		}
-		switch x := a.(type) {
-		case float64:
-			return x == f
-		case json.Number:
-			g, _ := x.Float64()
-			return g == f
-		}
-		return false
-	case string:
-		x, ok := a.(string)
-		return ok && x == y
-	case bool:
-		x, ok := a.(bool)
-		return ok && x == y
+// route builds the operation's kin-openapi route in its document.
+func kinRoute(doc *openapi3.T, method, path string) (*routers.Route, error) {
+	pi := doc.Paths.Value(path)
+	if pi == nil {
+		return nil, fmt.Errorf("kin-openapi has no path %s", path)
 	}
-	return false
+	op := pi.GetOperation(method)
+	if op == nil {
+		return nil, fmt.Errorf("kin-openapi has no %s %s", method, path)
+	}
+	return &routers.Route{Spec: doc, Path: path, PathItem: pi, Method: method, Operation: op}, nil
 }
