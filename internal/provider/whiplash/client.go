@@ -547,14 +547,17 @@ func (c *Client) GetOrder(ctx context.Context, id int64) (*Order, error) {
 	return &o, nil
 }
 
-// Pager walks the pages of an order search until a short or empty page (the
-// official gem's rule). Page is the next page to fetch, so a backfill can
-// persist it and resume.
+// Pager walks the pages of an order search until an empty page, or a page
+// shorter than the fullest page seen so far. Whiplash documents no maximum
+// per_page (its gem asks for 50), so a page shorter than requested is not
+// the end by itself: the server may cap the size. Page is the next page to
+// fetch, so a backfill can persist it and resume.
 type Pager struct {
 	c    *Client
 	p    SearchParams
 	Page int
 	done bool
+	full int // the most rows a page has had: the server's effective page size
 }
 
 // Pager returns a pager starting at p.Page (default 1).
@@ -578,7 +581,8 @@ func (pg *Pager) Next(ctx context.Context) ([]Order, error) {
 		return nil, err
 	}
 	pg.Page++
-	if len(orders) < p.perPage() {
+	pg.full = max(pg.full, len(orders))
+	if len(orders) == 0 || len(orders) < pg.full {
 		pg.done = true
 	}
 	return orders, nil
