@@ -130,6 +130,30 @@ func intParam(v url.Values, name string, def int) (int, error) {
 	return i, nil
 }
 
+// pageParams reads page (default 1) and per_page (default DefaultPerPage,
+// clamped to MaxPerPage without an error).
+func (e *Emulator) pageParams(v url.Values) (page, perPage int, err error) {
+	if page, err = intParam(v, "page", 1); err != nil {
+		return 0, 0, err
+	}
+	if perPage, err = intParam(v, "per_page", e.cfg.DefaultPerPage); err != nil {
+		return 0, 0, err
+	}
+	if perPage < 1 {
+		perPage = e.cfg.DefaultPerPage
+	}
+	return max(page, 1), min(perPage, e.cfg.MaxPerPage), nil
+}
+
+// pageOf returns page (1-based) of rows, perPage rows a page, never nil.
+func pageOf[T any](rows []T, page, perPage int) []T {
+	lo := (page - 1) * perPage
+	if lo >= len(rows) {
+		return []T{}
+	}
+	return rows[lo:min(len(rows), lo+perPage)]
+}
+
 func (e *Emulator) handleListOrders(w http.ResponseWriter, r *http.Request, p *principal) {
 	v := r.URL.Query()
 	q, err := e.parseListQuery(v)
@@ -137,21 +161,11 @@ func (e *Emulator) handleListOrders(w http.ResponseWriter, r *http.Request, p *p
 		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	page, err := intParam(v, "page", 1)
+	page, perPage, err := e.pageParams(v)
 	if err != nil {
 		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	perPage, err := intParam(v, "per_page", e.cfg.DefaultPerPage)
-	if err != nil {
-		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	}
-	page = max(page, 1)
-	if perPage < 1 {
-		perPage = e.cfg.DefaultPerPage
-	}
-	perPage = min(perPage, e.cfg.MaxPerPage)
 	wantTotal, _ := strconv.ParseBool(v.Get("page_total"))
 	links, _ := strconv.ParseBool(v.Get("page_links"))
 

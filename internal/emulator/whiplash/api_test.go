@@ -584,3 +584,45 @@ func BenchmarkListOrders100k(b *testing.B) {
 		}
 	}
 }
+
+// TestListsArePagedAndCapped: the catalogue and the subscriptions are served
+// in pages like orders, and per_page above the cap (50 by default) gets 50
+// rows with no error.
+func TestListsArePagedAndCapped(t *testing.T) {
+	t.Parallel()
+	_, srv := newTestEmulator(t, Config{Fixtures: &SeedOptions{Orders: 120, Seed: 3}})
+	tok, _ := token(t, srv, "user_manage")
+	var orders []json.RawMessage
+	if st := call(t, "GET", srv.URL+"/api/v2/orders?per_page=100", tok, "", &orders); st != 200 || len(orders) != 50 {
+		t.Fatalf("per_page=100: status %d, %d rows; want 200 and 50", st, len(orders))
+	}
+	var all []NotificationEvent
+	for page := 1; ; page++ {
+		var rows []NotificationEvent
+		if st := call(t, "GET", fmt.Sprintf("%s/api/v2/notification_events?per_page=5&page=%d", srv.URL, page), tok, "", &rows); st != 200 {
+			t.Fatalf("catalogue page %d: status %d", page, st)
+		}
+		if len(rows) > 5 {
+			t.Fatalf("catalogue page %d has %d rows, per_page 5", page, len(rows))
+		}
+		all = append(all, rows...)
+		if len(rows) < 5 {
+			break
+		}
+	}
+	if len(all) != len(catalogue) || all[len(all)-1].ID != catalogue[len(catalogue)-1].ID {
+		t.Fatalf("paged catalogue has %d entries, want %d", len(all), len(catalogue))
+	}
+	for i := 1; i <= 4; i++ {
+		body := fmt.Sprintf(`{"notification_event_id":%d,"endpoint":"https://hub.example.com/h","notification_type":"webhook"}`, i)
+		if st := call(t, "POST", srv.URL+"/api/v2/notification_subscriptions", tok, body, nil); st != 201 {
+			t.Fatalf("create subscription %d: status %d", i, st)
+		}
+	}
+	var p1, p2 []subscription
+	call(t, "GET", srv.URL+"/api/v2/notification_subscriptions?per_page=3&page=1", tok, "", &p1)
+	call(t, "GET", srv.URL+"/api/v2/notification_subscriptions?per_page=3&page=2", tok, "", &p2)
+	if len(p1) != 3 || len(p2) != 1 || p2[0].ID <= p1[2].ID {
+		t.Fatalf("subscription pages: %d then %d rows", len(p1), len(p2))
+	}
+}

@@ -150,11 +150,24 @@ func validEndpoint(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
+// handleListEvents serves the catalogue in pages (page, per_page), as the
+// V2 spec documents for the list.
 func (e *Emulator) handleListEvents(w http.ResponseWriter, r *http.Request, p *principal) {
-	emukit.WriteJSON(w, http.StatusOK, catalogue)
+	page, perPage, err := e.pageParams(r.URL.Query())
+	if err != nil {
+		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	emukit.WriteJSON(w, http.StatusOK, pageOf(catalogue, page, perPage))
 }
 
+// handleListSubs serves the customer's subscriptions by id, in pages.
 func (e *Emulator) handleListSubs(w http.ResponseWriter, r *http.Request, p *principal) {
+	page, perPage, err := e.pageParams(r.URL.Query())
+	if err != nil {
+		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
 	e.mu.Lock()
 	out := []subscription{}
 	for _, s := range e.subs {
@@ -164,7 +177,7 @@ func (e *Emulator) handleListSubs(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	e.mu.Unlock()
 	slices.SortFunc(out, func(a, b subscription) int { return int(a.ID - b.ID) })
-	emukit.WriteJSON(w, http.StatusOK, out)
+	emukit.WriteJSON(w, http.StatusOK, pageOf(out, page, perPage))
 }
 
 func (e *Emulator) subFor(w http.ResponseWriter, r *http.Request, p *principal) *subscription {

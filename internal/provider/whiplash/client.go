@@ -619,13 +619,47 @@ type NotificationEvent struct {
 	Description          string  `json:"description"`
 }
 
-// ListNotificationEvents returns the catalogue of notification events.
+// ListNotificationEvents returns the catalogue of notification events,
+// every page of it.
 func (c *Client) ListNotificationEvents(ctx context.Context) ([]NotificationEvent, error) {
-	var out []NotificationEvent
-	if err := c.do(ctx, http.MethodGet, "/notification_events", "/notification_events", nil, nil, &out); err != nil {
-		return nil, err
+	return listAll[NotificationEvent](ctx, c, "/notification_events")
+}
+
+// maxListPages bounds listAll, so a server that ignores page can never keep
+// it reading.
+const maxListPages = 1000
+
+// listAll reads every page of a bare-array list (page, per_page =
+// DefaultPerPage): it stops at an empty page, a page shorter than the
+// fullest one seen (the server may cap per_page below what was asked), or a
+// page that repeats the previous one (a server that ignores page).
+func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var all []T
+	var prev json.RawMessage
+	full := 0
+	for page := 1; page <= maxListPages; page++ {
+		q := url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(DefaultPerPage)}}
+		var raw []json.RawMessage
+		if err := c.do(ctx, http.MethodGet, path, path, q, nil, &raw); err != nil {
+			return nil, err
+		}
+		if len(raw) == 0 || (prev != nil && string(raw[0]) == string(prev)) {
+			return all, nil
+		}
+		prev = raw[0]
+		for i, r := range raw {
+			var v T
+			if err := json.Unmarshal(r, &v); err != nil {
+				return nil, fmt.Errorf("whiplash GET %s page %d row %d: %w", path, page, i, err)
+			}
+			all = append(all, v)
+		}
+		full = max(full, len(raw))
+		if len(raw) < full {
+			return all, nil
+		}
 	}
-	return out, nil
+	return nil, fmt.Errorf("whiplash GET %s: more than %d pages", path, maxListPages)
 }
 
 // Subscription is a notification subscription.
@@ -682,13 +716,10 @@ func (c *Client) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	return &out, nil
 }
 
-// ListSubscriptions returns the customer's notification subscriptions.
+// ListSubscriptions returns the customer's notification subscriptions,
+// every page of them.
 func (c *Client) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
-	var out []Subscription
-	if err := c.do(ctx, http.MethodGet, "/notification_subscriptions", "/notification_subscriptions", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listAll[Subscription](ctx, c, "/notification_subscriptions")
 }
 
 // DeleteSubscription removes a subscription; an unknown id is ENOTFOUND.
