@@ -18,6 +18,7 @@ import (
 	"switchyard/internal/domain"
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
 	whiplashemu "switchyard/internal/emulator/whiplash"
+	"switchyard/internal/provider/whiplash"
 )
 
 // TestBackfillKilledAndResumed: a backfill of 20,000 orders is killed (-9)
@@ -57,8 +58,10 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	emails := map[string]bool{}
 	wantEvents := 0
 	for id := int64(1); id < 100000 && len(emails) < inWindow+1; id++ {
-		o, ok := wl.Order(id)
-		if !ok {
+		var o whiplash.Order
+		if ok, err := wl.DecodeOrder(id, &o); err != nil {
+			t.Fatal(err)
+		} else if !ok {
 			continue
 		}
 		if o.UpdatedAt.Before(launch.Add(-whiplashklaviyo.BackfillWindow)) {

@@ -201,9 +201,9 @@ func finalOrders(t *testing.T, emu *whiplashemu.Emulator, rep whiplashemu.SimRep
 			continue
 		}
 		seen[ev.OrderID] = true
-		o, ok := emu.Order(ev.OrderID)
-		if !ok {
-			t.Fatalf("order %d missing from the emulator", ev.OrderID)
+		var o whiplash.Order
+		if ok, err := emu.DecodeOrder(ev.OrderID, &o); !ok || err != nil {
+			t.Fatalf("order %d missing from the emulator (%v)", ev.OrderID, err)
 		}
 		e := domain.NormalizeEmail(o.Email)
 		ex.orders[e] = append(ex.orders[e], o)

@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,10 +35,17 @@ func TestWhiplashDayIntoServe(t *testing.T) {
 	if rep.Failed != 0 || rep.Duplicates == 0 || rep.Reordered == 0 {
 		t.Fatalf("simulation: %d failed, %d duplicates, %d reordered", rep.Failed, rep.Duplicates, rep.Reordered)
 	}
+	// Expectations come from the simulation's own event ids (event name and
+	// store/order/status/updated_at of the transition), never from
+	// switchyard's dedup key: a key too coarse stores fewer events than were
+	// sent, one too fine stores a duplicate twice, and both fail below.
 	want := map[string]bool{}
 	stores := map[int64]bool{}
 	for _, ev := range rep.Events {
-		want[ev.DedupKey] = true
+		if want[ev.ID] {
+			t.Fatalf("simulation reported event %s twice", ev.ID)
+		}
+		want[ev.ID] = true
 		stores[ev.StoreID] = true
 	}
 	if len(stores) != 3 {
@@ -49,16 +59,27 @@ func TestWhiplashDayIntoServe(t *testing.T) {
 		t.Fatal("more events than one page; raise the limit")
 	}
 	got := map[string]int{}
+	stringIDs := 0
 	for _, ev := range evs {
-		got[ev.DedupKey]++
-	}
-	for k := range want {
-		if got[k] != 1 {
-			t.Errorf("event %s stored %d times, want 1", k, got[k])
+		id, quoted := simEventID(t, ev.Payload)
+		if !want[id] {
+			t.Errorf("stored event %s was never sent", id)
+		}
+		got[id]++
+		if quoted {
+			stringIDs++
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("hub stored %d distinct events, simulation sent %d", len(got), len(want))
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("event %s stored %d times, want 1", id, got[id])
+		}
+	}
+	if len(evs) != len(want) {
+		t.Errorf("hub stored %d events, simulation sent %d distinct events", len(evs), len(want))
+	}
+	if stringIDs == 0 {
+		t.Error("no stored payload carried string ids: the client's tolerant numbers were not exercised")
 	}
 	waitFor(t, "every event processed", func() bool {
 		b.mu.Lock()
@@ -73,4 +94,44 @@ func TestWhiplashDayIntoServe(t *testing.T) {
 	}
 	b.mu.Unlock()
 	t.Logf("%d orders, %d distinct events, %d deliveries sent (%d duplicates, %d reordered) in %v", rep.Orders, len(want), rep.Sent, rep.Duplicates, rep.Reordered, rep.Elapsed)
+}
+
+// simEventID names a stored Whiplash payload the way the simulation names
+// the events it sends (whiplash.EventID of whiplash.TransitionID). It reads
+// the body with encoding/json only, not with switchyard's decoder; quoted
+// reports whether the order id arrived as a JSON string.
+func simEventID(t *testing.T, payload []byte) (id string, quoted bool) {
+	t.Helper()
+	var body struct {
+		EventName string `json:"event_name"`
+		Order     struct {
+			ID         json.RawMessage `json:"id"`
+			Status     json.Number     `json:"status"`
+			UpdatedAt  time.Time       `json:"updated_at"`
+			ShopID     json.Number     `json:"shop_id"`
+			Originator struct {
+				ShopID json.Number `json:"shop_id"`
+			} `json:"originator"`
+		} `json:"order"`
+	}
+	if err := json.Unmarshal(payload, &body); err != nil {
+		t.Fatalf("stored payload is not a webhook: %v\n%s", err, payload)
+	}
+	o := body.Order
+	raw := string(o.ID)
+	quoted = strings.HasPrefix(raw, `"`)
+	orderID, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
+	if err != nil {
+		t.Fatalf("order id %s: %v", raw, err)
+	}
+	shop := o.ShopID
+	if shop == "" {
+		shop = o.Originator.ShopID
+	}
+	store, err1 := shop.Int64()
+	status, err2 := o.Status.Int64()
+	if err1 != nil || err2 != nil {
+		t.Fatalf("stored payload has no store or status: %s", payload)
+	}
+	return whiplash.EventID(body.EventName, whiplash.TransitionID(store, orderID, int(status), o.UpdatedAt)), quoted
 }

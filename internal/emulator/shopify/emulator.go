@@ -44,7 +44,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -332,35 +332,64 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// SignQuery returns the hex HMAC-SHA256 Shopify puts in the hmac parameter:
-// every parameter except hmac and signature, sorted by key, joined as
-// k=v&k=v (unescaped; repeated keys as ["a", "b"]).
+// SignQuery returns the hex HMAC-SHA256, keyed with the app's client
+// secret, that Shopify puts in the hmac parameter of an install request or
+// OAuth callback: the signature of signedMessage(q).
 func SignQuery(secret string, q url.Values) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		if k != "hmac" && k != "signature" {
-			keys = append(keys, k)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signedMessage(q)))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// signedMessage is the text Shopify signs for a query, following its
+// documented verification rule (golden vectors: internal/testdata/golden/
+// shopify):
+//   - the hmac and signature parameters are left out;
+//   - an array parameter ("ids[]", repeated) is one parameter named without
+//     the brackets, its value rendered as Shopify's Rails back end renders
+//     an array: ["1", "2"]; a plain key given twice keeps its last value,
+//     as Rails does;
+//   - "%" and "&" are written %25 and %26 in names and values, "=" %3D in
+//     names;
+//   - parameters are sorted by name and joined as name=value with "&".
+func signedMessage(q url.Values) string {
+	params := map[string]string{}
+	for name, values := range q {
+		if name == "hmac" || name == "signature" || len(values) == 0 {
+			continue
 		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		vs := q[k]
-		v := ""
-		if len(vs) == 1 {
-			v = vs[0]
-		} else {
-			qs := make([]string, len(vs))
-			for i, x := range vs {
-				qs[i] = `"` + x + `"`
+		if base, isArray := strings.CutSuffix(name, "[]"); isArray {
+			quoted := make([]string, len(values))
+			for i, v := range values {
+				quoted[i] = rubyInspect(v)
 			}
-			v = "[" + strings.Join(qs, ", ") + "]"
+			params[base] = "[" + strings.Join(quoted, ", ") + "]"
+			continue
 		}
-		parts = append(parts, strings.TrimSuffix(k, "[]")+"="+v)
+		params[name] = values[len(values)-1]
 	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(strings.Join(parts, "&")))
-	return hex.EncodeToString(m.Sum(nil))
+	names := make([]string, 0, len(params))
+	for name := range params {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	escapeValue := strings.NewReplacer("%", "%25", "&", "%26")
+	escapeName := strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(escapeName.Replace(name))
+		b.WriteByte('=')
+		b.WriteString(escapeValue.Replace(params[name]))
+	}
+	return b.String()
+}
+
+// rubyInspect quotes s as Ruby's String#inspect does for printable text.
+func rubyInspect(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // SignWebhook returns the base64 HMAC-SHA256 of body, as in X-Shopify-Hmac-Sha256.

@@ -33,11 +33,11 @@ func (e *Emulator) parseListQuery(v url.Values) (*query, error) {
 	return q, nil
 }
 
-func (p *principal) sees(o *apiOrder) bool {
+func (p *principal) sees(o *Order) bool {
 	return int64(o.CustomerID) == p.customer.ID && (p.shopID == 0 || int64(o.ShopID) == p.shopID)
 }
 
-func (q *query) match(p *principal, o *apiOrder) bool {
+func (q *query) match(p *principal, o *Order) bool {
 	if !p.sees(o) {
 		return false
 	}
@@ -51,7 +51,7 @@ func (q *query) match(p *principal, o *apiOrder) bool {
 
 // selectLocked returns the page [offset, offset+limit) of matching orders
 // in sort order and, when total is asked for, the number of matches.
-func (e *Emulator) selectLocked(q *query, p *principal, offset, limit int, wantTotal bool) ([]*apiOrder, int) {
+func (e *Emulator) selectLocked(q *query, p *principal, offset, limit int, wantTotal bool) ([]*Order, int) {
 	view, rev := q.nativeOrder()
 	src := e.orders.all
 	if view == "byUpdated" {
@@ -77,14 +77,14 @@ func (e *Emulator) selectLocked(q *query, p *principal, offset, limit int, wantT
 		if !rev {
 			return slices.Clone(src[lo:hi]), total
 		}
-		page := make([]*apiOrder, 0, hi-lo)
+		page := make([]*Order, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			page = append(page, src[total-1-i])
 		}
 		return page, total
 	}
 	if view == "" {
-		var cands []*apiOrder
+		var cands []*Order
 		for _, o := range src {
 			if q.match(p, o) {
 				cands = append(cands, o)
@@ -97,7 +97,7 @@ func (e *Emulator) selectLocked(q *query, p *principal, offset, limit int, wantT
 		}
 		return cands[offset:min(total, offset+limit)], total
 	}
-	var page []*apiOrder
+	var page []*Order
 	n := 0
 	for i := range src {
 		o := src[i]
@@ -130,6 +130,30 @@ func intParam(v url.Values, name string, def int) (int, error) {
 	return i, nil
 }
 
+// pageParams reads page (default 1) and per_page (default DefaultPerPage,
+// clamped to MaxPerPage without an error).
+func (e *Emulator) pageParams(v url.Values) (page, perPage int, err error) {
+	if page, err = intParam(v, "page", 1); err != nil {
+		return 0, 0, err
+	}
+	if perPage, err = intParam(v, "per_page", e.cfg.DefaultPerPage); err != nil {
+		return 0, 0, err
+	}
+	if perPage < 1 {
+		perPage = e.cfg.DefaultPerPage
+	}
+	return max(page, 1), min(perPage, e.cfg.MaxPerPage), nil
+}
+
+// pageOf returns page (1-based) of rows, perPage rows a page, never nil.
+func pageOf[T any](rows []T, page, perPage int) []T {
+	lo := (page - 1) * perPage
+	if lo >= len(rows) {
+		return []T{}
+	}
+	return rows[lo:min(len(rows), lo+perPage)]
+}
+
 func (e *Emulator) handleListOrders(w http.ResponseWriter, r *http.Request, p *principal) {
 	v := r.URL.Query()
 	q, err := e.parseListQuery(v)
@@ -137,21 +161,11 @@ func (e *Emulator) handleListOrders(w http.ResponseWriter, r *http.Request, p *p
 		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	page, err := intParam(v, "page", 1)
+	page, perPage, err := e.pageParams(v)
 	if err != nil {
 		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	perPage, err := intParam(v, "per_page", e.cfg.DefaultPerPage)
-	if err != nil {
-		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	}
-	page = max(page, 1)
-	if perPage < 1 {
-		perPage = e.cfg.DefaultPerPage
-	}
-	perPage = min(perPage, e.cfg.MaxPerPage)
 	wantTotal, _ := strconv.ParseBool(v.Get("page_total"))
 	links, _ := strconv.ParseBool(v.Get("page_links"))
 
@@ -198,7 +212,7 @@ func pageLinks(u *url.URL, page, perPage, total int) string {
 
 // renderOrders marshals a bare JSON array, keeping only the comma-separated
 // fields when given.
-func renderOrders(rows []*apiOrder, fields string) ([]byte, error) {
+func renderOrders(rows []*Order, fields string) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	for i, o := range rows {
@@ -215,7 +229,7 @@ func renderOrders(rows []*apiOrder, fields string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func renderOrder(o *apiOrder, fields string) ([]byte, error) {
+func renderOrder(o *Order, fields string) ([]byte, error) {
 	b, err := json.Marshal(o)
 	if err != nil || strings.TrimSpace(fields) == "" {
 		return b, err
@@ -262,7 +276,7 @@ func (e *Emulator) handleGetOrder(w http.ResponseWriter, r *http.Request, p *pri
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	e.mu.Lock()
-	var o *apiOrder
+	var o *Order
 	if err == nil {
 		o = e.orders.get(id)
 	}

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	wl "switchyard/internal/provider/whiplash"
 )
 
 func TestFixturesDeterministicAndRealistic(t *testing.T) {
@@ -25,24 +23,63 @@ func TestFixturesDeterministicAndRealistic(t *testing.T) {
 	_, srvB := newTestEmulator(t, Config{Fixtures: seed})
 	tokA, _ := token(t, srvA, "user_read")
 	tokB, _ := token(t, srvB, "user_read")
+	// 250 orders in pages: per_page=250 is capped at 50 rows, no error.
 	list := func(srv string, tok string) []byte {
-		req, _ := http.NewRequest("GET", srv+"/api/v2/orders?per_page=250&page=1", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		var all []json.RawMessage
+		for page := 1; page <= 5; page++ {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v2/orders?per_page=250&page=%d", srv, page), nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var rows []json.RawMessage
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &rows) != nil || len(rows) != 50 {
+				t.Fatalf("page %d: status %d, %d rows, want 50 (the cap)", page, resp.StatusCode, len(rows))
+			}
+			all = append(all, rows...)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, _ := json.Marshal(all)
 		return b
 	}
 	ja, jb := list(srvA.URL, tokA), list(srvB.URL, tokB)
 	if string(ja) != string(jb) {
 		t.Fatal("the same seed produced different fixtures")
 	}
-	var orders []wl.Order
+	var orders []Order
 	if err := json.Unmarshal(ja, &orders); err != nil || len(orders) != 250 {
 		t.Fatalf("decode: %v (%d orders)", err, len(orders))
+	}
+	// Every third order (by id) carries id, customer_id and item ids as
+	// strings; the others as numbers.
+	var raw []struct {
+		ID         json.RawMessage   `json:"id"`
+		CustomerID json.RawMessage   `json:"customer_id"`
+		Items      []json.RawMessage `json:"order_items"`
+	}
+	if err := json.Unmarshal(ja, &raw); err != nil {
+		t.Fatal(err)
+	}
+	quoted := 0
+	for i, r := range raw {
+		wantQuoted := orders[i].ID%3 == 0
+		var item struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal(r.Items[0], &item)
+		for _, v := range []json.RawMessage{r.ID, r.CustomerID, item.ID} {
+			if isQuoted := strings.HasPrefix(string(v), `"`); isQuoted != wantQuoted {
+				t.Fatalf("order %d: id %s customer_id %s item id %s, want quoted=%v", orders[i].ID, r.ID, r.CustomerID, item.ID, wantQuoted)
+			}
+		}
+		if wantQuoted {
+			quoted++
+		}
+	}
+	if quoted < 80 || quoted > 90 {
+		t.Fatalf("%d of 250 orders with string ids, want every third", quoted)
 	}
 	if n := a.orderCount(); n != 300 {
 		t.Fatalf("%d orders seeded", n)
@@ -55,7 +92,7 @@ func TestFixturesDeterministicAndRealistic(t *testing.T) {
 		if o.StatusName != StatusName(int(o.Status)) || o.Email == "" || o.ShippingAddress1 == "" || len(o.OrderItems) == 0 || o.OrderItems[0].SKU == "" {
 			t.Fatalf("incomplete order %+v", o)
 		}
-		if o.StoreID() < 1 || o.StoreID() > 3 || o.CustomerID != 1 || o.Originator == nil || o.Originator.OriginalID != o.ProtoOriginatorID {
+		if storeOf(&o) < 1 || storeOf(&o) > 3 || o.CustomerID != 1 || o.Originator == nil || o.Originator.OriginalID != o.ProtoOriginatorID {
 			t.Fatalf("bad ownership %+v", o)
 		}
 		if o.UpdatedAt.Before(o.CreatedAt.Time) {
@@ -151,7 +188,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 		got, total := e.selectLocked(q, p, page*perPage, perPage, true)
 		e.mu.Unlock()
 
-		var want []*apiOrder
+		var want []*Order
 		for _, o := range all {
 			if q.match(p, o) {
 				want = append(want, o)
@@ -162,7 +199,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 			t.Fatalf("query %d %s sort %q: total %d, want %d", i, raw, sortSpec, total, len(want))
 		}
 		end := min(len(want), page*perPage+perPage)
-		var wantPage []*apiOrder
+		var wantPage []*Order
 		if page*perPage < len(want) {
 			wantPage = want[page*perPage : end]
 		}
@@ -279,14 +316,14 @@ func TestOrdersAPIStatusCodes(t *testing.T) {
 		t.Fatalf("count %s", body)
 	}
 	_, _, body = get("/api/v2/orders?per_page=100", tok, map[string]string{"X-SHOP-ID": "2"})
-	var orders []wl.Order
+	var orders []Order
 	_ = json.Unmarshal(body, &orders)
 	if len(orders) == 0 || len(orders) >= 40 {
 		t.Fatalf("shop scoping returned %d orders", len(orders))
 	}
 	for _, o := range orders {
-		if o.StoreID() != 2 {
-			t.Fatalf("order of store %d under X-SHOP-ID 2", o.StoreID())
+		if storeOf(&o) != 2 {
+			t.Fatalf("order of store %d under X-SHOP-ID 2", storeOf(&o))
 		}
 	}
 	// per_page is clamped, page_total and page_links are headers, fields trims.
@@ -545,5 +582,47 @@ func BenchmarkListOrders100k(b *testing.B) {
 		if _, err := renderOrders(rows, ""); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestListsArePagedAndCapped: the catalogue and the subscriptions are served
+// in pages like orders, and per_page above the cap (50 by default) gets 50
+// rows with no error.
+func TestListsArePagedAndCapped(t *testing.T) {
+	t.Parallel()
+	_, srv := newTestEmulator(t, Config{Fixtures: &SeedOptions{Orders: 120, Seed: 3}})
+	tok, _ := token(t, srv, "user_manage")
+	var orders []json.RawMessage
+	if st := call(t, "GET", srv.URL+"/api/v2/orders?per_page=100", tok, "", &orders); st != 200 || len(orders) != 50 {
+		t.Fatalf("per_page=100: status %d, %d rows; want 200 and 50", st, len(orders))
+	}
+	var all []NotificationEvent
+	for page := 1; ; page++ {
+		var rows []NotificationEvent
+		if st := call(t, "GET", fmt.Sprintf("%s/api/v2/notification_events?per_page=5&page=%d", srv.URL, page), tok, "", &rows); st != 200 {
+			t.Fatalf("catalogue page %d: status %d", page, st)
+		}
+		if len(rows) > 5 {
+			t.Fatalf("catalogue page %d has %d rows, per_page 5", page, len(rows))
+		}
+		all = append(all, rows...)
+		if len(rows) < 5 {
+			break
+		}
+	}
+	if len(all) != len(catalogue) || all[len(all)-1].ID != catalogue[len(catalogue)-1].ID {
+		t.Fatalf("paged catalogue has %d entries, want %d", len(all), len(catalogue))
+	}
+	for i := 1; i <= 4; i++ {
+		body := fmt.Sprintf(`{"notification_event_id":%d,"endpoint":"https://hub.example.com/h","notification_type":"webhook"}`, i)
+		if st := call(t, "POST", srv.URL+"/api/v2/notification_subscriptions", tok, body, nil); st != 201 {
+			t.Fatalf("create subscription %d: status %d", i, st)
+		}
+	}
+	var p1, p2 []subscription
+	call(t, "GET", srv.URL+"/api/v2/notification_subscriptions?per_page=3&page=1", tok, "", &p1)
+	call(t, "GET", srv.URL+"/api/v2/notification_subscriptions?per_page=3&page=2", tok, "", &p2)
+	if len(p1) != 3 || len(p2) != 1 || p2[0].ID <= p1[2].ID {
+		t.Fatalf("subscription pages: %d then %d rows", len(p1), len(p2))
 	}
 }

@@ -1,6 +1,7 @@
 package whiplash
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"switchyard/internal/emulator/emukit"
-	wl "switchyard/internal/provider/whiplash"
 )
 
 func sortCustomers(cs []*customer) {
@@ -95,30 +95,30 @@ type TransitionOptions struct {
 var ErrNotFound = errors.New("not found")
 
 // Transition moves an order to status at Now and sends its webhooks.
-func (e *Emulator) Transition(orderID int64, status int, opt TransitionOptions) (wl.Order, error) {
+func (e *Emulator) Transition(orderID int64, status int, opt TransitionOptions) (Order, error) {
 	if StatusName(status) == "" {
-		return wl.Order{}, fmt.Errorf("unknown status %d", status)
+		return Order{}, fmt.Errorf("unknown status %d", status)
 	}
 	e.mu.Lock()
 	o := e.orders.get(orderID)
 	if o == nil {
 		e.mu.Unlock()
-		return wl.Order{}, fmt.Errorf("order %d: %w", orderID, ErrNotFound)
+		return Order{}, fmt.Errorf("order %d: %w", orderID, ErrNotFound)
 	}
 	n := applyStatus(o, status, e.cfg.Now(), e.rng, &e.ids, !opt.NoTracking, false)
 	e.orders.put(n)
 	ds, err := e.eventsLocked(n, false, opt)
 	e.mu.Unlock()
 	if err != nil {
-		return wl.Order{}, err
+		return Order{}, err
 	}
 	e.sender.enqueue(ds...)
-	return n.Order, nil
+	return *n, nil
 }
 
 // CreateOrder creates a generated order in a store of the default customer
 // (or the store's customer) at Now and sends order.created.
-func (e *Emulator) CreateOrder(storeID int64, email string) (wl.Order, error) {
+func (e *Emulator) CreateOrder(storeID int64, email string) (Order, error) {
 	e.mu.Lock()
 	var cu *customer
 	var st store
@@ -129,11 +129,11 @@ func (e *Emulator) CreateOrder(storeID int64, email string) (wl.Order, error) {
 	}
 	if cu == nil {
 		e.mu.Unlock()
-		return wl.Order{}, fmt.Errorf("store %d: %w", storeID, ErrNotFound)
+		return Order{}, fmt.Errorf("store %d: %w", storeID, ErrNotFound)
 	}
 	now := e.cfg.Now()
 	f := emukit.NewFake(e.rng.Uint64())
-	o := newOrder(f, &e.ids, cu.ID, st.ID, st.Domain, now)
+	o := newOrder(f, &e.ids, int64(e.cfg.StringIDsEvery), cu.ID, st.ID, st.Domain, now)
 	if email != "" {
 		o.Email = email
 	}
@@ -142,15 +142,15 @@ func (e *Emulator) CreateOrder(storeID int64, email string) (wl.Order, error) {
 	ds, err := e.eventsLocked(o, true, TransitionOptions{})
 	e.mu.Unlock()
 	if err != nil {
-		return wl.Order{}, err
+		return Order{}, err
 	}
 	e.sender.enqueue(ds...)
-	return o.Order, nil
+	return *o, nil
 }
 
 // eventsLocked renders and routes a transition's events for the global
 // sender, applying hold/duplicate options and releasing held deliveries.
-func (e *Emulator) eventsLocked(o *apiOrder, created bool, opt TransitionOptions) ([]*delivery, error) {
+func (e *Emulator) eventsLocked(o *Order, created bool, opt TransitionOptions) ([]*delivery, error) {
 	var ds []*delivery
 	for _, name := range e.eventNames(created, int(o.Status)) {
 		body, err := webhookBody(name, o)
@@ -350,14 +350,32 @@ func (e *Emulator) orderCount() int {
 }
 
 // Order returns the current state of an order.
-func (e *Emulator) Order(id int64) (wl.Order, bool) {
+func (e *Emulator) Order(id int64) (Order, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	o := e.orders.get(id)
 	if o == nil {
-		return wl.Order{}, false
+		return Order{}, false
 	}
-	return o.Order, true
+	return *o, true
+}
+
+// DecodeOrder renders an order as GET /api/v2/orders/{id} does and decodes
+// that JSON into v (a client's order type, say), so callers see the wire
+// form, string ids included. It reports false for an unknown order.
+func (e *Emulator) DecodeOrder(id int64, v any) (bool, error) {
+	o, ok := e.Order(id)
+	if !ok {
+		return false, nil
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return true, fmt.Errorf("error rendering order %d: %w", id, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("error decoding order %d: %w", id, err)
+	}
+	return true, nil
 }
 
 // Subscription is a read-only view of a notification subscription.

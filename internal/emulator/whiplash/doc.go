@@ -12,9 +12,13 @@
 //     (eq, not_eq, in, not_in, lt, lteq, gt, gteq on id, status,
 //     previous_status, shop_id, customer_id, email, order_orig,
 //     originator_original_id, created_at, updated_at, shipped_on), sort,
-//     page/per_page, fields, page_total/page_links headers and bare-array
-//     bodies; GET /orders/count; GET /orders/{id}; GET /notification_events;
-//     CRUD and /test on /notification_subscriptions.
+//     page/per_page (per_page capped at 50 without an error), fields,
+//     page_total/page_links headers and bare-array bodies; GET
+//     /orders/count; GET /orders/{id}; GET /notification_events (paged);
+//     CRUD and /test on /notification_subscriptions (list paged).
+//   - Its own wire types and signer, written from the contract (wire.go);
+//     every third order renders id, customer_id and order_items[].id as
+//     numeric strings (Config.StringIDsEvery).
 //   - A V1-style leaky-bucket rate limit per customer (off by default) and
 //     emukit faults (latency, 5xx, 429, outage).
 //   - Deterministic fixtures (Config.Fixtures, POST /_emulator/seed) with

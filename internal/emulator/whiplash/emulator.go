@@ -54,8 +54,10 @@ type Config struct {
 	// before Now for the default customer's stores; &SeedOptions{} seeds none.
 	Fixtures *SeedOptions
 
-	// DefaultPerPage (default 50) and MaxPerPage (default 250; larger
-	// per_page values are clamped) size list pages.
+	// DefaultPerPage (default 50) and MaxPerPage (default 50; larger
+	// per_page values are clamped, with no error) size list pages.
+	// Whiplash documents no maximum; its own gem never asks for more than
+	// 50, so a client that relies on more would fail here first.
 	DefaultPerPage, MaxPerPage int
 	// LenientSearch ignores unknown search predicates and sort fields, as
 	// ransack does by default; the emulator answers 422 otherwise, which
@@ -91,6 +93,10 @@ type Config struct {
 	SenderConcurrency int
 	// DuplicateRate is the share of events (outside simulations) sent twice.
 	DuplicateRate float64
+	// StringIDsEvery makes every n-th order (by id; default 3, negative
+	// none) render id, customer_id and order_items[].id as numeric JSON
+	// strings, as a JSON API may, so clients must read both.
+	StringIDsEvery int
 	// SpecificEventsOnly sends only the specific event of a transition
 	// (order.shipped, …) instead of order.status_changed plus it.
 	SpecificEventsOnly bool
@@ -188,7 +194,10 @@ func New(cfg Config) *Emulator {
 		cfg.DefaultPerPage = 50
 	}
 	if cfg.MaxPerPage <= 0 {
-		cfg.MaxPerPage = 250
+		cfg.MaxPerPage = 50
+	}
+	if cfg.StringIDsEvery == 0 {
+		cfg.StringIDsEvery = 3
 	}
 	if cfg.ErrorField == "" {
 		cfg.ErrorField = "message"
@@ -314,14 +323,14 @@ func (e *Emulator) seedLocked(opt SeedOptions) (int, error) {
 	f := emukit.NewFake(opt.Seed)
 	r := rand.New(rand.NewPCG(opt.Seed, 0xf1c7))
 	span := end.Sub(opt.From)
-	batch := make([]*apiOrder, 0, opt.Orders)
+	batch := make([]*Order, 0, opt.Orders)
 	for i := range opt.Orders {
 		st := stores[i%len(stores)]
 		created := opt.From.Add(time.Duration(r.Int64N(int64(span))))
 		if i <= 1 { // the two fixed shipped orders start early so they ship inside the window
 			created = opt.From.Add(time.Duration(i+1) * time.Minute)
 		}
-		o := newOrder(f, &e.ids, cu.ID, st.ID, st.Domain, created)
+		o := newOrder(f, &e.ids, int64(e.cfg.StringIDsEvery), cu.ID, st.ID, st.Domain, created)
 		p := planLifecycle(r, created)
 		switch i {
 		case 0: // always one shipped order with packages and tracking

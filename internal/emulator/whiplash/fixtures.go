@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"switchyard/internal/emulator/emukit"
-	wl "switchyard/internal/provider/whiplash"
 )
 
 // Status codes of the V2 order entity (reference B4).
@@ -82,7 +81,7 @@ func nthSunday(y int, m time.Month, n int) time.Time {
 }
 
 // stamp normalises a timestamp as Whiplash renders it: Eastern, whole seconds.
-func stamp(t time.Time) wl.Time { return wl.Time{Time: inEastern(t.Truncate(time.Second))} }
+func stamp(t time.Time) Time { return Time{Time: inEastern(t.Truncate(time.Second))} }
 
 // step is one planned status of an order's lifecycle.
 type step struct {
@@ -161,53 +160,53 @@ type ids struct {
 func newIDs() ids { return ids{order: 1000, item: 5000, pkg: 9000, originator: 700} }
 
 // newOrder builds a fresh order (status and times are set by the caller
-// through applyStatus).
-func newOrder(f *emukit.Fake, id *ids, customerID, shopID int64, shopDomain string, created time.Time) *apiOrder {
+// through applyStatus). Every stringEvery-th order id (0: none) renders its
+// ids as JSON strings.
+func newOrder(f *emukit.Fake, id *ids, stringEvery, customerID, shopID int64, shopDomain string, created time.Time) *Order {
 	id.order++
 	id.originator++
 	p := f.Person(int(id.order))
 	sm := shipMethods[f.R.IntN(len(shipMethods))]
 	original := fmt.Sprintf("%d", 5_100_000_000+f.R.Int64N(900_000_000))
 	c := stamp(created)
-	o := &apiOrder{
-		Order: wl.Order{
-			ID:                wl.FlexInt(id.order),
-			HumanizeID:        fmt.Sprintf("#%d", 1000+id.order),
-			CustomerID:        wl.FlexInt(customerID),
-			ShopID:            wl.FlexInt(shopID),
-			OrderOrig:         fmt.Sprintf("#%d", 1000+f.R.IntN(90000)),
-			ProtoOriginatorID: original,
-			Originator: &wl.Originator{
-				ID: wl.FlexInt(id.originator), Provider: "shopify", OriginalID: original,
-				ShopID: wl.FlexInt(shopID), ShopDomain: shopDomain,
-			},
-			Email:     p.Email,
-			FirstName: p.FirstName, LastName: p.LastName, FullName: p.FullName(),
-			ShippingName: p.FullName(), ShippingCompany: p.Company,
-			ShippingAddress1: p.Address1, ShippingAddress2: p.Address2,
-			ShippingCity: p.City, ShippingState: p.State, ShippingZip: p.Zip,
-			ShippingCountry: p.Country, ShippingCountryISO2: p.Country, ShippingPhone: p.Phone,
-			BillingName: p.FullName(), BillingCompany: p.Company,
-			BillingAddress1: p.Address1, BillingAddress2: p.Address2,
-			BillingCity: p.City, BillingState: p.State, BillingZip: p.Zip,
-			BillingCountry: p.Country, BillingPhone: p.Phone,
-			ShopShippingMethod: sm.text,
-			ShipMethod:         sm.name,
-			ShippingMethod: &wl.ShippingMethod{
-				ID: wl.FlexInt(40 + f.R.IntN(5)), Carrier: sm.carrier, Service: sm.service, Name: sm.name,
-			},
-			RequireSignature: f.R.IntN(10) == 0,
-			RequireAdultSig:  f.R.IntN(50) == 0,
-			CreatedAt:        c,
-			UpdatedAt:        c,
-			ShopCreatedAt:    stamp(created.Add(-time.Duration(1+f.R.IntN(300)) * time.Second)),
-			Tracking:         []string{},
-			TrackingLinks:    []string{},
-			Packages:         []wl.Package{},
-			OrderType:        "direct_to_consumer",
-			Gift:             f.R.IntN(20) == 0,
-			Expedited:        sm.text == "Express",
+	o := &Order{
+		stringIDs:         stringEvery > 0 && id.order%stringEvery == 0,
+		ID:                Int(id.order),
+		HumanizeID:        fmt.Sprintf("#%d", 1000+id.order),
+		CustomerID:        Int(customerID),
+		ShopID:            Int(shopID),
+		OrderOrig:         fmt.Sprintf("#%d", 1000+f.R.IntN(90000)),
+		ProtoOriginatorID: original,
+		Originator: &Originator{
+			ID: Int(id.originator), Provider: "shopify", OriginalID: original,
+			ShopID: Int(shopID), ShopDomain: shopDomain,
 		},
+		Email:     p.Email,
+		FirstName: p.FirstName, LastName: p.LastName, FullName: p.FullName(),
+		ShippingName: p.FullName(), ShippingCompany: p.Company,
+		ShippingAddress1: p.Address1, ShippingAddress2: p.Address2,
+		ShippingCity: p.City, ShippingState: p.State, ShippingZip: p.Zip,
+		ShippingCountry: p.Country, ShippingCountryISO2: p.Country, ShippingPhone: p.Phone,
+		BillingName: p.FullName(), BillingCompany: p.Company,
+		BillingAddress1: p.Address1, BillingAddress2: p.Address2,
+		BillingCity: p.City, BillingState: p.State, BillingZip: p.Zip,
+		BillingCountry: p.Country, BillingPhone: p.Phone,
+		ShopShippingMethodText: sm.text,
+		ShipMethod:             sm.name,
+		ShippingMethod: &ShippingMethod{
+			ID: Int(40 + f.R.IntN(5)), Carrier: sm.carrier, Service: sm.service, Name: sm.name, SCAC: sm.scac,
+		},
+		RequireSignature:           f.R.IntN(10) == 0,
+		RequireAdultSignature:      f.R.IntN(50) == 0,
+		CreatedAt:                  c,
+		UpdatedAt:                  c,
+		ShopCreatedAt:              stamp(created.Add(-time.Duration(1+f.R.IntN(300)) * time.Second)),
+		Tracking:                   []string{},
+		TrackingLinks:              []string{},
+		Packages:                   []Package{},
+		OrderType:                  "direct_to_consumer",
+		Gift:                       f.R.IntN(20) == 0,
+		Expedited:                  sm.text == "Express",
 		ShopShippingMethodPrice:    fmt.Sprintf("%d.%02d", 4+f.R.IntN(12), f.R.IntN(100)),
 		ShopShippingMethodCurrency: "USD",
 		Residential:                p.Company == "",
@@ -218,9 +217,9 @@ func newOrder(f *emukit.Fake, id *ids, customerID, shopID int64, shopDomain stri
 	for range n {
 		id.item++
 		sku, name := f.Product()
-		o.OrderItems = append(o.OrderItems, wl.OrderItem{
-			ID: wl.FlexInt(id.item), SKU: sku, Description: name,
-			Quantity: wl.FlexInt(1 + f.R.IntN(3)),
+		o.OrderItems = append(o.OrderItems, OrderItem{
+			ID: Int(id.item), OrderID: o.ID, SKU: sku, Description: name, Currency: "USD",
+			Quantity: Int(1 + f.R.IntN(3)),
 			Price:    fmt.Sprintf("%d.%02d", 12+f.R.IntN(60), []int{0, 50, 99}[f.R.IntN(3)]),
 		})
 	}
@@ -259,43 +258,43 @@ func trackingNumber(r *rand.Rand, carrier string) (num, link string) {
 // write: published orders are never mutated, so readers can marshal them
 // without the lock). Shipping fills shipped_on, packages and, when tracked,
 // tracking numbers and links.
-func applyStatus(o *apiOrder, status int, at time.Time, r *rand.Rand, id *ids, tracked, split bool) *apiOrder {
+func applyStatus(o *Order, status int, at time.Time, r *rand.Rand, id *ids, tracked, split bool) *Order {
 	c := *o
 	setStatus(&c, status, at, r, id, tracked, split)
 	return &c
 }
 
 // setStatus is applyStatus in place, for orders not yet published.
-func setStatus(o *apiOrder, status int, at time.Time, r *rand.Rand, id *ids, tracked, split bool) {
+func setStatus(o *Order, status int, at time.Time, r *rand.Rand, id *ids, tracked, split bool) {
 	ts := stamp(at)
 	if o.Status != 0 {
 		o.PreviousStatus = o.Status
 		if !ts.After(o.UpdatedAt.Time) { // updated_at only moves forward
-			ts = wl.Time{Time: o.UpdatedAt.Add(time.Second)}
+			ts = Time{Time: o.UpdatedAt.Add(time.Second)}
 		}
 	}
-	o.Status = wl.FlexInt(status)
+	o.Status = Int(status)
 	o.StatusName = StatusName(status)
 	o.UpdatedAt = ts
 	c := o
 	if status == StatusShipped && len(o.Packages) == 0 {
 		c.ShippedOn = ts
-		c.ApproxDeliveryDate = inEastern(at.Add(72 * time.Hour)).Format("2006-01-02")
+		c.ApproximateDeliveryDate = inEastern(at.Add(72 * time.Hour)).Format("2006-01-02")
 		carrier := ""
 		if c.ShippingMethod != nil {
 			carrier = c.ShippingMethod.Carrier
 		}
-		groups := [][]wl.FlexInt{nil}
+		groups := [][]Int{nil}
 		for _, it := range o.OrderItems {
 			groups[0] = append(groups[0], it.ID)
 		}
 		if split && len(o.OrderItems) > 1 {
-			groups = [][]wl.FlexInt{groups[0][:1], groups[0][1:]}
+			groups = [][]Int{groups[0][:1], groups[0][1:]}
 		}
 		c.Tracking, c.TrackingLinks, c.Packages = []string{}, []string{}, nil
 		for _, g := range groups {
 			id.pkg++
-			p := wl.Package{ID: wl.FlexInt(id.pkg), ShippedOn: ts, OrderItemIDs: g}
+			p := Package{ID: Int(id.pkg), OrderID: o.ID, ShippedOn: ts, OrderItemIDs: g}
 			if tracked {
 				num, link := trackingNumber(r, carrier)
 				p.Tracking, p.TrackingLink = &num, &link

@@ -1,7 +1,12 @@
 package whiplash
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -134,4 +139,42 @@ func call(t *testing.T, method, u, tok string, body string, out any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// verifyAndDecode checks X-WHIPLASH-SIGNATURE with its own HMAC (not Sign)
+// and decodes the body with the emulator's wire types.
+func verifyAndDecode(h http.Header, body []byte, secret string) (*webhook, error) {
+	got, err := hex.DecodeString(h.Get(SignatureHeader))
+	if err != nil {
+		return nil, fmt.Errorf("signature is not hex: %w", err)
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return nil, errors.New("bad signature")
+	}
+	var w webhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("undecodable webhook: %w", err)
+	}
+	if w.EventName == "" || w.Order == nil || w.Order.ID == 0 {
+		return nil, fmt.Errorf("incomplete webhook %s", body)
+	}
+	return &w, nil
+}
+
+// storeOf is the order's shop: shop_id, else originator.shop_id.
+func storeOf(o *Order) int64 {
+	if o.ShopID != 0 {
+		return int64(o.ShopID)
+	}
+	if o.Originator != nil {
+		return int64(o.Originator.ShopID)
+	}
+	return 0
+}
+
+// eventIDOf names a delivered event the way the simulation report does.
+func eventIDOf(w *webhook) string {
+	return EventID(w.EventName, TransitionID(storeOf(w.Order), int64(w.Order.ID), int(w.Order.Status), w.Order.UpdatedAt.Time))
 }

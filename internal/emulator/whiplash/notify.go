@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"switchyard/internal/emulator/emukit"
-	wl "switchyard/internal/provider/whiplash"
 )
 
 // NotificationEvent is one entry of GET /api/v2/notification_events.
@@ -86,17 +85,17 @@ func eventByName(name string) (NotificationEvent, bool) {
 // subscription is a notification subscription. Published values are
 // replaced, not mutated, except under e.mu.
 type subscription struct {
-	ID                  int64   `json:"id"`
-	NotificationEventID int64   `json:"notification_event_id"`
-	EventName           string  `json:"notification_event_name"`
-	NotificationType    string  `json:"notification_type"`
-	Endpoint            string  `json:"endpoint"`
-	CustomerID          int64   `json:"customer_id"`
-	UserID              int64   `json:"user_id"`
-	Active              bool    `json:"active"`
-	Version             int     `json:"version"`
-	CreatedAt           wl.Time `json:"created_at"`
-	UpdatedAt           wl.Time `json:"updated_at"`
+	ID                  int64  `json:"id"`
+	NotificationEventID int64  `json:"notification_event_id"`
+	EventName           string `json:"notification_event_name"`
+	NotificationType    string `json:"notification_type"`
+	Endpoint            string `json:"endpoint"`
+	CustomerID          int64  `json:"customer_id"`
+	UserID              int64  `json:"user_id"`
+	Active              bool   `json:"active"`
+	Version             int    `json:"version"`
+	CreatedAt           Time   `json:"created_at"`
+	UpdatedAt           Time   `json:"updated_at"`
 	// ConsecutiveFailures counts failed attempts since the last success
 	// (emulator detail; at DeactivateAfter the subscription is deactivated).
 	ConsecutiveFailures int    `json:"consecutive_failures"`
@@ -151,11 +150,24 @@ func validEndpoint(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
+// handleListEvents serves the catalogue in pages (page, per_page), as the
+// V2 spec documents for the list.
 func (e *Emulator) handleListEvents(w http.ResponseWriter, r *http.Request, p *principal) {
-	emukit.WriteJSON(w, http.StatusOK, catalogue)
+	page, perPage, err := e.pageParams(r.URL.Query())
+	if err != nil {
+		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	emukit.WriteJSON(w, http.StatusOK, pageOf(catalogue, page, perPage))
 }
 
+// handleListSubs serves the customer's subscriptions by id, in pages.
 func (e *Emulator) handleListSubs(w http.ResponseWriter, r *http.Request, p *principal) {
+	page, perPage, err := e.pageParams(r.URL.Query())
+	if err != nil {
+		e.writeErr(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
 	e.mu.Lock()
 	out := []subscription{}
 	for _, s := range e.subs {
@@ -165,7 +177,7 @@ func (e *Emulator) handleListSubs(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	e.mu.Unlock()
 	slices.SortFunc(out, func(a, b subscription) int { return int(a.ID - b.ID) })
-	emukit.WriteJSON(w, http.StatusOK, out)
+	emukit.WriteJSON(w, http.StatusOK, pageOf(out, page, perPage))
 }
 
 func (e *Emulator) subFor(w http.ResponseWriter, r *http.Request, p *principal) *subscription {
@@ -319,7 +331,7 @@ func (e *Emulator) handleTestSub(w http.ResponseWriter, r *http.Request, p *prin
 		e.mu.Unlock()
 		return
 	}
-	var o *apiOrder
+	var o *Order
 	for i := len(e.orders.byUpdated) - 1; i >= 0; i-- {
 		if int64(e.orders.byUpdated[i].CustomerID) == p.customer.ID {
 			o = e.orders.byUpdated[i]
@@ -327,7 +339,7 @@ func (e *Emulator) handleTestSub(w http.ResponseWriter, r *http.Request, p *prin
 		}
 	}
 	if o == nil {
-		o = &apiOrder{Order: wl.Order{ID: 1, CustomerID: wl.FlexInt(p.customer.ID), Status: StatusProcessing, StatusName: StatusName(StatusProcessing), Email: "test@example.com", Tracking: []string{}, TrackingLinks: []string{}}}
+		o = &Order{ID: 1, CustomerID: Int(p.customer.ID), Status: StatusProcessing, StatusName: StatusName(StatusProcessing), Email: "test@example.com", Tracking: []string{}, TrackingLinks: []string{}}
 	}
 	body, err := webhookBody(s.EventName, o)
 	if err != nil {

@@ -20,28 +20,28 @@ const (
 
 type attribute struct {
 	kind int
-	get  func(o *apiOrder) any // int64, string or time.Time
+	get  func(o *Order) any // int64, string or time.Time
 }
 
 // searchable lists the order attributes the emulator's ransack-style search
 // and sort understand.
 var searchable = map[string]attribute{
-	"id":              {kindInt, func(o *apiOrder) any { return int64(o.ID) }},
-	"status":          {kindInt, func(o *apiOrder) any { return int64(o.Status) }},
-	"previous_status": {kindInt, func(o *apiOrder) any { return int64(o.PreviousStatus) }},
-	"shop_id":         {kindInt, func(o *apiOrder) any { return int64(o.ShopID) }},
-	"customer_id":     {kindInt, func(o *apiOrder) any { return int64(o.CustomerID) }},
-	"email":           {kindString, func(o *apiOrder) any { return o.Email }},
-	"order_orig":      {kindString, func(o *apiOrder) any { return o.OrderOrig }},
-	"originator_original_id": {kindString, func(o *apiOrder) any {
+	"id":              {kindInt, func(o *Order) any { return int64(o.ID) }},
+	"status":          {kindInt, func(o *Order) any { return int64(o.Status) }},
+	"previous_status": {kindInt, func(o *Order) any { return int64(o.PreviousStatus) }},
+	"shop_id":         {kindInt, func(o *Order) any { return int64(o.ShopID) }},
+	"customer_id":     {kindInt, func(o *Order) any { return int64(o.CustomerID) }},
+	"email":           {kindString, func(o *Order) any { return o.Email }},
+	"order_orig":      {kindString, func(o *Order) any { return o.OrderOrig }},
+	"originator_original_id": {kindString, func(o *Order) any {
 		if o.Originator == nil {
 			return ""
 		}
 		return o.Originator.OriginalID
 	}},
-	"created_at": {kindTime, func(o *apiOrder) any { return o.CreatedAt.Time }},
-	"updated_at": {kindTime, func(o *apiOrder) any { return o.UpdatedAt.Time }},
-	"shipped_on": {kindTime, func(o *apiOrder) any { return o.ShippedOn.Time }},
+	"created_at": {kindTime, func(o *Order) any { return o.CreatedAt.Time }},
+	"updated_at": {kindTime, func(o *Order) any { return o.UpdatedAt.Time }},
+	"shipped_on": {kindTime, func(o *Order) any { return o.ShippedOn.Time }},
 }
 
 // predicates, longest suffix first so "_not_eq" wins over "_eq".
@@ -216,7 +216,7 @@ func compareValues(kind int, a, b any) int {
 	}
 }
 
-func (c *cond) match(o *apiOrder) bool {
+func (c *cond) match(o *Order) bool {
 	v := c.a.get(o)
 	if c.a.kind == kindTime && v.(time.Time).IsZero() {
 		return c.op == "not_eq" || c.op == "not_in" // NULL matches no comparison
@@ -325,7 +325,7 @@ func parseSort(raw string) ([]sortKey, error) {
 	return out, nil
 }
 
-func (q *query) less(a, b *apiOrder) int {
+func (q *query) less(a, b *Order) int {
 	for _, k := range q.sort {
 		c := compareSortValues(k.a.kind, k.a.get(a), k.a.get(b))
 		if k.desc {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	wl "switchyard/internal/provider/whiplash"
 )
 
 // delivery is one webhook to one endpoint (attempted up to MaxAttempts).
@@ -210,7 +208,7 @@ func (s *sender) post(d *delivery) (int, error) {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(wl.SignatureHeader, wl.Sign(d.secret, d.body))
+	req.Header.Set(SignatureHeader, Sign(d.secret, d.body))
 	req.Header.Set("User-Agent", "Whiplash-Webhooks/2.0 (switchyard emulator)")
 	resp, err := s.e.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -254,11 +252,8 @@ func (e *Emulator) recordAttempt(d *delivery, attempt, status int, ok bool) {
 }
 
 // webhookBody renders {"event_name":…,"order":{…}}.
-func webhookBody(name string, o *apiOrder) ([]byte, error) {
-	return json.Marshal(struct {
-		EventName string    `json:"event_name"`
-		Order     *apiOrder `json:"order"`
-	}{name, o})
+func webhookBody(name string, o *Order) ([]byte, error) {
+	return json.Marshal(webhook{EventName: name, Order: o})
 }
 
 // specificEvents names the dedicated event of a status, if any.
@@ -287,7 +282,7 @@ func (e *Emulator) eventNames(created bool, status int) []string {
 // routeLocked builds one event's deliveries: each active webhook
 // subscription of the order's customer to that event, the catch-all target
 // and the extra targets.
-func (e *Emulator) routeLocked(name string, o *apiOrder, body []byte, extra ...target) []*delivery {
+func (e *Emulator) routeLocked(name string, o *Order, body []byte, extra ...target) []*delivery {
 	var out []*delivery
 	ids := make([]int64, 0, len(e.subs))
 	for id := range e.subs {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"switchyard/internal/emulator/emukit"
-	wl "switchyard/internal/provider/whiplash"
 )
 
 // SimOptions describes a simulated stretch of order activity.
@@ -55,7 +54,9 @@ type SimOptions struct {
 	RepeatRate float64
 }
 
-// SimEvent is one distinct event a simulation produced.
+// SimEvent is one distinct event a simulation produced. Its ids are the
+// simulation's own, built from what it sent; they are not switchyard's
+// dedup keys.
 type SimEvent struct {
 	EventName      string    `json:"event_name"`
 	OrderID        int64     `json:"order_id"`
@@ -63,9 +64,21 @@ type SimEvent struct {
 	Status         int       `json:"status"`
 	PreviousStatus int       `json:"previous_status"`
 	UpdatedAt      time.Time `json:"updated_at"`
-	// DedupKey is whiplash.(*Webhook).DedupKey of the event's body.
-	DedupKey string `json:"dedup_key"`
+	// Transition identifies the order transition the event announces
+	// (TransitionID); the events of one transition share it.
+	Transition string `json:"transition"`
+	// ID identifies the event: its name and its transition (EventID).
+	ID string `json:"id"`
 }
+
+// TransitionID names one order transition: store/order/status/updated_at,
+// the time in UTC RFC 3339 with nanoseconds.
+func TransitionID(store, order int64, status int, updatedAt time.Time) string {
+	return fmt.Sprintf("%d/%d/%d/%s", store, order, status, updatedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// EventID names one event of a transition: event_name@transition.
+func EventID(eventName, transition string) string { return eventName + "@" + transition }
 
 // SimReport is what a simulation did.
 type SimReport struct {
@@ -192,10 +205,10 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 		p := plans[en.order]
 		s := p.steps[en.step]
 		e.mu.Lock()
-		var o *apiOrder
+		var o *Order
 		if en.step == 0 {
 			st := stores[en.order%len(stores)]
-			o = newOrder(f, &e.ids, cu.ID, st.ID, st.Domain, s.at)
+			o = newOrder(f, &e.ids, int64(e.cfg.StringIDsEvery), cu.ID, st.ID, st.Domain, s.at)
 			if opt.RepeatRate > 0 && len(placed) > 0 && r.Float64() < opt.RepeatRate {
 				if prev := e.orders.get(placed[r.IntN(len(placed))]); prev != nil {
 					repeatCustomer(o, prev, r.IntN(2) == 0)
@@ -212,7 +225,6 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 		}
 		e.orders.put(o)
 		var group []*delivery
-		var bodies [][]byte
 		names := e.eventNames(en.step == 0, s.status)
 		for _, name := range names {
 			body, err := webhookBody(name, o)
@@ -220,7 +232,6 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 				e.mu.Unlock()
 				return rep, fmt.Errorf("error rendering webhook: %w", err)
 			}
-			bodies = append(bodies, body)
 			ds := e.routeLocked(name, o, body, extra)
 			group = append(group, ds...)
 			if opt.DuplicateRate > 0 && r.Float64() < opt.DuplicateRate {
@@ -233,14 +244,12 @@ func (e *Emulator) Simulate(ctx context.Context, opt SimOptions) (SimReport, err
 		}
 		e.mu.Unlock()
 		rep.Transitions++
-		for k, name := range names {
-			w, err := wl.DecodeWebhook(bodies[k])
-			if err != nil {
-				return rep, fmt.Errorf("error decoding own webhook: %w", err)
-			}
+		tr := TransitionID(int64(o.ShopID), int64(o.ID), int(o.Status), o.UpdatedAt.Time)
+		for _, name := range names {
 			rep.Events = append(rep.Events, SimEvent{
 				EventName: name, OrderID: int64(o.ID), StoreID: int64(o.ShopID), Status: int(o.Status),
-				PreviousStatus: int(o.PreviousStatus), UpdatedAt: o.UpdatedAt.Time, DedupKey: w.DedupKey(bodies[k]),
+				PreviousStatus: int(o.PreviousStatus), UpdatedAt: o.UpdatedAt.Time,
+				Transition: tr, ID: EventID(name, tr),
 			})
 			rep.ByEvent[name]++
 		}
@@ -409,7 +418,7 @@ func (e *Emulator) handleGetSimulation(w http.ResponseWriter, r *http.Request) {
 
 // repeatCustomer makes o an order of prev's customer: same email and, unless
 // moved, the same name, phone and address.
-func repeatCustomer(o, prev *apiOrder, moved bool) {
+func repeatCustomer(o, prev *Order, moved bool) {
 	o.Email = prev.Email
 	if moved {
 		return

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	wl "switchyard/internal/provider/whiplash"
 )
 
 // dedupReceiver verifies, decodes and stores each distinct event once, as
@@ -25,7 +23,7 @@ type dedupReceiver struct {
 	mu       sync.Mutex
 	requests int
 	stored   map[string][]byte
-	order    []*wl.Webhook // accepted deliveries in arrival order
+	order    []*webhook // accepted deliveries in arrival order
 	bad      []string
 }
 
@@ -40,18 +38,13 @@ func newDedupReceiver(t *testing.T, fail int) *dedupReceiver {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
-		if err := (wl.Verifier{}).Verify(r.Header, b, []string{DefaultClientSecret}); err != nil {
-			rc.bad = append(rc.bad, err.Error())
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		hook, err := wl.DecodeWebhook(b)
+		hook, err := verifyAndDecode(r.Header, b, DefaultClientSecret)
 		if err != nil {
 			rc.bad = append(rc.bad, err.Error())
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		k := hook.DedupKey(b)
+		k := eventIDOf(hook)
 		if prev, dup := rc.stored[k]; dup {
 			if !bytes.Equal(prev, b) {
 				rc.bad = append(rc.bad, "duplicate with different bytes: "+k)
@@ -87,7 +80,7 @@ func TestSimulatedDayThreeStores(t *testing.T) {
 	}
 	stores := map[int64]bool{}
 	for _, ev := range rep.Events {
-		if _, ok := rc.stored[ev.DedupKey]; !ok {
+		if _, ok := rc.stored[ev.ID]; !ok {
 			t.Fatalf("event %+v never stored", ev)
 		}
 		stores[ev.StoreID] = true

@@ -4,58 +4,43 @@ import (
 	"cmp"
 	"slices"
 	"sort"
-
-	wl "switchyard/internal/provider/whiplash"
 )
-
-// apiOrder is an order as the emulator renders it: the fields of
-// switchyard's Order plus a few more of the V2 entity. Published values are
-// immutable (see applyStatus).
-type apiOrder struct {
-	wl.Order
-	ShopUpdatedAt              wl.Time `json:"shop_updated_at"`
-	ShopShippingMethodPrice    string  `json:"shop_shipping_method_price,omitempty"`
-	ShopShippingMethodCurrency string  `json:"shop_shipping_method_currency,omitempty"`
-	Residential                bool    `json:"residential"`
-	PublicNote                 *string `json:"public_note"`
-	MetaData                   string  `json:"meta_data,omitempty"`
-}
 
 // orderStore keeps orders by id and two sorted views: by id (the default
 // sort) and by (updated_at, id), so updated_at ranges are binary searches.
 type orderStore struct {
-	byID      map[int64]*apiOrder
-	all       []*apiOrder // sorted by id
-	byUpdated []*apiOrder // sorted by (updated_at, id)
+	byID      map[int64]*Order
+	all       []*Order // sorted by id
+	byUpdated []*Order // sorted by (updated_at, id)
 }
 
-func newOrderStore() *orderStore { return &orderStore{byID: map[int64]*apiOrder{}} }
+func newOrderStore() *orderStore { return &orderStore{byID: map[int64]*Order{}} }
 
-func cmpUpdated(a, b *apiOrder) int {
+func cmpUpdated(a, b *Order) int {
 	if c := a.UpdatedAt.Compare(b.UpdatedAt.Time); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ID, b.ID)
 }
 
-func (s *orderStore) get(id int64) *apiOrder { return s.byID[id] }
+func (s *orderStore) get(id int64) *Order { return s.byID[id] }
 
 func (s *orderStore) len() int { return len(s.all) }
 
 // put inserts o or replaces the order with the same id.
-func (s *orderStore) put(o *apiOrder) {
+func (s *orderStore) put(o *Order) {
 	id := int64(o.ID)
 	if old, ok := s.byID[id]; ok {
 		i, found := slices.BinarySearchFunc(s.byUpdated, old, cmpUpdated)
 		if found {
 			s.byUpdated = slices.Delete(s.byUpdated, i, i+1)
 		}
-		j, _ := slices.BinarySearchFunc(s.all, id, func(a *apiOrder, id int64) int { return cmp.Compare(int64(a.ID), id) })
+		j, _ := slices.BinarySearchFunc(s.all, id, func(a *Order, id int64) int { return cmp.Compare(int64(a.ID), id) })
 		s.all[j] = o
 	} else if n := len(s.all); n == 0 || int64(s.all[n-1].ID) < id {
 		s.all = append(s.all, o)
 	} else {
-		j, _ := slices.BinarySearchFunc(s.all, id, func(a *apiOrder, id int64) int { return cmp.Compare(int64(a.ID), id) })
+		j, _ := slices.BinarySearchFunc(s.all, id, func(a *Order, id int64) int { return cmp.Compare(int64(a.ID), id) })
 		s.all = slices.Insert(s.all, j, o)
 	}
 	s.byID[id] = o
@@ -65,7 +50,7 @@ func (s *orderStore) put(o *apiOrder) {
 
 // putAll inserts many orders; into an empty store it sorts once instead of
 // inserting one by one.
-func (s *orderStore) putAll(os []*apiOrder) {
+func (s *orderStore) putAll(os []*Order) {
 	if len(s.all) > 0 {
 		for _, o := range os {
 			s.put(o)
@@ -73,8 +58,8 @@ func (s *orderStore) putAll(os []*apiOrder) {
 		return
 	}
 	s.all = slices.Clone(os)
-	slices.SortFunc(s.all, func(a, b *apiOrder) int { return cmp.Compare(a.ID, b.ID) })
-	s.all = slices.CompactFunc(s.all, func(a, b *apiOrder) bool { return a.ID == b.ID })
+	slices.SortFunc(s.all, func(a, b *Order) int { return cmp.Compare(a.ID, b.ID) })
+	s.all = slices.CompactFunc(s.all, func(a, b *Order) bool { return a.ID == b.ID })
 	for _, o := range s.all {
 		s.byID[int64(o.ID)] = o
 	}
@@ -84,7 +69,7 @@ func (s *orderStore) putAll(os []*apiOrder) {
 
 // updatedRange returns the sub-slice of byUpdated within the bounds (nil
 // bound: open). loIncl/hiIncl say whether the bound itself is included.
-func (s *orderStore) updatedRange(b timeBounds) []*apiOrder {
+func (s *orderStore) updatedRange(b timeBounds) []*Order {
 	lo, hi := 0, len(s.byUpdated)
 	if b.hasLo {
 		lo = sort.Search(len(s.byUpdated), func(i int) bool {

@@ -106,7 +106,8 @@ func (o *OAuth) AuthorizeURL(shop, state string, perUser bool) (string, error) {
 
 // SignQuery returns the hex HMAC-SHA256 of a query as Shopify signs it:
 // every parameter except hmac and signature, sorted by key, joined as
-// k=v&k=v without escaping (repeated keys as ["a", "b"]).
+// k=v&k=v with "%" and "&" (and "=" in keys) percent-escaped (repeated keys
+// as ["a", "b"]).
 func SignQuery(secret string, q url.Values) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(queryMessage(q)))
@@ -121,6 +122,10 @@ func queryMessage(q url.Values) string {
 		}
 	}
 	sort.Strings(keys)
+	// Shopify's verification rule writes "%" and "&" as %25 and %26 in keys
+	// and values, and "=" as %3D in keys.
+	queryKeyEscaper := strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
+	queryValueEscaper := strings.NewReplacer("%", "%25", "&", "%26")
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		vs := q[k]
@@ -134,7 +139,7 @@ func queryMessage(q url.Values) string {
 			}
 			v = "[" + strings.Join(qs, ", ") + "]"
 		}
-		parts = append(parts, strings.TrimSuffix(k, "[]")+"="+v)
+		parts = append(parts, queryKeyEscaper.Replace(strings.TrimSuffix(k, "[]"))+"="+queryValueEscaper.Replace(v))
 	}
 	return strings.Join(parts, "&")
 }

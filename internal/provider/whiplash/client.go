@@ -554,14 +554,17 @@ func (c *Client) GetOrder(ctx context.Context, id int64) (*Order, error) {
 	return &o, nil
 }
 
-// Pager walks the pages of an order search until a short or empty page (the
-// official gem's rule). Page is the next page to fetch, so a backfill can
-// persist it and resume.
+// Pager walks the pages of an order search until an empty page, or a page
+// shorter than the fullest page seen so far. Whiplash documents no maximum
+// per_page (its gem asks for 50), so a page shorter than requested is not
+// the end by itself: the server may cap the size. Page is the next page to
+// fetch, so a backfill can persist it and resume.
 type Pager struct {
 	c    *Client
 	p    SearchParams
 	Page int
 	done bool
+	full int // the most rows a page has had: the server's effective page size
 }
 
 // Pager returns a pager starting at p.Page (default 1).
@@ -585,7 +588,8 @@ func (pg *Pager) Next(ctx context.Context) ([]Order, error) {
 		return nil, err
 	}
 	pg.Page++
-	if len(orders) < p.perPage() {
+	pg.full = max(pg.full, len(orders))
+	if len(orders) == 0 || len(orders) < pg.full {
 		pg.done = true
 	}
 	return orders, nil
@@ -622,13 +626,47 @@ type NotificationEvent struct {
 	Description          string  `json:"description"`
 }
 
-// ListNotificationEvents returns the catalogue of notification events.
+// ListNotificationEvents returns the catalogue of notification events,
+// every page of it.
 func (c *Client) ListNotificationEvents(ctx context.Context) ([]NotificationEvent, error) {
-	var out []NotificationEvent
-	if err := c.do(ctx, http.MethodGet, "/notification_events", "/notification_events", nil, nil, &out); err != nil {
-		return nil, err
+	return listAll[NotificationEvent](ctx, c, "/notification_events")
+}
+
+// maxListPages bounds listAll, so a server that ignores page can never keep
+// it reading.
+const maxListPages = 1000
+
+// listAll reads every page of a bare-array list (page, per_page =
+// DefaultPerPage): it stops at an empty page, a page shorter than the
+// fullest one seen (the server may cap per_page below what was asked), or a
+// page that repeats the previous one (a server that ignores page).
+func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var all []T
+	var prev json.RawMessage
+	full := 0
+	for page := 1; page <= maxListPages; page++ {
+		q := url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(DefaultPerPage)}}
+		var raw []json.RawMessage
+		if err := c.do(ctx, http.MethodGet, path, path, q, nil, &raw); err != nil {
+			return nil, err
+		}
+		if len(raw) == 0 || (prev != nil && string(raw[0]) == string(prev)) {
+			return all, nil
+		}
+		prev = raw[0]
+		for i, r := range raw {
+			var v T
+			if err := json.Unmarshal(r, &v); err != nil {
+				return nil, fmt.Errorf("whiplash GET %s page %d row %d: %w", path, page, i, err)
+			}
+			all = append(all, v)
+		}
+		full = max(full, len(raw))
+		if len(raw) < full {
+			return all, nil
+		}
 	}
-	return out, nil
+	return nil, fmt.Errorf("whiplash GET %s: more than %d pages", path, maxListPages)
 }
 
 // Subscription is a notification subscription.
@@ -685,13 +723,10 @@ func (c *Client) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	return &out, nil
 }
 
-// ListSubscriptions returns the customer's notification subscriptions.
+// ListSubscriptions returns the customer's notification subscriptions,
+// every page of them.
 func (c *Client) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
-	var out []Subscription
-	if err := c.do(ctx, http.MethodGet, "/notification_subscriptions", "/notification_subscriptions", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listAll[Subscription](ctx, c, "/notification_subscriptions")
 }
 
 // DeleteSubscription removes a subscription; an unknown id is ENOTFOUND.

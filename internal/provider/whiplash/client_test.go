@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,7 +372,10 @@ func TestClientSortAndPagingToTheEnd(t *testing.T) {
 			pages++
 			got = append(got, os...)
 		}
-		wantPages := len(all)/per + 1 // a short page or, when it divides evenly, an empty one ends it
+		// The emulator caps per_page at 50 (as Whiplash may; its gem never
+		// asks for more), so 70 gets pages of 50 that are not the end.
+		eff := min(per, 50)
+		wantPages := len(all)/eff + 1 // a short page or, when it divides evenly, an empty one ends it
 		if pages != wantPages || pg.Page != wantPages+1 || len(got) != len(all) {
 			t.Fatalf("per_page %d: %d pages (next %d), %d orders; want %d pages, %d orders", per, pages, pg.Page, len(got), wantPages, len(all))
 		}
@@ -398,9 +402,9 @@ func TestClientSortAndPagingToTheEnd(t *testing.T) {
 		t.Fatalf("desc sort starts at %v, latest is %v", desc[0].UpdatedAt, latest.UpdatedAt)
 	}
 	// A resumed pager starts where a stored page number says.
-	pg := b.client.Pager(whiplash.SearchParams{Page: 3, PerPage: 100})
+	pg := b.client.Pager(whiplash.SearchParams{Page: 3, PerPage: 50})
 	os, err := pg.Next(ctx)
-	if err != nil || len(os) != 100 || os[0].ID != all[200].ID {
+	if err != nil || len(os) != 50 || os[0].ID != all[100].ID {
 		t.Fatalf("resumed page: %d orders, err %v", len(os), err)
 	}
 	// An invalid sort is a terminal 422 with the vendor's message.
@@ -547,6 +551,60 @@ func TestClientSubscriptions(t *testing.T) {
 	}
 	if len(list) != 3 {
 		t.Fatalf("%d subscriptions", len(list))
+	}
+}
+
+// TestClientReadsEveryPageOfCatalogueAndSubscriptions: both lists are
+// paged (V2 spec: page, per_page); against a server that serves 3 rows a
+// page whatever is asked, the client still sees the whole catalogue and
+// every subscription, so EnsureSubscriptions maps late names and never
+// re-creates a subscription that sits on a later page.
+func TestClientReadsEveryPageOfCatalogueAndSubscriptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var listCalls atomic.Int64
+	b := setup(t, emu.Config{MaxPerPage: 3}, nil)
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/api/v2/notification_events" || r.URL.Path == "/api/v2/notification_subscriptions") {
+			listCalls.Add(1)
+		}
+		b.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(counting.Close)
+	c, err := whiplash.NewClient(whiplash.Config{BaseURL: counting.URL, ClientID: emu.DefaultClientID, ClientSecret: emu.DefaultClientSecret,
+		RedirectURL: "http://127.0.0.1/oauth/callback/whiplash", Tokens: b.tokens, CustomerID: "1", Rate: 1000, Burst: 1000, Limiter: b.limiter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.authorize(t) // stores the token c reads too
+	events, err := c.ListNotificationEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) < 10 || listCalls.Load() < 4 {
+		t.Fatalf("read %d catalogue entries in %d calls; want the whole catalogue over several pages", len(events), listCalls.Load())
+	}
+	seen := map[int64]bool{}
+	for _, e := range events {
+		if seen[int64(e.ID)] {
+			t.Fatalf("catalogue entry %d read twice", e.ID)
+		}
+		seen[int64(e.ID)] = true
+	}
+	last := events[len(events)-1].Name // on the last page
+	const hook = "https://hub.example.com/hooks/whiplash/inst-9"
+	want := []string{"order.created", "order.status_changed", "order.shipped", "order.delivered", "order.cancelled", "order.packed", "order.paused", last}
+	subs, err := c.EnsureSubscriptions(ctx, hook, want)
+	if err != nil || len(subs) != len(want) {
+		t.Fatalf("ensure: %d subscriptions, %v", len(subs), err)
+	}
+	list, err := c.ListSubscriptions(ctx)
+	if err != nil || len(list) != len(want) {
+		t.Fatalf("list: %d subscriptions over pages of 3, want %d (%v)", len(list), len(want), err)
+	}
+	again, err := c.EnsureSubscriptions(ctx, hook, want)
+	if err != nil || !slices.EqualFunc(again, subs, func(a, b whiplash.Subscription) bool { return a.ID == b.ID }) {
+		t.Fatalf("second ensure re-created subscriptions from later pages: %v", err)
 	}
 }
 

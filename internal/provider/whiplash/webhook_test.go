@@ -7,13 +7,16 @@ import (
 	"testing"
 )
 
+// goldenDir holds the openssl-signed bodies shared with the emulator.
+const goldenDir = "../../testdata/golden/whiplash/"
+
 func golden(t *testing.T, name string) ([]byte, string) {
 	t.Helper()
-	body, err := os.ReadFile("testdata/" + name + ".json")
+	body, err := os.ReadFile(goldenDir + name + ".json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := os.ReadFile("testdata/" + name + ".sig")
+	sig, err := os.ReadFile(goldenDir + name + ".sig")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +26,7 @@ func golden(t *testing.T, name string) ([]byte, string) {
 // The .sig files were made with openssl, not with this package.
 func TestVerifierGoldenFixtures(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"order_shipped", "order_created"} {
+	for _, name := range []string{"order_shipped", "order_created", "order_status_changed"} {
 		body, sig := golden(t, name)
 		if got := Sign("whiplash-app-secret", body); got != sig {
 			t.Fatalf("%s: Sign = %s, openssl says %s", name, got, sig)
@@ -85,6 +88,18 @@ func TestDecodeWebhookGolden(t *testing.T) {
 	w2, _ := DecodeWebhook(body2)
 	if w2.Order.DisplayName() != "" || w2.Order.Company() != "Blue Heron LLC" {
 		t.Fatalf("name/company fallback: %q %q", w2.Order.DisplayName(), w2.Order.Company())
+	}
+	// Ids as strings, shop_id null (the store comes from the originator).
+	body3, _ := golden(t, "order_status_changed")
+	w3, err := DecodeWebhook(body3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := w3.Order; o.ID != 1203 || o.CustomerID != 1 || o.StoreID() != 3 || o.Status != 90 || len(o.OrderItems) != 2 || o.OrderItems[0].ID != 5411 || o.OrderItems[1].Quantity != 3 {
+		t.Fatalf("string ids: %+v", o)
+	}
+	if k := w3.DedupKey(body3); k != "order.status_changed:1203:90:2026-11-29T08:02:47-05:00" {
+		t.Fatalf("DedupKey = %s", k)
 	}
 	for _, bad := range []string{``, `{`, `[]`, `{"order":{"id":1}}`, `{"event_name":"order.created"}`, `{"event_name":"order.created","order":{}}`, `{"event_name":"x"} {}`} {
 		if _, err := DecodeWebhook([]byte(bad)); err == nil {
