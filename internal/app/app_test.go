@@ -132,7 +132,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func golden(t *testing.T) []byte {
 	t.Helper()
-	body, err := os.ReadFile("../provider/whiplash/testdata/order_shipped.json")
+	body, err := os.ReadFile("../testdata/golden/whiplash/order_shipped.json")
 	if err != nil {
 		t.Fatal(err)
 	}

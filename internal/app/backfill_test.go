@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"switchyard/internal/app"
 	"switchyard/internal/connector/whiplashklaviyo"
 	"switchyard/internal/domain"
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
@@ -124,11 +125,7 @@ func TestBackfillAfterLiveEventsLosesNone(t *testing.T) {
 func TestBackfillReadsEveryPageWhenServerCapsPerPage(t *testing.T) {
 	t.Parallel()
 	const orders, capped = 400, 37
-	h := startHub(t, time.Second)
-	launch := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	if _, err := h.whiplash.Seed(whiplashemu.SeedOptions{Seed: 12, Orders: orders, From: launch.Add(-13 * 24 * time.Hour), Days: 13}); err != nil {
-		t.Fatal(err)
-	}
+	var h *hub // set below: the capping proxy must be allow-listed when the hub starts
 	var pages atomic.Int64
 	var asked sync.Map
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +141,11 @@ func TestBackfillReadsEveryPageWhenServerCapsPerPage(t *testing.T) {
 		h.whiplash.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	h = startHub(t, time.Second, func(c *app.Config) { c.AllowVendorHosts = append(c.AllowVendorHosts, hostsOf(srv.URL)...) })
+	launch := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	if _, err := h.whiplash.Seed(whiplashemu.SeedOptions{Seed: 12, Orders: orders, From: launch.Add(-13 * 24 * time.Hour), Days: 13}); err != nil {
+		t.Fatal(err)
+	}
 	var m, wl, kl, in struct{ ID string }
 	h.api("POST", "/api/v1/merchants", `{"name":"Capped"}`, 201, &m)
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"whiplash","account":"1","config":{"base_url":%q,"client_id":"switchyard","grant":"client_credentials"},"secrets":{"client_secret":"whiplash-app-secret"}}`, srv.URL), 201, &wl)
@@ -169,7 +171,12 @@ func seededOrders(t *testing.T, wl *whiplashemu.Emulator, n int) []whiplash.Orde
 	t.Helper()
 	var out []whiplash.Order
 	for id := int64(1); len(out) < n && id < 100000; id++ {
-		if o, ok := wl.Order(id); ok {
+		var o whiplash.Order
+		ok, err := wl.DecodeOrder(id, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
 			out = append(out, o)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"switchyard/internal/domain"
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
 	"switchyard/internal/jobs"
+	"switchyard/internal/outbound"
 	"switchyard/internal/provider/whiplash"
 	"switchyard/internal/secret"
 	"switchyard/internal/store/sqlitestore"
@@ -61,10 +62,12 @@ func setupEmit(t *testing.T) *emitBundle {
 		Secrets: domain.Secrets{"private_key": klaviyoemu.DefaultPrivateKey}}
 	must(t, store.CreateConnection(ctx, wl))
 	must(t, store.CreateConnection(ctx, kl))
-	in := &domain.Installation{MerchantID: m.ID, Connector: domain.ConnectorWhiplashKlaviyo, State: domain.InstallationActive,
+	in := &domain.Installation{MerchantID: m.ID, Connector: Name, State: domain.InstallationActive,
 		Connections: map[string]string{domain.VendorWhiplash: wl.ID, domain.VendorKlaviyo: kl.ID}}
 	must(t, store.CreateInstallation(ctx, in))
-	c := New(connector.Deps{Store: store, Clients: &connector.Clients{Store: store, HTTP: srv.Client()}})
+	allow, err := outbound.ParseAllowList([]string{srv.Listener.Addr().String()}) // the emulator, operator-allowed
+	must(t, err)
+	c := New(connector.Deps{Store: store, Clients: &connector.Clients{Store: store, HTTP: srv.Client(), Allow: allow}})
 	e := &emitBundle{t: t, ctx: ctx, c: c, store: store, emu: emu, in: in, from: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 	e.saveBackfill(backfillState{BackfillProgress: BackfillProgress{Run: "run_1", Phase: PhaseEvents, From: e.from}})
 	return e
