@@ -100,39 +100,3 @@ type OrderApply struct {
 	// Previous is the snapshot that was replaced (nil for a new order).
 	Previous *OrderSnapshot
 }
-
-// Strings is a delta of string fields ("" deletes the field). It is the
-// bridge for syncs whose bookkeeping is still a bag of strings.
-func Strings(m map[string]string) StateDelta {
-	d := make(StateDelta, len(m))
-	for k, v := range m {
-		if v == "" {
-			d[k] = Deleted
-			continue
-		}
-		b, _ := json.Marshal(v)
-		d[k] = b
-	}
-	return d
-}
-
-// Str returns the state field name as a string ("" when absent or not a
-// string).
-func (st *SyncState) Str(name string) string {
-	var s string
-	if raw, ok := st.State[name]; ok {
-		_ = json.Unmarshal(raw, &s)
-	}
-	return s
-}
-
-// StringMap returns the state's string fields (the bridge's reader).
-func (st *SyncState) StringMap() map[string]string {
-	m := make(map[string]string, len(st.State))
-	for k := range st.State {
-		if v := st.Str(k); v != "" {
-			m[k] = v
-		}
-	}
-	return m
-}

@@ -110,7 +110,10 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 			s, err := st.GetSync(ctx, key)
 			must(t, err)
 			if s.DirtySeq == updates && s.SyncedSeq == updates {
-				if s.Str("remote_id") != "c-"+key.Key {
+				var book struct {
+					RemoteID string `json:"remote_id"`
+				}
+				if err := s.Decode(&book); err != nil || book.RemoteID != "c-"+key.Key {
 					t.Fatalf("bookkeeping not saved: %+v", s.State)
 				}
 				break

@@ -445,8 +445,12 @@ func TestStringBridgeStateIsReplaced(t *testing.T) {
 	}
 	b.store.order(t, email, "Olga Old", 100, b.clk.Now())
 	st := newState(email)
-	st.State = domain.Strings(map[string]string{"customer_id": "999", "foreign": `{"stale":1}`, "name": "Olga Old",
+	legacy, err := domain.StateOf(map[string]string{"customer_id": "999", "foreign": `{"stale":1}`, "name": "Olga Old",
 		"version": b.clk.Now().Add(-time.Hour).Format(time.RFC3339Nano), "foreign_at": b.clk.Now().Format(time.RFC3339Nano)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.State = legacy
 	if err := b.sync(st); err != nil {
 		t.Fatal(err)
 	}
