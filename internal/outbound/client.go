@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -150,9 +151,13 @@ type Request struct {
 	// Prepaid, when it is an unspent reservation of the call's budget, is
 	// spent instead of waiting for the limiter (see Client.Reserve).
 	Prepaid *Reservation
+	// Handle3xx lists the redirect statuses the caller reads itself (a
+	// Gorgias 301 for a merged customer); they come back as a Response. Any
+	// other 3xx is a terminal *Error: redirects are never followed.
+	Handle3xx []int
 }
 
-// Response is a successful (2xx/3xx) answer.
+// Response is a successful (2xx, or a 3xx the request handles) answer.
 type Response struct {
 	Status int
 	Header http.Header
@@ -329,6 +334,9 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 	}
 	latency := c.cfg.Now().Sub(start)
 	class := Classify(status, err)
+	if err == nil && status >= 300 && status < 400 && slices.Contains(r.Handle3xx, status) {
+		class = domain.ClassOK
+	}
 	if class == domain.ClassOK && r.Check != nil {
 		if cerr := r.Check(&Response{Status: status, Header: header, Body: payload}); cerr != nil {
 			class = ClassOf(cerr)

@@ -150,12 +150,15 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := c.Do(context.Background(), &Request{Method: "POST", Path: "/api/events", JSON: map[string]string{}})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		// A redirect nobody handles is a terminal failure (no retry loop)…
+		_, err = c.Do(context.Background(), &Request{Method: "POST", Path: "/api/events", JSON: map[string]string{}})
+		if ClassOf(err) != domain.ClassTerminal || StatusOf(err) != http.StatusTemporaryRedirect {
+			t.Fatalf("%s: %v, want a terminal 307", name, err)
 		}
-		if resp.Status != http.StatusTemporaryRedirect {
-			t.Fatalf("%s: status %d, want the 307 itself", name, resp.Status)
+		// …and one the caller handles comes back as the answer.
+		resp, err := c.Do(context.Background(), &Request{Method: "POST", Path: "/api/events", JSON: map[string]string{}, Handle3xx: []int{http.StatusTemporaryRedirect}})
+		if err != nil || resp.Status != http.StatusTemporaryRedirect {
+			t.Fatalf("%s: %v %v, want the 307 itself", name, resp, err)
 		}
 	}
 	if n := hits.Load(); n != 0 {

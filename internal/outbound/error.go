@@ -85,8 +85,13 @@ func Classify(status int, transportErr error) domain.ErrorClass {
 		return domain.ClassTransient // timeouts, resets, refused connections
 	}
 	switch {
-	case status >= 200 && status < 400:
+	case status >= 200 && status < 300:
 		return domain.ClassOK
+	case status >= 300 && status < 400:
+		// Redirects are never followed (credentials stay with the vendor's
+		// host); one the caller did not say it handles (Request.Handle3xx)
+		// is an answer that no retry changes.
+		return domain.ClassTerminal
 	case status == http.StatusTooManyRequests:
 		return domain.ClassRateLimited
 	case status == http.StatusUnauthorized:

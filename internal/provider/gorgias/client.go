@@ -269,7 +269,8 @@ func wrap(err error, action string) error {
 // call makes one request and decodes a JSON answer into out (when not nil
 // and the body is not empty).
 func (c *Client) call(ctx context.Context, method, path, endpoint string, q url.Values, body, out any) (*outbound.Response, error) {
-	req := &outbound.Request{Method: method, Path: path, Endpoint: endpoint, Query: q, JSON: body, Prepaid: c.prepaid}
+	req := &outbound.Request{Method: method, Path: path, Endpoint: endpoint, Query: q, JSON: body, Prepaid: c.prepaid,
+		Handle3xx: []int{http.StatusMovedPermanently}} // merged customer: read by the caller
 	resp, err := c.out.Do(ctx, req)
 	if err != nil {
 		return nil, err
