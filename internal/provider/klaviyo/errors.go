@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
-	"strings"
 
 	"switchyard/internal/domain"
+	"switchyard/internal/jsonx"
 	"switchyard/internal/outbound"
 )
 
@@ -130,9 +129,7 @@ func wrapError(err error) error {
 type flexInt int
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		*f = flexInt(n)
-	}
+	n, _ := jsonx.Int(b) // an unreadable count is 0, never a failed decode
+	*f = flexInt(n)
 	return nil
 }

@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"switchyard/internal/jsonx"
 	"switchyard/internal/provider/webhooksig"
 )
 
@@ -99,21 +99,9 @@ func (w *Webhook) DedupKey(body []byte) string {
 type FlexInt int64
 
 func (f *FlexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*f = 0
-		return nil
-	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*f = FlexInt(i)
-		return nil
-	}
-	fl, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
-	}
-	*f = FlexInt(fl)
-	return nil
+	n, err := jsonx.Int(b)
+	*f = FlexInt(n)
+	return err
 }
 
 // Time decodes Whiplash timestamps (ISO-8601 with offset, with or without
