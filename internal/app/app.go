@@ -16,6 +16,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/connector"
 	"switchyard/internal/connector/registry"
 	"switchyard/internal/ingest"
@@ -114,15 +115,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.RescueStuckAfter <= 0 {
 		cfg.RescueStuckAfter = 10 * time.Minute
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	arch := baseservice.New(logger, cfg.Now)
+	logger, cfg.Now = arch.Logger, arch.Now
 	allow, err := outbound.ParseAllowList(cfg.AllowVendorHosts)
 	if err != nil {
 		return nil, err

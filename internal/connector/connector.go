@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
@@ -109,12 +110,8 @@ func (d Deps) WithDefaults() Deps {
 	if d.SyncSlice <= 0 {
 		d.SyncSlice = 30 * time.Second
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
+	arch := baseservice.New(d.Logger, d.Now)
+	d.Logger, d.Now = arch.Logger, arch.Now
 	return d
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 )
 
@@ -68,6 +69,7 @@ type Config struct {
 
 // Handler serves the webhook routes.
 type Handler struct {
+	baseservice.Archetype
 	cfg   Config
 	queue chan *pending
 	wg    sync.WaitGroup
@@ -113,13 +115,7 @@ func New(cfg Config) *Handler {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = DefaultCacheTTL
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	h := &Handler{cfg: cfg, queue: make(chan *pending, cfg.BatchMax*cfg.Writers*8), cache: map[string]cached{}}
+	h := &Handler{Archetype: baseservice.New(cfg.Logger, cfg.Now), cfg: cfg, queue: make(chan *pending, cfg.BatchMax*cfg.Writers*8), cache: map[string]cached{}}
 	for i := 0; i < cfg.Writers; i++ {
 		h.wg.Add(1)
 		go h.writer()
@@ -200,19 +196,19 @@ func writeReply(w http.ResponseWriter, status int, r reply) {
 
 // ServeHTTP handles POST /hooks/{vendor}/{installation}.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.Now()
+	start := h.Now()
 	vendor := r.PathValue("vendor")
 	result := "error"
 	defer func() {
 		if h.cfg.Observe != nil {
-			h.cfg.Observe(vendor, result, h.cfg.Now().Sub(start))
+			h.cfg.Observe(vendor, result, h.Now().Sub(start))
 		}
 	}()
 	fail := func(err error) {
 		result = domain.ErrorCode(err)
 		status := domain.HTTPStatus(err)
 		if status >= 500 {
-			h.cfg.Logger.ErrorContext(r.Context(), "ingest failed", slog.String("vendor", vendor), slog.String("error", err.Error()))
+			h.Logger.ErrorContext(r.Context(), "ingest failed", slog.String("vendor", vendor), slog.String("error", err.Error()))
 		}
 		writeReply(w, status, reply{Status: "rejected", Error: domain.ErrorMessage(err)})
 	}
@@ -295,7 +291,7 @@ func (h *Handler) enqueue(ctx context.Context, p *pending) error {
 // installation returns the installation and the accepted secrets for vendor,
 // from a short-lived cache.
 func (h *Handler) installation(ctx context.Context, id, vendor string) (*domain.Installation, []string, error) {
-	now := h.cfg.Now()
+	now := h.Now()
 	h.mu.Lock()
 	c, ok := h.cache[id]
 	h.mu.Unlock()

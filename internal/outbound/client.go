@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 )
 
@@ -82,6 +83,7 @@ type Config struct {
 
 // Client makes calls to one vendor account.
 type Client struct {
+	baseservice.Archetype
 	cfg  Config
 	base *url.URL
 }
@@ -106,16 +108,10 @@ func NewClient(cfg Config) (*Client, error) {
 	hc := *cfg.HTTPClient
 	hc.CheckRedirect = NoRedirect
 	cfg.HTTPClient = &hc
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "switchyard"
 	}
-	return &Client{cfg: cfg, base: base}, nil
+	return &Client{Archetype: baseservice.New(cfg.Logger, cfg.Now), cfg: cfg, base: base}, nil
 }
 
 // Vendor returns the vendor name.
@@ -320,7 +316,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 		}
 	}
 
-	start := c.cfg.Now()
+	start := c.Now()
 	resp, err := c.cfg.HTTPClient.Do(req)
 	var (
 		status  int
@@ -332,7 +328,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 		payload, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 	}
-	latency := c.cfg.Now().Sub(start)
+	latency := c.Now().Sub(start)
 	class := Classify(status, err)
 	if err == nil && status >= 300 && status < 400 && slices.Contains(r.Handle3xx, status) {
 		class = domain.ClassOK
@@ -355,7 +351,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 		oe = fail(status, class, err)
 		oe.Body = snippet(payload)
 		if header != nil {
-			oe.RetryAfter = ParseRetryAfter(header.Get("Retry-After"), c.cfg.Now())
+			oe.RetryAfter = ParseRetryAfter(header.Get("Retry-After"), c.Now())
 		}
 	}
 	c.record(ctx, r, status, latency, class, oe)
@@ -371,11 +367,11 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 			if wait <= 0 {
 				wait = time.Second
 			}
-			c.cfg.Limiter.Pause(budget, c.cfg.Now().Add(wait))
+			c.cfg.Limiter.Pause(budget, c.Now().Add(wait))
 		}
 	}
 	if oe != nil {
-		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "outbound call failed",
+		c.Logger.LogAttrs(ctx, slog.LevelDebug, "outbound call failed",
 			slog.String("vendor", c.cfg.Vendor), slog.String("endpoint", r.Endpoint),
 			slog.Int("status", status), slog.String("class", string(class)), slog.Duration("latency", latency))
 		return nil, oe
@@ -391,7 +387,7 @@ func (c *Client) record(ctx context.Context, r *Request, status int, latency tim
 	d := &domain.Delivery{
 		MerchantID: m.MerchantID, InstallationID: m.InstallationID, EventID: m.EventID, JobID: m.JobID,
 		Vendor: c.cfg.Vendor, Account: c.cfg.Account, Method: r.Method, Endpoint: r.Endpoint,
-		Status: status, Latency: latency, Class: class, CreatedAt: c.cfg.Now(),
+		Status: status, Latency: latency, Class: class, CreatedAt: c.Now(),
 	}
 	if oe != nil {
 		d.Error = oe.Error()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
@@ -54,16 +55,14 @@ type Config struct {
 
 // Server routes requests.
 type Server struct {
+	baseservice.Archetype
 	cfg Config
 	mux *http.ServeMux
 }
 
 // New builds the route table.
 func New(cfg Config) *Server {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{Archetype: baseservice.New(cfg.Logger, nil), cfg: cfg, mux: http.NewServeMux()}
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
@@ -122,7 +121,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := domain.ErrorCode(err)
 	if code == domain.EINTERNAL {
-		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
 	msg := domain.ErrorMessage(err)
 	if pub, ok := outbound.PublicMessage(err); ok && !isOperator(r.Context()) {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -85,6 +86,7 @@ type Config struct {
 
 // Client talks to one Gorgias account.
 type Client struct {
+	baseservice.Archetype
 	cfg    Config
 	out    *outbound.Client
 	budget outbound.Budget
@@ -147,6 +149,7 @@ func QuotaFunc(window time.Duration) func(http.Header) (outbound.Quota, bool) {
 
 // New returns a client for one account.
 func New(cfg Config) (*Client, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	cfg.Account = strings.TrimSpace(cfg.Account)
 	if cfg.Account == "" {
 		return nil, domain.Errorf(domain.EINVALID, "gorgias account (subdomain) is required")
@@ -157,12 +160,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	hc := &http.Client{Timeout: outbound.DefaultTimeout}
 	if cfg.HTTPClient != nil {
 		cp := *cfg.HTTPClient
@@ -170,9 +167,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if cfg.Limiter == nil {
-		cfg.Limiter = outbound.NewLocalLimiter(cfg.Now)
+		cfg.Limiter = outbound.NewLocalLimiter(arch.Now)
 	}
-	c := &Client{cfg: cfg}
+	c := &Client{Archetype: arch, cfg: cfg}
 	var auth outbound.Authenticator
 	switch {
 	case cfg.OAuth != nil:
@@ -180,7 +177,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, domain.Errorf(domain.EINVALID, "gorgias OAuth needs a token store")
 		}
 		c.oauth = NewOAuth(cfg.BaseURL, *cfg.OAuth, hc)
-		auth = &oauthAuth{o: c.oauth, store: cfg.Tokens, now: cfg.Now, log: cfg.Logger}
+		auth = &oauthAuth{o: c.oauth, store: cfg.Tokens, now: arch.Now, log: arch.Logger}
 	case cfg.Email != "" && cfg.APIKey != "":
 		email, key := cfg.Email, cfg.APIKey
 		auth = outbound.AuthFunc(func(_ context.Context, r *http.Request) error {
@@ -197,7 +194,7 @@ func New(cfg Config) (*Client, error) {
 	out, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorGorgias, Account: cfg.Account, BaseURL: cfg.BaseURL, HTTPClient: hc, Auth: auth,
 		Limiter: cfg.Limiter, DefaultBudget: c.budget, Quota: QuotaFunc(cfg.Window), Recorder: cfg.Recorder,
-		Now: cfg.Now, Logger: cfg.Logger,
+		Now: arch.Now, Logger: arch.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating gorgias client: %w", err)

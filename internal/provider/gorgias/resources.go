@@ -162,7 +162,7 @@ func (c *Client) SetCustomerDataTo(ctx context.Context, id ID, data any, version
 		if n <= 0 || ID(n) == id {
 			return id, fmt.Errorf("error setting gorgias customer data of %d (answered 301, Location %q): %w", id, resp.Header.Get("Location"), ErrMerged)
 		}
-		c.cfg.Logger.Info("gorgias customer was merged; writing data to the target", "customer_id", int64(id), "target_id", n)
+		c.Logger.Info("gorgias customer was merged; writing data to the target", "customer_id", int64(id), "target_id", n)
 		id = ID(n)
 	}
 	return id, fmt.Errorf("error setting gorgias customer data of %d: too many merge redirects: %w", id, ErrMerged)

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -92,6 +93,7 @@ type Config struct {
 
 // Client calls one Klaviyo account. It is safe for concurrent use.
 type Client struct {
+	baseservice.Archetype
 	oc       *outbound.Client
 	revision string
 	budgets  map[string]outbound.Budget
@@ -102,6 +104,7 @@ type Client struct {
 
 // New validates cfg and returns a client.
 func New(cfg Config) (*Client, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -113,9 +116,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.BudgetShare <= 0 || cfg.BudgetShare > 1 {
 		cfg.BudgetShare = DefaultBudgetShare
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: outbound.DefaultTimeout}
@@ -131,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 			return nil
 		})
 	case cfg.OAuth != nil:
-		a, err := newOAuthAuth(*cfg.OAuth, cfg.BaseURL, cfg.HTTPClient, cfg.Now)
+		a, err := newOAuthAuth(*cfg.OAuth, cfg.BaseURL, cfg.HTTPClient, arch.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BudgetKey == "" {
 		cfg.BudgetKey = domain.VendorKlaviyo + ":" + cfg.Account
 	}
-	c := &Client{revision: cfg.Revision, budgets: map[string]outbound.Budget{}, account: cfg.Account, budgetKey: cfg.BudgetKey}
+	c := &Client{Archetype: arch, revision: cfg.Revision, budgets: map[string]outbound.Budget{}, account: cfg.Account, budgetKey: cfg.BudgetKey}
 	limits := DefaultLimits()
 	for k, v := range cfg.Limits {
 		limits[k] = v
@@ -153,7 +153,7 @@ func New(cfg Config) (*Client, error) {
 	oc, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorKlaviyo, Account: cfg.Account, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
 		Auth: auth, Limiter: cfg.Limiter, Budget: c.budget, Quota: ParseQuota, Recorder: cfg.Recorder,
-		Now: cfg.Now, Logger: cfg.Logger, UserAgent: cfg.UserAgent,
+		Now: arch.Now, Logger: arch.Logger, UserAgent: cfg.UserAgent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("klaviyo: %w", err)

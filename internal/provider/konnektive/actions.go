@@ -413,7 +413,7 @@ func (c *Client) UpdatePurchase(ctx context.Context, u PurchaseUpdate) (*ActionR
 // futureDate rejects dates before today (in the clock's zone). Today itself
 // is left to the CRM, whose "today" is CRM-local.
 func (c *Client) futureDate(name string, t time.Time) error {
-	now := c.cfg.Now()
+	now := c.Now()
 	y, m, d := now.Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	ty, tm, td := t.Date()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -92,14 +93,15 @@ type Config struct {
 
 // Client calls one Konnektive CRM account. It is safe for concurrent use.
 type Client struct {
+	baseservice.Archetype
 	cfg Config
 	out *outbound.Client
 	red *redactor
-	log *slog.Logger
 }
 
 // New validates cfg and returns a client.
 func New(cfg Config) (*Client, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if cfg.LoginID == "" || cfg.Password == "" {
 		return nil, domain.Errorf(domain.EINVALID, "konnektive loginId and password are required")
 	}
@@ -118,12 +120,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Budget.Key == "" {
 		cfg.Budget.Key = domain.VendorKonnektive + ":" + cfg.Account
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Encoding {
 	case "":
@@ -164,12 +160,12 @@ func New(cfg Config) (*Client, error) {
 	budget := cfg.Budget
 	out, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorKonnektive, Account: cfg.Account, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
-		Limiter: cfg.Limiter, DefaultBudget: budget, Recorder: rec, Now: cfg.Now, Logger: cfg.Logger,
+		Limiter: cfg.Limiter, DefaultBudget: budget, Recorder: rec, Now: arch.Now, Logger: arch.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating konnektive client: %w", err)
 	}
-	return &Client{cfg: cfg, out: out, red: red, log: cfg.Logger}, nil
+	return &Client{Archetype: arch, cfg: cfg, out: out, red: red}, nil
 }
 
 // op is one API path.

@@ -91,7 +91,7 @@ func (c *Client) dates(v url.Values, r DateRange, needRange bool) {
 		start = c.cfg.QueryStartDate
 	}
 	if end.IsZero() {
-		end = c.cfg.Now().AddDate(1, 0, 0)
+		end = c.Now().AddDate(1, 0, 0)
 	}
 	v.Set("startDate", FormatDate(start))
 	v.Set("endDate", FormatDate(end))
@@ -198,7 +198,7 @@ func queryAll[T any](ctx context.Context, c *Client, o op, v url.Values, id func
 		case total <= 0 && len(p.Data) < pageSize:
 			return out, nil
 		case page >= c.cfg.MaxPages:
-			c.log.LogAttrs(ctx, slog.LevelWarn, "konnektive query stopped at the page limit",
+			c.Logger.LogAttrs(ctx, slog.LevelWarn, "konnektive query stopped at the page limit",
 				slog.String("endpoint", o.path), slog.Int("pages", page), slog.Int("rows", len(out)), slog.Int("total", total))
 			return out, nil
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -97,6 +98,7 @@ func (e GraphQLErrors) Error() string {
 
 // Client is a Shopify Admin GraphQL client for one shop.
 type Client struct {
+	baseservice.Archetype
 	cfg Config
 	c   *outbound.Client
 
@@ -108,6 +110,7 @@ type Client struct {
 
 // New returns a client.
 func New(cfg Config) (*Client, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if !ValidShop(cfg.Shop) {
 		return nil, domain.WrapError(domain.EINVALID, "invalid shop domain", ErrBadShop)
 	}
@@ -132,9 +135,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.LineItemPageSize <= 0 || cfg.LineItemPageSize > 250 {
 		cfg.LineItemPageSize = 10
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	cfg.FinalSale = cfg.FinalSale.withDefaults()
 	token := cfg.AccessToken
 	c, err := outbound.NewClient(outbound.Config{
@@ -143,12 +143,12 @@ func New(cfg Config) (*Client, error) {
 			r.Header.Set("X-Shopify-Access-Token", token)
 			return nil
 		}),
-		Limiter: cfg.Limiter, DefaultBudget: cfg.Budget, Recorder: cfg.Recorder, Now: cfg.Now, Logger: cfg.Logger,
+		Limiter: cfg.Limiter, DefaultBudget: cfg.Budget, Recorder: cfg.Recorder, Now: arch.Now, Logger: arch.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating shopify client: %w", err)
 	}
-	return &Client{cfg: cfg, c: c, lastCost: map[string]int{}}, nil
+	return &Client{Archetype: arch, cfg: cfg, c: c, lastCost: map[string]int{}}, nil
 }
 
 // Throttle returns the last throttle status seen and when.
@@ -171,7 +171,7 @@ func (c *Client) projectedLocked(now time.Time) float64 {
 // reserve. With a limiter the wait is a Pause on the budget (shared by
 // every caller of the shop); without one it sleeps.
 func (c *Client) slowDown(ctx context.Context, need int) error {
-	now := c.cfg.Now()
+	now := c.Now()
 	c.mu.Lock()
 	avail := c.projectedLocked(now)
 	want := float64(need) + c.cfg.Reserve*c.status.MaximumAvailable
@@ -205,7 +205,7 @@ func (c *Client) observe(cost *Cost) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.status, c.statusAt = cost.ThrottleStatus, c.cfg.Now()
+	c.status, c.statusAt = cost.ThrottleStatus, c.Now()
 }
 
 type gqlResponse struct {
@@ -289,7 +289,7 @@ func (c *Client) Query(ctx context.Context, name, query string, vars map[string]
 			}
 		}
 		if class == domain.ClassRateLimited && c.cfg.Limiter != nil {
-			c.cfg.Limiter.Pause(c.cfg.Budget, c.cfg.Now().Add(wait))
+			c.cfg.Limiter.Pause(c.cfg.Budget, c.Now().Add(wait))
 		}
 		// Partial data with field errors (e.g. ACCESS_DENIED on one field)
 		// fails too: a half-read customer is not shown.

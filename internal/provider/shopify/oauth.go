@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -67,11 +68,13 @@ type OAuthConfig struct {
 
 // OAuth implements the authorization-code grant.
 type OAuth struct {
+	baseservice.Archetype
 	cfg OAuthConfig
 }
 
 // NewOAuth validates cfg.
 func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, domain.Errorf(domain.EINVALID, "shopify oauth: client id and secret are required")
 	}
@@ -81,10 +84,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 24 * time.Hour
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &OAuth{cfg: cfg}, nil
+	return &OAuth{Archetype: arch, cfg: cfg}, nil
 }
 
 // AuthorizeURL is where the merchant approves the install. perUser asks
@@ -189,7 +189,7 @@ func (o *OAuth) VerifyQuery(q url.Values) error {
 		if err != nil {
 			return domain.WrapError(domain.EUNAUTHORIZED, "invalid Shopify timestamp", ErrStaleQuery)
 		}
-		age := o.cfg.Now().Sub(time.Unix(ts, 0))
+		age := o.Now().Sub(time.Unix(ts, 0))
 		if age > o.cfg.MaxAge || age < -5*time.Minute {
 			return domain.WrapError(domain.EUNAUTHORIZED, "stale Shopify request", ErrStaleQuery)
 		}
@@ -231,7 +231,7 @@ func (o *OAuth) Exchange(ctx context.Context, shop, code string) (Token, error) 
 		return Token{}, domain.WrapError(domain.EINVALID, "invalid shop domain", ErrBadShop)
 	}
 	c, err := outbound.NewClient(outbound.Config{Vendor: domain.VendorShopify, Account: shop, BaseURL: o.cfg.AdminURL(shop),
-		HTTPClient: o.cfg.HTTPClient, Recorder: o.cfg.Recorder, Now: o.cfg.Now, Logger: o.cfg.Logger})
+		HTTPClient: o.cfg.HTTPClient, Recorder: o.cfg.Recorder, Now: o.Now, Logger: o.Logger})
 	if err != nil {
 		return Token{}, fmt.Errorf("error creating shopify oauth client: %w", err)
 	}

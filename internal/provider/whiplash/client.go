@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 
@@ -98,6 +99,7 @@ type Config struct {
 // concurrent use. Each method makes one attempt per page: retrying is the
 // job system's business.
 type Client struct {
+	baseservice.Archetype
 	cfg  Config
 	out  *outbound.Client
 	auth *oauthAuth
@@ -105,6 +107,7 @@ type Client struct {
 
 // NewClient validates cfg and returns a client.
 func NewClient(cfg Config) (*Client, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = ProductionURL
 	}
@@ -134,14 +137,8 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.RefreshLeeway <= 0 {
 		cfg.RefreshLeeway = time.Minute
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	account := cfg.CustomerID
 	if account == "" {
@@ -150,7 +147,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.BudgetKey == "" {
 		cfg.BudgetKey = "whiplash:" + account
 	}
-	c := &Client{cfg: cfg}
+	c := &Client{Archetype: arch, cfg: cfg}
 	c.auth = &oauthAuth{
 		c: c,
 		conf: &oauth2.Config{
@@ -163,7 +160,7 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	out, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorWhiplash, Account: account, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
-		Auth: c.auth, Limiter: cfg.Limiter, Recorder: cfg.Recorder, Now: cfg.Now, Logger: cfg.Logger,
+		Auth: c.auth, Limiter: cfg.Limiter, Recorder: cfg.Recorder, Now: arch.Now, Logger: arch.Logger,
 		DefaultBudget: outbound.Budget{Key: cfg.BudgetKey, Rate: cfg.Rate, Burst: cfg.Burst},
 		UserAgent:     "switchyard-whiplash",
 	})
@@ -251,7 +248,7 @@ func (a *oauthAuth) Apply(ctx context.Context, req *http.Request) error {
 }
 
 func (a *oauthAuth) expiring(t *oauth2.Token) bool {
-	return !t.Expiry.IsZero() && !a.c.cfg.Now().Add(a.c.cfg.RefreshLeeway).Before(t.Expiry)
+	return !t.Expiry.IsZero() && !a.c.Now().Add(a.c.cfg.RefreshLeeway).Before(t.Expiry)
 }
 
 // Refresh implements outbound.Authenticator (called after a 401). A token
@@ -261,7 +258,7 @@ func (a *oauthAuth) expiring(t *oauth2.Token) bool {
 func (a *oauthAuth) Refresh(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.c.cfg.Now()
+	now := a.c.Now()
 	if !a.reactiveAt.IsZero() && now.Sub(a.reactiveAt) < 2*time.Second {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"switchyard/internal/baseservice"
 	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
@@ -46,6 +47,7 @@ type ReviewsConfig struct {
 // Reviews is a Yotpo Reviews/UGC client. The access token is cached and
 // renewed on a 401 or shortly before it expires.
 type Reviews struct {
+	baseservice.Archetype
 	c        *outbound.Client
 	appKey   string
 	pageSize int
@@ -65,6 +67,7 @@ type tokenSource struct {
 
 // NewReviews returns a Reviews client.
 func NewReviews(cfg ReviewsConfig) (*Reviews, error) {
+	arch := baseservice.New(cfg.Logger, cfg.Now)
 	if cfg.AppKey == "" || cfg.Secret == "" {
 		return nil, domain.Errorf(domain.EINVALID, "yotpo reviews: app key and secret are required")
 	}
@@ -77,19 +80,16 @@ func NewReviews(cfg ReviewsConfig) (*Reviews, error) {
 	if cfg.PageSize <= 0 || cfg.PageSize > 100 {
 		cfg.PageSize = 100
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	ts := &tokenSource{appKey: cfg.AppKey, secret: cfg.Secret, now: cfg.Now}
+	ts := &tokenSource{appKey: cfg.AppKey, secret: cfg.Secret, now: arch.Now}
 	c, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorYotpo, Account: cfg.AppKey, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
-		Auth: ts, Limiter: cfg.Limiter, DefaultBudget: cfg.Budget, Recorder: cfg.Recorder, Now: cfg.Now, Logger: cfg.Logger,
+		Auth: ts, Limiter: cfg.Limiter, DefaultBudget: cfg.Budget, Recorder: cfg.Recorder, Now: arch.Now, Logger: arch.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating yotpo reviews client: %w", err)
 	}
 	ts.c = c
-	return &Reviews{c: c, appKey: cfg.AppKey, pageSize: cfg.PageSize, tok: ts}, nil
+	return &Reviews{Archetype: arch, c: c, appKey: cfg.AppKey, pageSize: cfg.PageSize, tok: ts}, nil
 }
 
 // Apply implements outbound.Authenticator: the token goes in the utoken
