@@ -429,6 +429,19 @@ func TestInstallVendorErrors(t *testing.T) {
 			}
 		})
 	}
+	// Not a vendor's answer and not ours to explain: a retry-later with
+	// the detail in the log, not in the answer.
+	t.Run("internal error", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, []connector.Connector{&basic{name: "basic", installErr: fmt.Errorf("error saving remote ids: %w", errors.New("sqlite: disk I/O error at /var/lib/switchyard/hub.db"))}}, nil)
+		a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_basic/install", "")
+		if a.code != 503 || strings.Contains(a.body, "sqlite") {
+			t.Fatalf("%d %s, want 503 without the internal detail", a.code, a.body)
+		}
+		if !strings.Contains(b.logs.String(), "disk I/O error") {
+			t.Errorf("the cause was not logged: %q", b.logs.String())
+		}
+	})
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil, nil)
