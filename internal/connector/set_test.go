@@ -64,6 +64,16 @@ func (r *router) Routes() []connector.Route {
 	return out
 }
 
+type nilRoute struct{ fake }
+
+func (*nilRoute) Routes() []connector.Route {
+	return []connector.Route{{Pattern: "GET /install/a"}}
+}
+
+type nilSyncer struct{ fake }
+
+func (*nilSyncer) Syncers() map[string]jobs.Syncer { return map[string]jobs.Syncer{"a-customer": nil} }
+
 // Two webhook contracts for one vendor: different types.
 type srcA struct{}
 type srcB struct{}
@@ -136,6 +146,8 @@ func TestBuildRefuses(t *testing.T) {
 		{"route under an unknown vendor", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /hooks/zendesk/a"}}}, "outside"},
 		{"route prefix of a longer name", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"POST /install/ab"}}}, "outside"},
 		{"route without a method", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"/install/a"}}}, "METHOD /path"},
+		{"route without a handler", []connector.Connector{&nilRoute{fake{"a", wg}}}, "has no handler"},
+		{"sync kind without a syncer", []connector.Connector{&nilSyncer{fake{"a", wg}}}, "sync kind a-customer has no syncer"},
 		{"duplicate route", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /install/a", "GET /install/a"}}}, "already belongs to a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
