@@ -157,7 +157,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	// at a time, each with something new), and the count says how well runs
 	// are shared: a run covers every update that landed during the previous
 	// run, its snooze (Again) and River's fetch and completion round trip,
-	// which is several times the 1 ms update pacing. Measured over 28 runs
+	// which is several times the 1 ms update pacing. Measured over 35 runs
 	// (-count=5..10, on a loaded 2-core machine): 21–49 runs for 10
 	// customers, 2.1–4.9 per customer, median about 3.5. The bound, 7 per
 	// customer, leaves 1.4× headroom over the worst run seen and fails when
