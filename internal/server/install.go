@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 
 	"switchyard/internal/connector"
@@ -32,7 +33,10 @@ func (s *Server) installInstallation(w http.ResponseWriter, r *http.Request) {
 	if err := c.Install(r.Context(), in); err != nil {
 		err = connector.CallerError(err)
 		if domain.ErrorCode(err) == domain.EINTERNAL {
-			err = domain.WrapError(domain.EUNAVAILABLE, "install failed: "+err.Error(), err)
+			// Neither the vendor's answer nor the caller's mistake: log the
+			// cause, and answer try-again without its detail.
+			s.cfg.Logger.ErrorContext(r.Context(), "install failed", slog.String("installation", in.ID), slog.String("error", err.Error()))
+			err = domain.WrapError(domain.EUNAVAILABLE, "install failed, try again later", err)
 		}
 		s.Error(w, r, err)
 		return

@@ -1,0 +1,209 @@
+package connector_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"switchyard/internal/connector"
+	"switchyard/internal/domain"
+	"switchyard/internal/ingest"
+	"switchyard/internal/jobs"
+)
+
+// fake is the smallest connector: a name and roles.
+type fake struct {
+	name  string
+	roles []string
+}
+
+func (f *fake) Name() string                                        { return f.name }
+func (f *fake) Roles() []string                                     { return f.roles }
+func (f *fake) Install(context.Context, *domain.Installation) error { return nil }
+
+// receiver adds webhooks.
+type receiver struct {
+	fake
+	sources map[string]ingest.Source
+}
+
+func (r *receiver) Sources() map[string]ingest.Source { return r.sources }
+func (r *receiver) HandleEvent(context.Context, *domain.Installation, *domain.InboundEvent) (jobs.Outcome, error) {
+	return jobs.Handled, nil
+}
+
+// syncer adds syncs.
+type syncer struct {
+	fake
+	kinds []string
+}
+
+func (s *syncer) Syncers() map[string]jobs.Syncer {
+	out := map[string]jobs.Syncer{}
+	for _, k := range s.kinds {
+		out[k] = s
+	}
+	return out
+}
+func (s *syncer) Sync(context.Context, *domain.Installation, *domain.SyncState) (domain.StateDelta, error) {
+	return nil, nil
+}
+
+// router adds routes.
+type router struct {
+	fake
+	patterns []string
+}
+
+func (r *router) Routes() []connector.Route {
+	var out []connector.Route
+	for _, p := range r.patterns {
+		out = append(out, connector.Route{Pattern: p, Handler: http.NotFoundHandler()})
+	}
+	return out
+}
+
+type nilRoute struct{ fake }
+
+func (*nilRoute) Routes() []connector.Route {
+	return []connector.Route{{Pattern: "GET /install/a"}}
+}
+
+type nilSyncer struct{ fake }
+
+func (*nilSyncer) Syncers() map[string]jobs.Syncer { return map[string]jobs.Syncer{"a-customer": nil} }
+
+// Two webhook contracts for one vendor: different types.
+type srcA struct{}
+type srcB struct{}
+
+func (srcA) SecretNames() []string                      { return nil }
+func (srcA) Verify(http.Header, []byte, []string) error { return nil }
+func (srcA) Parse([]byte) (ingest.Parsed, error)        { return ingest.Parsed{}, nil }
+func (srcB) SecretNames() []string                      { return nil }
+func (srcB) Verify(http.Header, []byte, []string) error { return nil }
+func (srcB) Parse([]byte) (ingest.Parsed, error)        { return ingest.Parsed{}, nil }
+
+var wg = []string{domain.VendorWhiplash, domain.VendorGorgias}
+
+func TestBuildDerivesTheTables(t *testing.T) {
+	t.Parallel()
+	a := &receiver{fake: fake{"a", wg}, sources: map[string]ingest.Source{domain.VendorWhiplash: srcA{}}}
+	b := &receiver{fake: fake{"b", []string{domain.VendorWhiplash, domain.VendorKlaviyo}}, sources: map[string]ingest.Source{domain.VendorWhiplash: srcA{}}}
+	s := &syncer{fake: fake{"c", wg}, kinds: []string{"c-customer", "c-order"}}
+	r := &router{fake: fake{"d", wg}, patterns: []string{"GET /hooks/gorgias/d/widget", "POST /install/d", "GET /oauth/callback/d"}}
+	set, err := connector.Build(a, b, s, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(set.All()); got != 4 {
+		t.Errorf("%d connectors, want 4", got)
+	}
+	if _, ok := set.Handlers()["a"]; !ok || len(set.Handlers()) != 2 {
+		t.Errorf("handlers %v, want a and b", set.Handlers())
+	}
+	if _, ok := set.Sources()[domain.VendorWhiplash]; !ok || len(set.Sources()) != 1 {
+		t.Errorf("sources %v, want whiplash only", set.Sources())
+	}
+	if len(set.Syncers()) != 2 || set.Syncers()["c-order"] == nil {
+		t.Errorf("syncers %v, want c-customer and c-order", set.Syncers())
+	}
+	if len(set.Routes()) != 3 {
+		t.Errorf("routes %v, want 3", set.Routes())
+	}
+	if c, ok := set.Get("d"); !ok || c != r {
+		t.Errorf("Get(d) = %v, %v", c, ok)
+	}
+}
+
+// Each check of Build refuses a connector that breaks it, with a message
+// naming the problem.
+func TestBuildRefuses(t *testing.T) {
+	t.Parallel()
+	whiplashA := map[string]ingest.Source{domain.VendorWhiplash: srcA{}}
+	for _, tc := range []struct {
+		name string
+		cs   []connector.Connector
+		want string
+	}{
+		{"duplicate name", []connector.Connector{&fake{"a", wg}, &fake{"a", wg}}, "registered twice"},
+		{"upper-case name", []connector.Connector{&fake{"Whiplash-Gorgias", wg}}, "lower-case"},
+		{"empty name", []connector.Connector{&fake{"", wg}}, "lower-case"},
+		{"name ending in a dash", []connector.Connector{&fake{"a-", wg}}, "lower-case"},
+		{"name with a slash", []connector.Connector{&fake{"a/b", wg}}, "lower-case"},
+		{"no roles", []connector.Connector{&fake{"a", nil}}, "declares no roles"},
+		{"unknown role vendor", []connector.Connector{&fake{"a", []string{domain.VendorWhiplash, "zendesk"}}}, `role "zendesk" is not a vendor`},
+		{"receiver without sources", []connector.Connector{&receiver{fake: fake{"a", wg}}}, "declares no webhook source"},
+		{"webhook source not a role", []connector.Connector{&receiver{fake: fake{"a", wg}, sources: map[string]ingest.Source{domain.VendorShopify: srcA{}}}}, "webhook source shopify is not one of its roles"},
+		{"two contracts for one vendor", []connector.Connector{
+			&receiver{fake: fake{"a", wg}, sources: whiplashA},
+			&receiver{fake: fake{"b", wg}, sources: map[string]ingest.Source{domain.VendorWhiplash: srcB{}}},
+		}, "a different whiplash webhook contract"},
+		{"duplicate sync kind", []connector.Connector{&syncer{fake: fake{"a", wg}, kinds: []string{"customer"}}, &syncer{fake: fake{"b", wg}, kinds: []string{"customer"}}}, "sync kind customer already belongs to a"},
+		{"route outside the namespace", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /api/v1/merchants"}}}, "outside"},
+		{"route under another connector's name", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /hooks/gorgias/ab/widget"}}}, "outside"},
+		{"route under an unknown vendor", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /hooks/zendesk/a"}}}, "outside"},
+		{"route prefix of a longer name", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"POST /install/ab"}}}, "outside"},
+		{"route without a method", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"/install/a"}}}, "METHOD /path"},
+		{"route without a handler", []connector.Connector{&nilRoute{fake{"a", wg}}}, "has no handler"},
+		{"sync kind without a syncer", []connector.Connector{&nilSyncer{fake{"a", wg}}}, "sync kind a-customer has no syncer"},
+		{"duplicate route", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /install/a", "GET /install/a"}}}, "already belongs to a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := connector.Build(tc.cs...)
+			if err == nil {
+				t.Fatalf("Build accepted it: %d connectors", len(set.All()))
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Build reports every problem at once, not only the first.
+func TestBuildReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := connector.Build(&fake{"a", nil}, &fake{"B", wg}, &router{fake: fake{"c", wg}, patterns: []string{"GET /x"}})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"declares no roles", "lower-case", "outside"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q misses %q", err, want)
+		}
+	}
+}
+
+func TestCheckInstallation(t *testing.T) {
+	t.Parallel()
+	set, err := connector.Build(&fake{"a", wg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   domain.Installation
+		want string // "" = accepted
+	}{
+		{"complete", domain.Installation{Connector: "a", Connections: map[string]string{"whiplash": "c1", "gorgias": "c2"}}, ""},
+		{"unknown connector", domain.Installation{Connector: "zz", Connections: map[string]string{"whiplash": "c1", "gorgias": "c2"}}, `unknown connector "zz" (this hub runs a)`},
+		{"missing role", domain.Installation{Connector: "a", Connections: map[string]string{"whiplash": "c1"}}, "needs a gorgias connection"},
+		{"extra role", domain.Installation{Connector: "a", Connections: map[string]string{"whiplash": "c1", "gorgias": "c2", "klaviyo": "c3"}}, "takes no klaviyo connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := set.CheckInstallation(&tc.in)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatal("accepted")
+			case tc.want != "" && (domain.ErrorCode(err) != domain.EINVALID || !strings.Contains(domain.ErrorMessage(err), tc.want)):
+				t.Fatalf("error %v, want EINVALID saying %q", err, tc.want)
+			}
+		})
+	}
+}
