@@ -154,13 +154,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.connectors = set
 	a.river = a.riverConfig(riverLogger)
 	a.ingest = ingest.New(ingest.Config{
-		Store:   a.store,
-		Sources: set.Sources(),
-		Job:     jobs.EventJob,
-		Writers: a.writers,
-		Observe: a.metrics.ObserveIngest,
-		Now:     cfg.Now,
-		Logger:  logger,
+		Store:    a.store,
+		Sources:  set.Sources(),
+		Receives: set.Receives,
+		Job:      jobs.EventJob,
+		Writers:  a.writers,
+		Observe:  a.metrics.ObserveIngest,
+		Now:      cfg.Now,
+		Logger:   logger,
 	})
 	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics.Handler(), Limiter: a.limiter, Connectors: set, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger,
 		AllowVendorHosts: allow})

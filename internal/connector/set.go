@@ -20,6 +20,7 @@ type Set struct {
 	handlers map[string]jobs.EventHandler
 	syncers  map[string]jobs.Syncer
 	sources  map[string]ingest.Source
+	receives map[string]map[string]bool // connector → vendors it takes webhooks from
 	routes   []Route
 }
 
@@ -37,7 +38,7 @@ func NewSet(d Deps, factories ...Factory) (*Set, error) {
 
 // Build checks already built connectors (see NewSet).
 func Build(cs ...Connector) (*Set, error) {
-	s := &Set{byName: map[string]Connector{}, handlers: map[string]jobs.EventHandler{}, syncers: map[string]jobs.Syncer{}, sources: map[string]ingest.Source{}}
+	s := &Set{byName: map[string]Connector{}, handlers: map[string]jobs.EventHandler{}, syncers: map[string]jobs.Syncer{}, sources: map[string]ingest.Source{}, receives: map[string]map[string]bool{}}
 	var errs []error
 	syncOwner := map[string]string{}
 	patterns := map[string]string{}
@@ -75,6 +76,10 @@ func Build(cs ...Connector) (*Set, error) {
 					errs = append(errs, fmt.Errorf("connector %s: a different %s webhook contract is already registered (%T)", name, vendor, prev))
 				}
 				s.sources[vendor] = src
+				if s.receives[name] == nil {
+					s.receives[name] = map[string]bool{}
+				}
+				s.receives[name][vendor] = true
 			}
 			s.handlers[name] = wr
 		}
@@ -165,6 +170,10 @@ func (s *Set) Syncers() map[string]jobs.Syncer { return s.syncers }
 
 // Sources are the webhook contracts by vendor.
 func (s *Set) Sources() map[string]ingest.Source { return s.sources }
+
+// Receives reports whether the connector takes the vendor's webhooks (for
+// ingest: an installation gets only its own connector's webhooks).
+func (s *Set) Receives(connector, vendor string) bool { return s.receives[connector][vendor] }
 
 // Routes are the connectors' own HTTP routes.
 func (s *Set) Routes() []Route { return slices.Clone(s.routes) }

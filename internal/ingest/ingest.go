@@ -50,6 +50,10 @@ const (
 type Config struct {
 	Store   domain.Store
 	Sources map[string]Source
+	// Receives reports whether a connector takes a vendor's webhooks; an
+	// installation of a connector that does not is refused (404) before
+	// anything is stored. Nil accepts every source for every installation.
+	Receives func(connector, vendor string) bool
 	// Job builds the job enqueued with each new event.
 	Job domain.JobBuilder
 	// MaxBody bounds a body (default 1 MiB; larger → 413).
@@ -314,7 +318,7 @@ func (h *Handler) installation(ctx context.Context, id, vendor string) (*domain.
 	}
 	secrets, ok := c.secrets[vendor]
 	if !ok {
-		return nil, nil, domain.Errorf(domain.ENOTFOUND, "installation %s has no %s connection", id, vendor)
+		return nil, nil, domain.Errorf(domain.ENOTFOUND, "installation %s takes no %s webhooks", id, vendor)
 	}
 	return c.in, secrets, nil
 }
@@ -340,7 +344,7 @@ func (h *Handler) load(ctx context.Context, id string) cached {
 	c := cached{in: in, secrets: map[string][]string{}}
 	for vendor, src := range h.cfg.Sources {
 		connID, ok := in.Connections[vendor]
-		if !ok {
+		if !ok || (h.cfg.Receives != nil && !h.cfg.Receives(in.Connector, vendor)) {
 			continue
 		}
 		conn, err := h.cfg.Store.GetConnection(ctx, in.MerchantID, connID)

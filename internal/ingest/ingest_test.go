@@ -406,12 +406,14 @@ func TestRefusals(t *testing.T) {
 		{"unknown installation", "/hooks/whiplash/ins_2", hook("e1"), "s1", nil, http.StatusNotFound},
 		{"uninstalled", path, hook("e1"), "s1", func(db *fakeDB) { db.inst.State = domain.InstallationUninstalled }, http.StatusNotFound},
 		{"no connection for the vendor", path, hook("e1"), "s1", func(db *fakeDB) { delete(db.inst.Connections, vendor) }, http.StatusNotFound},
+		{"a connector that takes no such webhooks", path, hook("e1"), "s1", func(db *fakeDB) { db.inst.Connector = "pull-only" }, http.StatusNotFound},
 		{"store unavailable", path, hook("e1"), "s1", func(db *fakeDB) { db.lookupErr = errors.New("connection refused") }, http.StatusServiceUnavailable},
 		{"malformed body", path, `{"type":"x"}`, "s1", nil, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, ingest.Config{MaxBody: int64(len(hook("e1")) + 10)})
+			b := setup(t, ingest.Config{MaxBody: int64(len(hook("e1")) + 10),
+				Receives: func(connector, v string) bool { return connector == "whiplash-gorgias" && v == vendor }})
 			if tc.setup != nil {
 				tc.setup(b.db)
 			}

@@ -369,8 +369,9 @@ func TestCreateInstallation(t *testing.T) {
 		{"a missing role", `{"connector":"basic","connections":{"whiplash":"c1"}}`, 400, "needs a gorgias connection"},
 		{"a role it does not take", `{"connector":"basic","connections":{"whiplash":"c1","gorgias":"c2","klaviyo":"c3"}}`, 400, "takes no klaviyo connection"},
 		{"a bad launch date", `{"connector":"basic",` + both + `,"settings":{"launch_date":"soon"}}`, 400, "launch_date"},
-		{"the connector's own check, a vendor 401", `{"connector":"backfilling",` + both + `,"settings":{"region":"eu"}}`, 400, "gorgias refused the connection's credentials (HTTP 401)"},
-		{"complete", `{"id":"ins_new","connector":"basic",` + both + `}`, 201, ""},
+		{"the connector's own check, a vendor 401", `{"connector":"backfilling",` + both + `,"settings":{"region":"eu"}}`, 400, "gorgias did not accept the connection's credentials: auth (HTTP 401)"},
+		{"an id outside the merchant's own prefix", `{"id":"ins_new","connector":"basic",` + both + `}`, 400, `must start with "m1-"`},
+		{"complete", `{"id":"m1-new","connector":"basic",` + both + `}`, 201, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

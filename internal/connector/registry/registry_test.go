@@ -11,7 +11,6 @@ import (
 	"switchyard/internal/connector"
 	"switchyard/internal/connector/registry"
 	"switchyard/internal/domain"
-	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
 )
 
@@ -35,7 +34,7 @@ func TestEveryConnectorHasThePiecesItsRolesNeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range set.All() {
-		for _, p := range missingPieces(set, c) {
+		for _, p := range missingPieces(c) {
 			t.Errorf("connector %s: %s", c.Name(), p)
 		}
 	}
@@ -45,27 +44,14 @@ func TestEveryConnectorHasThePiecesItsRolesNeed(t *testing.T) {
 //
 //   - a client: each role is a vendor connector.Clients can build a client
 //     for (a method named after the vendor: Gorgias, Klaviyo, Whiplash, …);
-//   - its webhooks: ingest accepts a vendor's webhooks for any installation
-//     linking a connection of that vendor, so a connector whose role has a
-//     webhook contract in the set must declare that contract itself, or its
-//     installations would store events nothing handles;
 //   - whole capabilities: the server and app discover a capability by type
 //     assertion, so one implemented in part (a method missing or with another
 //     signature) would be ignored without a word.
-func missingPieces(set *connector.Set, c connector.Connector) []string {
+func missingPieces(c connector.Connector) []string {
 	var out []string
 	for _, role := range c.Roles() {
 		if !clientBuilder(role) {
 			out = append(out, fmt.Sprintf("role %s: connector.Clients has no %s client builder (func (*Clients) %s(ctx, merchantID, connID string) (*client, error))", role, role, exported(role)))
-		}
-	}
-	var own map[string]ingest.Source
-	if wr, ok := c.(connector.WebhookReceiver); ok {
-		own = wr.Sources()
-	}
-	for _, role := range c.Roles() {
-		if _, webhooks := set.Sources()[role]; webhooks && own[role] == nil {
-			out = append(out, fmt.Sprintf("role %s has webhooks (POST /hooks/%s/{installation}) but the connector declares no %s source and handler: its events would be stored and never handled", role, role, role))
 		}
 	}
 	for _, capability := range capabilities {
@@ -128,29 +114,24 @@ func exported(vendor string) string {
 // could pass by never looking.
 func TestMissingPiecesFindsWhatIsMissing(t *testing.T) {
 	t.Parallel()
-	real, err := registry.Build(connector.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name string
 		c    connector.Connector
 		want string
 	}{
 		{"a role no client serves", &bare{"shopify-gorgias", []string{domain.VendorShopify, domain.VendorGorgias}}, "no shopify client builder"},
-		{"a webhook role without a source", &bare{"whiplash-nothing", []string{domain.VendorWhiplash, domain.VendorGorgias}}, "role whiplash has webhooks"},
 		{"half a backfill", &halfBackfill{bare{"half", []string{domain.VendorGorgias}}}, "implements Backfiller only in part"},
 		{"a handler without sources", &handlerOnly{bare{"deaf", []string{domain.VendorGorgias}}}, "implements WebhookReceiver only in part"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := missingPieces(real, tc.c)
+			got := missingPieces(tc.c)
 			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }) {
 				t.Fatalf("missing %q, want one saying %q", got, tc.want)
 			}
 		})
 	}
-	if got := missingPieces(real, &bare{"gorgias-klaviyo", []string{domain.VendorGorgias, domain.VendorKlaviyo}}); len(got) != 0 {
+	if got := missingPieces(&bare{"gorgias-klaviyo", []string{domain.VendorGorgias, domain.VendorKlaviyo}}); len(got) != 0 {
 		t.Fatalf("a complete connector is missing %q", got)
 	}
 }
