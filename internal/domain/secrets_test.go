@@ -23,7 +23,7 @@ func TestSecretsNeverPrintTheirValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, out := range map[string]string{"text log": text.String(), "json log": js.String(), "json": string(doc), "%v": fmt.Sprintf("%v %+v", sec, sec), "%s": fmt.Sprintf("%s", sec)} {
+	for name, out := range map[string]string{"text log": text.String(), "json log": js.String(), "json": string(doc), "%v": fmt.Sprintf("%v %+v", sec, sec), "Sprint": fmt.Sprint(sec)} {
 		if strings.Contains(out, "TOPSECRET") {
 			t.Errorf("%s reveals a secret: %s", name, out)
 		}

@@ -376,7 +376,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 	switch ct {
 	case "multipart/form-data":
 		if err := r.ParseMultipartForm(maxBody); err != nil {
-			return nil, fmt.Errorf("Invalid multipart body: %v", err)
+			return nil, errf("Invalid multipart body: %v", err)
 		}
 		for k, vs := range r.MultipartForm.Value {
 			if len(vs) > 0 {
@@ -388,7 +388,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 		dec := json.NewDecoder(r.Body)
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("Invalid JSON body: %v", err)
+			return nil, errf("Invalid JSON body: %v", err)
 		}
 		for k, v := range m {
 			switch x := v.(type) {
@@ -407,11 +407,11 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 	default:
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, fmt.Errorf("Request body too large or unreadable: %v", err)
+			return nil, errf("Request body too large or unreadable: %v", err)
 		}
 		vs, err := url.ParseQuery(string(b))
 		if err != nil {
-			return nil, fmt.Errorf("Invalid form body: %v", err)
+			return nil, errf("Invalid form body: %v", err)
 		}
 		for k, v := range vs {
 			if len(v) > 0 {

@@ -314,14 +314,14 @@ func page(ids []int64, a map[string]any) (from, to int, hasPrev, hasNext bool, e
 	find := func(c string) (int, error) {
 		id, ok := readCursor(c)
 		if !ok {
-			return 0, fmt.Errorf("Invalid cursor for current pagination sort.")
+			return 0, errString("Invalid cursor for current pagination sort.")
 		}
 		for i, x := range ids {
 			if x == id {
 				return i, nil
 			}
 		}
-		return 0, fmt.Errorf("Invalid cursor for current pagination sort.")
+		return 0, errString("Invalid cursor for current pagination sort.")
 	}
 	if c, _ := a["after"].(string); c != "" {
 		i, err := find(c)

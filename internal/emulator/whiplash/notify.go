@@ -74,14 +74,6 @@ func eventByID(id int64) (NotificationEvent, bool) {
 	return catalogue[i], true
 }
 
-func eventByName(name string) (NotificationEvent, bool) {
-	i := slices.IndexFunc(catalogue, func(e NotificationEvent) bool { return e.Name == name })
-	if i < 0 {
-		return NotificationEvent{}, false
-	}
-	return catalogue[i], true
-}
-
 // subscription is a notification subscription. Published values are
 // replaced, not mutated, except under e.mu.
 type subscription struct {

@@ -39,7 +39,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -342,7 +341,6 @@ func (e *Emulator) reset() {
 	e.resetLocked()
 }
 
-func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // LoyaltyOf returns a copy of email's loyalty record in the default account.
 func (e *Emulator) LoyaltyOf(email string) (LoyaltyCustomer, bool) {
