@@ -134,19 +134,26 @@ func (c *Client) BulkImportProfiles(ctx context.Context, profiles []ProfileAttri
 
 // GetBulkImportJob reads a bulk import job's status and counts.
 func (c *Client) GetBulkImportJob(ctx context.Context, id string) (ImportJob, error) {
-	const label = "GET /api/profile-bulk-import-jobs/{job_id}"
-	if id == "" {
-		return ImportJob{}, invalidf(label, "job id is required")
-	}
-	resp, err := c.call(ctx, http.MethodGet, "/api/profile-bulk-import-jobs/"+url.PathEscape(id), label, nil, nil)
+	doc, err := getJob[jobDoc](ctx, c, "GET /api/profile-bulk-import-jobs/{job_id}", "/api/profile-bulk-import-jobs/", id)
 	if err != nil {
 		return ImportJob{}, err
 	}
-	var doc jobDoc
-	if err := decode(label, resp, &doc); err != nil {
-		return ImportJob{}, err
-	}
 	return doc.job(), nil
+}
+
+// getJob reads the JSON:API document of the job id under prefix (bulk
+// profile imports and bulk event jobs answer the same way).
+func getJob[D any](ctx context.Context, c *Client, label, prefix, id string) (D, error) {
+	var doc D
+	if id == "" {
+		return doc, invalidf(label, "job id is required")
+	}
+	resp, err := c.call(ctx, http.MethodGet, prefix+url.PathEscape(id), label, nil, nil)
+	if err != nil {
+		return doc, err
+	}
+	err = decode(label, resp, &doc)
+	return doc, err
 }
 
 // GetBulkImportErrors returns every failed row of a job, reading all pages.

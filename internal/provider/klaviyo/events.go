@@ -252,16 +252,8 @@ type eventJobDoc struct {
 // /api/event-bulk-create-jobs/{job_id}; not in Klaviyo's published
 // contract, see EventJob).
 func (c *Client) GetEventBulkJob(ctx context.Context, id string) (EventJob, error) {
-	const label = "GET /api/event-bulk-create-jobs/{job_id}"
-	if id == "" {
-		return EventJob{}, invalidf(label, "job id is required")
-	}
-	resp, err := c.call(ctx, http.MethodGet, "/api/event-bulk-create-jobs/"+url.PathEscape(id), label, nil, nil)
+	doc, err := getJob[eventJobDoc](ctx, c, "GET /api/event-bulk-create-jobs/{job_id}", "/api/event-bulk-create-jobs/", id)
 	if err != nil {
-		return EventJob{}, err
-	}
-	var doc eventJobDoc
-	if err := decode(label, resp, &doc); err != nil {
 		return EventJob{}, err
 	}
 	a := doc.Data.Attributes
