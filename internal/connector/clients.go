@@ -72,13 +72,52 @@ type cachedClient struct {
 	client  any
 }
 
-func (c *Clients) get(ctx context.Context, merchantID, connID, vendor string, build func(conn *domain.Connection) (any, error)) (any, error) {
+// Target is what a vendor client of one connection is built from: the
+// connection, its validated base URL and the hub's shared pieces (HTTP
+// client with the dial guard, rate limiter, delivery recorder, clock,
+// logger). Builders pass them into the provider's config unchanged.
+type Target struct {
+	Conn *domain.Connection
+	// BaseURL is the checked base URL without a trailing slash: one of the
+	// vendor's own hosts, or a host the operator allow-listed.
+	BaseURL string
+	// Canonical is true when BaseURL is one of the vendor's own hosts.
+	Canonical bool
+	HTTP      *http.Client
+	Limiter   outbound.Limiter
+	Recorder  outbound.Recorder
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	clients *Clients
+	base    *url.URL
+}
+
+// BudgetKey is the connection's rate-budget key for the credential parts
+// given (see Clients.BudgetKey).
+func (t Target) BudgetKey(credential ...string) string {
+	return t.clients.BudgetKey(t.Conn, t.base, t.Canonical, credential...)
+}
+
+// Tokens persists the connection's OAuth tokens in its encrypted secrets,
+// so a rotated refresh token survives restarts.
+func (t Target) Tokens() *ConnTokens { return t.clients.tokens(t.Conn) }
+
+// ClientFor returns the client of a merchant's connection of vendor, built
+// by build and cached until the connection changes. The connection must be
+// the merchant's and of that vendor, and its base URL one of the vendor's
+// own hosts or operator-allowed: checked here, each time a client is built,
+// so a stored row cannot bypass the check made at creation. A connector
+// builds the clients of vendors only it uses with this, in its own package;
+// the vendors several connectors share have methods below.
+func ClientFor[T any](ctx context.Context, c *Clients, merchantID, connID, vendor string, build func(t Target) (T, error)) (T, error) {
+	var zero T
 	conn, err := c.Store.GetConnection(ctx, merchantID, connID)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	if conn.Vendor != vendor {
-		return nil, domain.Errorf(domain.EINVALID, "connection %s is a %s connection, not %s", connID, conn.Vendor, vendor)
+		return zero, domain.Errorf(domain.EINVALID, "connection %s is a %s connection, not %s", connID, conn.Vendor, vendor)
 	}
 	c.mu.Lock()
 	if c.cache == nil {
@@ -86,21 +125,31 @@ func (c *Clients) get(ctx context.Context, merchantID, connID, vendor string, bu
 	}
 	cc, ok := c.cache[connID]
 	c.mu.Unlock()
-	if ok && cc.version.Equal(conn.UpdatedAt) {
-		return cc.client, nil
+	if cl, isT := cc.client.(T); ok && isT && cc.version.Equal(conn.UpdatedAt) {
+		return cl, nil
 	}
-	cl, err := build(conn)
+	cl, err := buildTarget(c, conn, build)
 	if err != nil {
 		msg := err.Error()
 		if domain.ErrorCode(err) != domain.EINTERNAL {
 			msg = domain.ErrorMessage(err)
 		}
-		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %s", vendor, connID, msg), err)
+		return zero, domain.WrapError(domain.EINVALID, fmt.Sprintf("%s connection %s is misconfigured: %s", vendor, connID, msg), err)
 	}
 	c.mu.Lock()
 	c.cache[connID] = cachedClient{version: conn.UpdatedAt, client: cl}
 	c.mu.Unlock()
 	return cl, nil
+}
+
+func buildTarget[T any](c *Clients, conn *domain.Connection, build func(t Target) (T, error)) (T, error) {
+	base, canonical, err := conn.ValidateBaseURL(c.Allow)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return build(Target{Conn: conn, BaseURL: strings.TrimRight(base.String(), "/"), Canonical: canonical,
+		HTTP: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger, clients: c, base: base})
 }
 
 // FingerprintKeyFrom derives the budget-fingerprint key from the hub's
@@ -139,11 +188,8 @@ func (c *Clients) BudgetKey(conn *domain.Connection, base *url.URL, canonical bo
 
 // Gorgias returns the client of a merchant's Gorgias connection.
 func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorgias.Client, error) {
-	cl, err := c.get(ctx, merchantID, connID, domain.VendorGorgias, func(conn *domain.Connection) (any, error) {
-		base, canonical, err := conn.ValidateBaseURL(c.Allow)
-		if err != nil {
-			return nil, err
-		}
+	return ClientFor(ctx, c, merchantID, connID, domain.VendorGorgias, func(t Target) (*gorgias.Client, error) {
+		conn := t.Conn
 		var window time.Duration
 		if w := conn.Config["rate_window"]; w != "" {
 			d, err := time.ParseDuration(w)
@@ -152,16 +198,16 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 			}
 			window = d
 		}
-		cfg := gorgias.Config{Account: conn.Account, BaseURL: strings.TrimRight(base.String(), "/"), Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+		cfg := gorgias.Config{Account: conn.Account, BaseURL: t.BaseURL, Email: conn.Config["email"], APIKey: conn.Secrets["api_key"], Window: window,
+			HTTPClient: t.HTTP, Limiter: t.Limiter, Recorder: t.Recorder, Now: t.Now, Logger: t.Logger}
 		credential := []string{"api_key", conn.Config["email"], cfg.APIKey}
 		if cfg.APIKey == "" && conn.Config["client_id"] != "" {
 			// OAuth app: tokens live in the connection and rotate through the store.
 			cfg.OAuth = &gorgias.OAuthConfig{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"]}
-			cfg.Tokens = c.tokens(conn)
+			cfg.Tokens = t.Tokens()
 			credential = []string{"oauth", cfg.OAuth.ClientID, cfg.OAuth.ClientSecret}
 		}
-		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, credential...)
+		cfg.BudgetKey = t.BudgetKey(credential...)
 		if cfg.OAuth != nil {
 			cfg.BudgetKey += ":oauth"
 		}
@@ -172,68 +218,51 @@ func (c *Clients) Gorgias(ctx context.Context, merchantID, connID string) (*gorg
 		}
 		return gorgias.New(cfg)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return cl.(*gorgias.Client), nil
 }
 
 // Klaviyo returns the client of a merchant's Klaviyo connection.
 func (c *Clients) Klaviyo(ctx context.Context, merchantID, connID string) (*klaviyo.Client, error) {
-	cl, err := c.get(ctx, merchantID, connID, domain.VendorKlaviyo, func(conn *domain.Connection) (any, error) {
-		base, canonical, err := conn.ValidateBaseURL(c.Allow)
-		if err != nil {
-			return nil, err
-		}
-		cfg := klaviyo.Config{BaseURL: strings.TrimRight(base.String(), "/"), Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
+	return ClientFor(ctx, c, merchantID, connID, domain.VendorKlaviyo, func(t Target) (*klaviyo.Client, error) {
+		conn := t.Conn
+		cfg := klaviyo.Config{BaseURL: t.BaseURL, Account: conn.Account, PrivateKey: conn.Secrets["private_key"],
+			HTTPClient: t.HTTP, Limiter: t.Limiter, Recorder: t.Recorder, Now: t.Now, Logger: t.Logger}
 		credential := []string{"private_key", cfg.PrivateKey}
 		if cfg.PrivateKey == "" && conn.Config["client_id"] != "" {
-			cfg.OAuth = &klaviyo.OAuth{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"], Store: c.tokens(conn)}
+			cfg.OAuth = &klaviyo.OAuth{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"], RedirectURL: conn.Config["redirect_url"], Store: t.Tokens()}
 			credential = []string{"oauth", cfg.OAuth.ClientID, cfg.OAuth.ClientSecret}
 		}
-		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, credential...)
+		cfg.BudgetKey = t.BudgetKey(credential...)
 		return klaviyo.New(cfg)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return cl.(*klaviyo.Client), nil
 }
 
 // Whiplash returns the client of a merchant's Whiplash connection; rotated
 // OAuth tokens are written back to the connection.
 func (c *Clients) Whiplash(ctx context.Context, merchantID, connID string) (*whiplash.Client, error) {
-	cl, err := c.get(ctx, merchantID, connID, domain.VendorWhiplash, func(conn *domain.Connection) (any, error) {
-		base, canonical, err := conn.ValidateBaseURL(c.Allow)
-		if err != nil {
-			return nil, err
-		}
-		cfg := whiplash.Config{BaseURL: strings.TrimRight(base.String(), "/"), ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
-			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: c.tokens(conn),
-			HTTPClient: c.HTTP, Limiter: c.Limiter, Recorder: c.Recorder, Now: c.Now, Logger: c.Logger}
-		cfg.BudgetKey = c.BudgetKey(conn, base, canonical, "oauth", cfg.ClientID, cfg.ClientSecret)
+	return ClientFor(ctx, c, merchantID, connID, domain.VendorWhiplash, func(t Target) (*whiplash.Client, error) {
+		conn := t.Conn
+		cfg := whiplash.Config{BaseURL: t.BaseURL, ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"],
+			RedirectURL: conn.Config["redirect_url"], CustomerID: conn.Account, ClientCredentials: conn.Config["grant"] == "client_credentials", Tokens: t.Tokens(),
+			HTTPClient: t.HTTP, Limiter: t.Limiter, Recorder: t.Recorder, Now: t.Now, Logger: t.Logger}
+		cfg.BudgetKey = t.BudgetKey("oauth", cfg.ClientID, cfg.ClientSecret)
 		return whiplash.NewClient(cfg)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return cl.(*whiplash.Client), nil
 }
 
-func (c *Clients) tokens(conn *domain.Connection) *connTokens {
-	return &connTokens{store: c.Store, merchantID: conn.MerchantID, connID: conn.ID}
+func (c *Clients) tokens(conn *domain.Connection) *ConnTokens {
+	return &ConnTokens{store: c.Store, merchantID: conn.MerchantID, connID: conn.ID}
 }
 
-// connTokens persists OAuth tokens in a connection's secrets (encrypted at
-// rest), so a rotated refresh token survives restarts.
-type connTokens struct {
+// ConnTokens persists OAuth tokens in a connection's secrets (encrypted at
+// rest), so a rotated refresh token survives restarts. Its Load and Save
+// fit the providers' token-store interfaces.
+type ConnTokens struct {
 	store      domain.Store
 	merchantID string
 	connID     string
 }
 
-func (t *connTokens) Load(ctx context.Context) (*oauth2.Token, error) {
+func (t *ConnTokens) Load(ctx context.Context) (*oauth2.Token, error) {
 	conn, err := t.store.GetConnection(ctx, t.merchantID, t.connID)
 	if err != nil {
 		return nil, err
@@ -248,7 +277,7 @@ func (t *connTokens) Load(ctx context.Context) (*oauth2.Token, error) {
 	return tok, nil
 }
 
-func (t *connTokens) Save(ctx context.Context, tok *oauth2.Token) error {
+func (t *ConnTokens) Save(ctx context.Context, tok *oauth2.Token) error {
 	conn, err := t.store.GetConnection(ctx, t.merchantID, t.connID)
 	if err != nil {
 		return err

@@ -85,6 +85,13 @@ type SettingsValidator interface {
 	ValidateSettings(ctx context.Context, in *domain.Installation) error
 }
 
+// ClientBuilder is declared by a connector that builds, with ClientFor in
+// its own package, the clients of roles whose vendor no other connector
+// uses (Clients has methods only for the shared ones).
+type ClientBuilder interface {
+	BuildsClients() []string
+}
+
 // Deps are the dependencies every connector gets.
 type Deps struct {
 	Store   domain.Store

@@ -43,14 +43,19 @@ func TestEveryConnectorHasThePiecesItsRolesNeed(t *testing.T) {
 // missingPieces lists what c lacks, beyond what Set checks:
 //
 //   - a client: each role is a vendor connector.Clients can build a client
-//     for (a method named after the vendor: Gorgias, Klaviyo, Whiplash, …);
+//     for (a method named after the vendor: Gorgias, Klaviyo, Whiplash, …),
+//     or one the connector says it builds itself (connector.ClientBuilder);
 //   - whole capabilities: the server and app discover a capability by type
 //     assertion, so one implemented in part (a method missing or with another
 //     signature) would be ignored without a word.
 func missingPieces(c connector.Connector) []string {
 	var out []string
+	var own []string
+	if cb, ok := c.(connector.ClientBuilder); ok {
+		own = cb.BuildsClients()
+	}
 	for _, role := range c.Roles() {
-		if !clientBuilder(role) {
+		if !clientBuilder(role) && !slices.Contains(own, role) {
 			out = append(out, fmt.Sprintf("role %s: connector.Clients has no %s client builder (func (*Clients) %s(ctx, merchantID, connID string) (*client, error))", role, role, exported(role)))
 		}
 	}
@@ -68,6 +73,7 @@ var capabilities = []reflect.Type{
 	reflect.TypeFor[connector.Backfiller](),
 	reflect.TypeFor[connector.Uninstaller](),
 	reflect.TypeFor[connector.SettingsValidator](),
+	reflect.TypeFor[connector.ClientBuilder](),
 }
 
 // partly reports c having some of capability's methods by name without
@@ -120,6 +126,7 @@ func TestMissingPiecesFindsWhatIsMissing(t *testing.T) {
 		want string
 	}{
 		{"a role no client serves", &bare{"shopify-gorgias", []string{domain.VendorShopify, domain.VendorGorgias}}, "no shopify client builder"},
+		{"a connector that builds another vendor's client", &ownClients{bare{"shopify-gorgias", []string{domain.VendorShopify, domain.VendorGorgias}}, []string{domain.VendorYotpo}}, "no shopify client builder"},
 		{"half a backfill", &halfBackfill{bare{"half", []string{domain.VendorGorgias}}}, "implements Backfiller only in part"},
 		{"a handler without sources", &handlerOnly{bare{"deaf", []string{domain.VendorGorgias}}}, "implements WebhookReceiver only in part"},
 	} {
@@ -133,6 +140,9 @@ func TestMissingPiecesFindsWhatIsMissing(t *testing.T) {
 	}
 	if got := missingPieces(&bare{"gorgias-klaviyo", []string{domain.VendorGorgias, domain.VendorKlaviyo}}); len(got) != 0 {
 		t.Fatalf("a complete connector is missing %q", got)
+	}
+	if got := missingPieces(&ownClients{bare{"shopify-gorgias", []string{domain.VendorShopify, domain.VendorGorgias}}, []string{domain.VendorShopify}}); len(got) != 0 {
+		t.Fatalf("a connector that builds its Shopify client itself is missing %q", got)
 	}
 }
 
@@ -154,3 +164,11 @@ type handlerOnly struct{ bare }
 func (*handlerOnly) HandleEvent(context.Context, *domain.Installation, *domain.InboundEvent) (jobs.Outcome, error) {
 	return jobs.Handled, nil
 }
+
+// ownClients builds the clients of some vendors itself.
+type ownClients struct {
+	bare
+	vendors []string
+}
+
+func (o *ownClients) BuildsClients() []string { return o.vendors }
