@@ -341,7 +341,6 @@ func (e *Emulator) reset() {
 	e.resetLocked()
 }
 
-
 // LoyaltyOf returns a copy of email's loyalty record in the default account.
 func (e *Emulator) LoyaltyOf(email string) (LoyaltyCustomer, bool) {
 	e.mu.Lock()
