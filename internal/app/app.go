@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
 	a.limiter.MaxPause = cfg.MaxRetryAfter
+	a.limiter.Cold = true // a start may be a restart: see LocalLimiter.Cold
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 
 	// Built in order: store → connectors over it → River workers that call

@@ -43,7 +43,7 @@ type BudgetStatus struct {
 	Rate        float64   `json:"rate"`
 	Burst       int       `json:"burst"`
 	Tokens      float64   `json:"tokens"`
-	PausedUntil time.Time `json:"paused_until,omitempty"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
 	LastQuota   *Quota    `json:"last_quota,omitempty"`
 }
 
@@ -64,8 +64,17 @@ type LocalLimiter struct {
 	// MaxPause caps a Pause (default DefaultMaxRetryAfter), so no answer can
 	// stop a budget for longer.
 	MaxPause time.Duration
+	// Cold makes every bucket start as if it had been emptied when the
+	// limiter was created (NewLocalLimiter), instead of full. A process
+	// that starts may be a restart: the vendor's bucket may still hold the
+	// calls the previous process made, and a full bucket here would spend
+	// them twice (429s). Emptied at start and refilled at the budget's rate
+	// (just under the vendor's), it never outruns the vendor's refill; once
+	// Burst/Rate has passed since the start, a new bucket starts full.
+	Cold bool
 
-	now func() time.Time
+	now   func() time.Time
+	start time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -83,7 +92,7 @@ func NewLocalLimiter(now func() time.Time) *LocalLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalLimiter{now: now, buckets: map[string]*bucket{}}
+	return &LocalLimiter{now: now, start: now(), buckets: map[string]*bucket{}}
 }
 
 func (l *LocalLimiter) get(b Budget) *bucket {
@@ -98,6 +107,8 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		lim := rate.NewLimiter(rate.Limit(b.Rate), burst)
 		if b.Rate <= 0 {
 			lim = rate.NewLimiter(rate.Inf, burst)
+		} else if l.Cold {
+			lim.ReserveN(l.start, burst) // empty at the start, refilled since
 		}
 		bk = &bucket{lim: lim, budget: b}
 		l.buckets[b.Key] = bk
