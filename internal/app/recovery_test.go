@@ -1,13 +1,17 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"switchyard/internal/domain"
 	gorgiasemu "switchyard/internal/emulator/gorgias"
+	"switchyard/internal/provider/whiplash"
 )
 
 // drainGorgias fills the emulator's bucket of the default API key, as the
@@ -76,4 +80,94 @@ func TestRateLimitsOmitsPauseOfUnpausedBudgets(t *testing.T) {
 			t.Errorf("budget %s is not paused but shows paused_until %s", b["key"], p)
 		}
 	}
+}
+
+// TestInstallationLifecycle: pending until an install succeeds (webhooks
+// refused 409, nothing stored), active, degraded with a reason when the
+// vendor rejects the credentials, active again after a repair.
+func TestInstallationLifecycle(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, time.Second)
+	insts := "/api/v1/merchants/" + h.merchant + "/installations/"
+	get := func() domain.Installation {
+		var in domain.Installation
+		h.api("GET", insts+h.c1, "", 200, &in)
+		return in
+	}
+	events := func() int {
+		var evs struct{ Events []domain.InboundEvent }
+		h.api("GET", "/api/v1/merchants/"+h.merchant+"/events", "", 200, &evs)
+		return len(evs.Events)
+	}
+	if in := get(); in.State != domain.InstallationPending {
+		t.Fatalf("new installation is %s, want pending", in.State)
+	}
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	if code := h.postCode(h.c1, orderBody(t, 1, 1, "life@example.com", "Lee", 100, at)); code != http.StatusConflict {
+		t.Fatalf("webhook to a pending installation = %d, want 409", code)
+	}
+	if n := events(); n != 0 {
+		t.Fatalf("%d events stored for a pending installation", n)
+	}
+
+	// A failed install leaves it pending, with the reason.
+	gconn := get().Connections["gorgias"]
+	h.api("PATCH", "/api/v1/merchants/"+h.merchant+"/connections/"+gconn, `{"secrets":{"api_key":"wrong"}}`, 200, nil)
+	code, raw := h.as(adminToken, "POST", insts+h.c1+"/install", "")
+	if code == 200 {
+		t.Fatalf("install with a wrong key succeeded: %s", raw)
+	}
+	if in := get(); in.State != domain.InstallationPending || !strings.Contains(in.StateReason, "install failed") {
+		t.Fatalf("after a failed install: %s %q, want pending with the reason", in.State, in.StateReason)
+	}
+
+	// Installed: active, webhooks taken and processed.
+	h.api("PATCH", "/api/v1/merchants/"+h.merchant+"/connections/"+gconn, fmt.Sprintf(`{"secrets":{"api_key":%q}}`, gorgiasemu.DefaultAPIKey), 200, nil)
+	h.api("POST", insts+h.c1+"/install", "", 200, nil)
+	if in := get(); in.State != domain.InstallationActive || in.StateReason != "" {
+		t.Fatalf("after install: %s %q, want active", in.State, in.StateReason)
+	}
+	if err := h.post(h.c1, orderBody(t, 1, 1, "life@example.com", "Lee", 100, at)); err != nil {
+		t.Fatal(err)
+	}
+	h.idle(time.Minute)
+	if _, ok := h.gorgiasCustomers()["life@example.com"]; !ok {
+		t.Fatal("the active installation's event never reached Gorgias")
+	}
+
+	// The vendor rejects the credentials: degraded, with the reason.
+	h.api("PATCH", "/api/v1/merchants/"+h.merchant+"/connections/"+gconn, `{"secrets":{"api_key":"revoked"}}`, 200, nil)
+	if err := h.post(h.c1, orderBody(t, 1, 1, "life@example.com", "Lee", 150, at.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	h.idle(time.Minute)
+	in := get()
+	if in.State != domain.InstallationDegraded || !strings.Contains(in.StateReason, "auth failure") || !strings.Contains(in.StateReason, "401") {
+		t.Fatalf("after a 401: %s %q, want degraded with the auth failure", in.State, in.StateReason)
+	}
+	// Degraded still takes webhooks (they dead-letter until the repair).
+	if err := h.post(h.c1, orderBody(t, 2, 1, "life2@example.com", "Lou", 100, at)); err != nil {
+		t.Fatalf("degraded installation refused a webhook: %v", err)
+	}
+	h.idle(time.Minute)
+
+	// Repair: the right key and an install make it active again.
+	h.api("PATCH", "/api/v1/merchants/"+h.merchant+"/connections/"+gconn, fmt.Sprintf(`{"secrets":{"api_key":%q}}`, gorgiasemu.DefaultAPIKey), 200, nil)
+	h.api("POST", insts+h.c1+"/install", "", 200, nil)
+	if in := get(); in.State != domain.InstallationActive || in.StateReason != "" {
+		t.Fatalf("after the repair: %s %q, want active", in.State, in.StateReason)
+	}
+}
+
+// postCode posts an order webhook and returns the status.
+func (h *hub) postCode(inst string, body []byte) int {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.url+"/hooks/whiplash/"+inst, bytes.NewReader(body))
+	req.Header.Set(whiplash.SignatureHeader, whiplash.Sign("whiplash-app-secret", body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
