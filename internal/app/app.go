@@ -224,7 +224,8 @@ func (a *App) openStore(ctx context.Context, box *secret.Box, riverLogger *slog.
 // riverConfig builds the River workers over the store and the connectors.
 func (a *App) riverConfig(riverLogger *slog.Logger) *river.Config {
 	cfg := a.cfg
-	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter, MaxRetryAfter: cfg.MaxRetryAfter}
+	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter, MaxRetryAfter: cfg.MaxRetryAfter,
+		Breaker: a.limiter}
 	attempt := cfg.JobTimeout
 	handlers := maps.Clone(a.connectors.Handlers())
 	maps.Copy(handlers, cfg.Handlers)

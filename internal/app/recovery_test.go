@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"switchyard/internal/app"
 	"switchyard/internal/domain"
 	gorgiasemu "switchyard/internal/emulator/gorgias"
 	"switchyard/internal/provider/whiplash"
@@ -170,4 +171,58 @@ func (h *hub) postCode(inst string, body []byte) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestVendorRecoveryReleasesHeldWork: during a Gorgias outage (the
+// emulator's outage fault, 503s) the syncs of that account are held after a
+// few failures while one probe call every 2 s tests the vendor; when the
+// outage ends the first successful probe releases them, and everything is
+// delivered within seconds, with the default backoff (2 s doubling to a
+// 10 min cap) that would otherwise leave jobs waiting tens of seconds.
+func TestVendorRecoveryReleasesHeldWork(t *testing.T) {
+	t.Parallel()
+	const customers = 20
+	const outage = 30 * time.Second
+	h := startHub(t, time.Second, func(c *app.Config) { c.BackoffBase, c.BackoffCap = 0, 0 }) // the defaults
+	h.api("POST", "/api/v1/merchants/"+h.merchant+"/installations/"+h.c1+"/install", "", 200, nil)
+	faults := func(body string) {
+		resp, err := http.Post(h.gURL+"/_emulator/faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("faults %s = %d", body, resp.StatusCode)
+		}
+	}
+	faults(`{"outage":true}`)
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	email := func(c int) string { return fmt.Sprintf("outage%d@example.com", c) }
+	for c := 0; c < customers; c++ {
+		if err := h.post(h.c1, orderBody(t, int64(3000+c), 1, email(c), fmt.Sprintf("Customer %d", c), 100, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(outage) // the outage itself
+	faults(`{}`)
+	ended := time.Now()
+	deadline := ended.Add(15 * time.Second) // liveness bound: the backoff would leave some jobs ~30 s or more
+	for {
+		got := h.gorgiasCustomers()
+		n := 0
+		for c := 0; c < customers; c++ {
+			if d := got[email(c)].Data.Whiplash; d != nil && len(d.Orders) == 1 {
+				n++
+			}
+		}
+		if n == customers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d customers delivered %v after the outage ended", n, customers, time.Since(ended).Round(100*time.Millisecond))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d customers delivered %v after a %v outage ended",
+		customers, time.Since(ended).Round(100*time.Millisecond), outage)
 }

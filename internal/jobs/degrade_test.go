@@ -2,11 +2,13 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"switchyard/internal/domain"
@@ -54,5 +56,32 @@ func TestSettlerDegradesOnARunOfDeadLetters(t *testing.T) {
 	settle(&outbound.Error{Vendor: "klaviyo", Endpoint: "POST /api/events", Status: 401, Class: domain.ClassAuth})
 	if len(degraded) != 2 || !strings.HasPrefix(degraded[1], "i2: auth failure") {
 		t.Fatalf("after a 401: %v", degraded)
+	}
+}
+
+type heldBreaker map[string]bool
+
+func (h heldBreaker) Held(key string) (time.Duration, bool) { return 3 * time.Second, h[key] }
+
+// A transient failure of a held budget snoozes (no attempt spent, no
+// backoff); of any other budget it is retried with backoff; a call refused
+// by the open circuit always snoozes.
+func TestSettlerSnoozesHeldBudgets(t *testing.T) {
+	t.Parallel()
+	s := &jobs.Settler{Store: &mock.Store{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler), Breaker: heldBreaker{"held": true}}
+	job := &rivertype.JobRow{ID: 1, Kind: "sync", Attempt: 7, MaxAttempts: 500, CreatedAt: time.Now()}
+	dl := domain.DeadLetter{MerchantID: "m1", InstallationID: "i1"}
+	var snooze *river.JobSnoozeError
+	out := s.Settle(context.Background(), job, dl, &outbound.Error{Vendor: "gorgias", Status: 503, Class: domain.ClassTransient, Budget: "held"})
+	if !errors.As(out, &snooze) || snooze.Duration != 3*time.Second {
+		t.Fatalf("held budget: %v, want a 3 s snooze", out)
+	}
+	out = s.Settle(context.Background(), job, dl, &outbound.Error{Vendor: "gorgias", Status: 503, Class: domain.ClassTransient, Budget: "other"})
+	if errors.As(out, &snooze) || out == nil {
+		t.Fatalf("budget not held: %v, want the error back (backoff)", out)
+	}
+	out = s.Settle(context.Background(), job, dl, &outbound.Error{Vendor: "gorgias", Class: domain.ClassTransient, Budget: "other", Err: outbound.ErrCircuitOpen})
+	if !errors.As(out, &snooze) {
+		t.Fatalf("refused by the circuit: %v, want a snooze", out)
 	}
 }

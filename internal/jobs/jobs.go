@@ -184,8 +184,31 @@ type Settler struct {
 	// auth failure (401 after a refresh) degrades it at once.
 	DegradeAfter int
 
+	// Breaker holds the work of budgets whose vendor is failing
+	// (outbound.LocalLimiter); nil holds nothing.
+	Breaker interface {
+		Held(key string) (time.Duration, bool)
+	}
+
 	mu   sync.Mutex
 	runs map[string]int // consecutive dead letters by installation (this process)
+}
+
+// held reports whether err's budget is held by the Breaker, and the snooze.
+// A call refused by an open circuit (no request made) always snoozes.
+func (s *Settler) held(err error) (time.Duration, bool) {
+	var oe *outbound.Error
+	if !errors.As(err, &oe) || oe.Budget == "" {
+		return 0, false
+	}
+	wait, held := time.Duration(0), false
+	if s.Breaker != nil {
+		wait, held = s.Breaker.Held(oe.Budget)
+	}
+	if errors.Is(err, outbound.ErrCircuitOpen) {
+		return max(wait, MinSnooze), true
+	}
+	return max(wait, MinSnooze), held
 }
 
 // DefaultDegradeAfter is Settler.DegradeAfter's default.
@@ -260,8 +283,13 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 			horizon = DefaultHorizon
 		}
 		age := s.Now().Sub(job.CreatedAt)
-		if job.Attempt < job.MaxAttempts && age < horizon {
-			return err
+		if age < horizon {
+			if wait, held := s.held(err); held {
+				return river.JobSnooze(wait) // its vendor is failing: wait for the probe, not the backoff
+			}
+			if job.Attempt < job.MaxAttempts {
+				return err
+			}
 		}
 	}
 	dl.JobKind = job.Kind

@@ -3,11 +3,13 @@ package outbound_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"switchyard/internal/domain"
 	"switchyard/internal/outbound"
 )
 
@@ -87,5 +89,52 @@ func TestStatusPausedUntilOnlyWhenPaused(t *testing.T) {
 	}
 	if strings.Contains(string(raw), "0001-01-01") {
 		t.Errorf("zero time in %s", raw)
+	}
+}
+
+// The half-open circuit: OpenAfter transient failures in a row open it;
+// then Wait lets one probe through per ProbeEvery and refuses the rest at
+// once; any answer from the vendor closes it.
+func TestCircuitHoldsWorkUntilAProbeSucceeds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &fakeClock{t: time.Now()}
+	l := outbound.NewLocalLimiter(clk.Now)
+	b := outbound.Budget{Key: "gorgias:acme", Rate: 0}
+	l.Record(b, domain.ClassTransient)
+	l.Record(b, domain.ClassTransient)
+	if err := l.Wait(ctx, b); err != nil {
+		t.Fatalf("held after 2 failures: %v", err)
+	}
+	l.Record(b, domain.ClassTransient)
+	if _, held := l.Held(b.Key); !held {
+		t.Fatal("not held after 3 failures in a row")
+	}
+	if err := l.Wait(ctx, b); !errors.Is(err, outbound.ErrCircuitOpen) {
+		t.Fatalf("Wait while open before the probe time = %v, want ErrCircuitOpen", err)
+	}
+	clk.Add(outbound.DefaultProbeEvery)
+	if err := l.Wait(ctx, b); err != nil {
+		t.Fatalf("the probe was refused: %v", err)
+	}
+	if err := l.Wait(ctx, b); !errors.Is(err, outbound.ErrCircuitOpen) {
+		t.Fatalf("a second call beside the probe = %v, want ErrCircuitOpen", err)
+	}
+	l.Record(b, domain.ClassTransient) // the probe failed
+	if st := l.Status(); len(st) != 1 || st[0].OpenSince.IsZero() {
+		t.Fatalf("status while open: %+v", st)
+	}
+	clk.Add(outbound.DefaultProbeEvery)
+	if err := l.Wait(ctx, b); err != nil {
+		t.Fatalf("the next probe was refused: %v", err)
+	}
+	l.Record(b, domain.ClassTerminal) // the vendor answers (even a 4xx)
+	if _, held := l.Held(b.Key); held {
+		t.Fatal("still held after the vendor answered")
+	}
+	for range 5 {
+		if err := l.Wait(ctx, b); err != nil {
+			t.Fatalf("held after the recovery: %v", err)
+		}
 	}
 }
