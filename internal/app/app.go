@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
 	set, err := registry.Build(connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
-		SyncSlice: min(30*time.Second, cfg.RescueStuckAfter/4), Progress: a.metrics.ObserveBackfill,
+		SyncSlice: min(30*time.Second, cfg.JobTimeout/4), Progress: a.metrics.ObserveBackfill,
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
 			Allow: allow, FingerprintKey: fingerprintKey}})
 	if err != nil {
