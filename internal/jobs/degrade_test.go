@@ -85,3 +85,34 @@ func TestSettlerSnoozesHeldBudgets(t *testing.T) {
 		t.Fatalf("refused by the circuit: %v, want a snooze", out)
 	}
 }
+
+// Events of a pending or uninstalled installation are not processed: their
+// job is cancelled without calling the handler (the event stays stored and
+// can be replayed once installed).
+func TestPendingAndUninstalledInstallationsProcessNothing(t *testing.T) {
+	t.Parallel()
+	for _, state := range []domain.InstallationState{domain.InstallationPending, domain.InstallationUninstalled} {
+		t.Run(string(state), func(t *testing.T) {
+			t.Parallel()
+			called := false
+			st := &mock.Store{
+				GetEventFn: func(_ context.Context, m string, id int64) (*domain.InboundEvent, error) {
+					return &domain.InboundEvent{ID: id, MerchantID: m, InstallationID: "i1"}, nil
+				},
+				GetInstallationFn: func(_ context.Context, m, id string) (*domain.Installation, error) {
+					return &domain.Installation{ID: id, MerchantID: m, Connector: "c", State: state}, nil
+				},
+			}
+			w := &jobs.ProcessEventWorker{Store: st, Settler: &jobs.Settler{Store: st, Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
+				Handlers: map[string]jobs.EventHandler{"c": jobs.EventHandlerFunc(func(context.Context, *domain.Installation, *domain.InboundEvent) error {
+					called = true
+					return nil
+				})}}
+			err := w.Work(context.Background(), &river.Job[jobs.ProcessEventArgs]{JobRow: &rivertype.JobRow{ID: 1}, Args: jobs.ProcessEventArgs{EventID: 7, MerchantID: "m1"}})
+			var cancel *river.JobCancelError
+			if !errors.As(err, &cancel) || called {
+				t.Fatalf("Work = %v, handler called %v; want a cancel without the handler", err, called)
+			}
+		})
+	}
+}
