@@ -8,15 +8,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	gorgiasemu "switchyard/internal/emulator/gorgias"
 	"switchyard/internal/provider/whiplash"
 )
 
@@ -32,9 +35,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startServe runs serve with the default settings (the 10 min stuck-job
+// rescue included): what the operator runs.
 func startServe(t *testing.T, bin, db, keyFile, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", db, "--secret-key-file", keyFile, "--addr", addr, "--admin-token", token, "--rescue-stuck-after", "5s", "--log-level", "warn")
+	cmd := exec.Command(bin, "serve", "--db", db, "--secret-key-file", keyFile, "--addr", addr, "--admin-token", token, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// The emulators listen on 127.0.0.1: the operator allow-lists them
 	// (through the env twin of --allow-vendor-hosts).
@@ -78,12 +83,30 @@ func call(t *testing.T, method, url, body string, out any) int {
 }
 
 // TestKill9AfterAccept: every webhook answered 202 survives kill -9 of serve,
-// and after a restart its job runs.
+// and after a restart, with the default 10 min stuck-job rescue, the work the
+// dead process held (event jobs, and syncs caught mid-call to Gorgias) runs
+// again at once: every customer reaches Gorgias long before the rescue.
 func TestKill9AfterAccept(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	t.Parallel()
+	// Gorgias answers until hang is set; then it holds every call open, so
+	// the syncs running at the kill are the ones a dead process held.
+	emu := gorgiasemu.New(gorgiasemu.Config{Window: time.Second})
+	defer emu.Close()
+	var hang atomic.Bool
+	var held atomic.Int64
+	gsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			held.Add(1)
+			<-r.Context().Done()
+			return
+		}
+		emu.ServeHTTP(w, r)
+	}))
+	defer gsrv.Close()
+
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "switchyard")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -99,8 +122,13 @@ func TestKill9AfterAccept(t *testing.T) {
 	var m, wl, gg, in struct{ ID string }
 	call(t, "POST", base+"/api/v1/merchants", `{"name":"Crash"}`, &m)
 	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"whiplash","account":"1","secrets":{"client_secret":"whiplash-app-secret"}}`, &wl)
-	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","config":{"base_url":"http://127.0.0.1:1"},"secrets":{"api_key":"k"}}`, &gg)
+	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"gorgias","account":"acme","config":{"base_url":%q,"email":%q,"rate_window":"1s"},"secrets":{"api_key":%q}}`,
+		gsrv.URL, gorgiasemu.DefaultUserEmail, gorgiasemu.DefaultAPIKey), &gg)
 	call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, gg.ID), &in)
+	if code := call(t, "POST", base+"/api/v1/merchants/"+m.ID+"/installations/"+in.ID+"/install", "", nil); code != 200 {
+		t.Fatalf("install = %d", code)
+	}
+	hang.Store(true)
 
 	const n = 300
 	var mu sync.Mutex
@@ -134,6 +162,12 @@ func TestKill9AfterAccept(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Kill while syncs are held mid-call (running in River).
+	for deadline := time.Now().Add(60 * time.Second); held.Load() < 10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d Gorgias calls in flight", held.Load())
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +175,10 @@ func TestKill9AfterAccept(t *testing.T) {
 	if len(accepted) != n {
 		t.Fatalf("accepted %d of %d", len(accepted), n)
 	}
+	t.Logf("killed with %d Gorgias calls in flight", held.Load())
+	hang.Store(false)
 
+	restarted := time.Now()
 	cmd = startServe(t, bin, db, keyFile, addr)
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -163,9 +200,10 @@ func TestKill9AfterAccept(t *testing.T) {
 			t.Fatalf("event %d answered 202 before the crash is gone", id)
 		}
 	}
-	// Every job runs after the restart: each event is processed (its order
-	// snapshot stored and its customer marked for a Gorgias sync).
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// Every job runs after the restart: each event is processed and each
+	// customer reaches Gorgias. The bound is a liveness bound, far below the
+	// 10 min rescue that would otherwise free the held syncs.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for {
 		var evs struct {
@@ -181,12 +219,56 @@ func TestKill9AfterAccept(t *testing.T) {
 				processed++
 			}
 		}
-		if processed == n {
+		synced := syncedCustomers(t, emu)
+		if processed == n && synced == n {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("after restart %d of %d events processed", processed, n)
+			t.Fatalf("after restart %d of %d events processed, %d of %d customers in Gorgias", processed, n, synced, n)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("drained %d events and %d customer syncs %v after the restart", n, n, time.Since(restarted).Round(100*time.Millisecond))
+}
+
+// syncedCustomers counts the emulator's customers carrying Whiplash data.
+func syncedCustomers(t *testing.T, emu *gorgiasemu.Emulator) int {
+	t.Helper()
+	raw, _ := json.Marshal(emu.Snapshot())
+	var st struct {
+		Accounts map[string]struct {
+			Customers []struct {
+				Data map[string]json.RawMessage `json:"data"`
+			} `json:"customers"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range st.Accounts[gorgiasemu.DefaultAccount].Customers {
+		if c.Data["whiplash"] != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestServeRefusesRescueBelowJobTimeout: a stuck-job rescue that does not
+// exceed the job timeout is refused with a clear error, never adjusted.
+func TestServeRefusesRescueBelowJobTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchyard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "serve", "--db", "sqlite://"+filepath.Join(dir, "hub.db"), "--secret-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"--addr", "127.0.0.1:0", "--rescue-stuck-after", "1m").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "must exceed the job timeout") {
+		t.Fatalf("serve with --rescue-stuck-after 1m < --job-timeout 2m: %v\n%s", err, out)
 	}
 }

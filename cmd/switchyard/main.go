@@ -51,7 +51,8 @@ type serveCmd struct {
 	AdminToken    string        `name:"admin-token" env:"SWITCHYARD_ADMIN_TOKEN" help:"Bearer token for the admin API (/api/v1); empty disables it."`
 	Workers       int           `name:"workers" env:"SWITCHYARD_WORKERS" default:"100" help:"Concurrent job workers."`
 	RetryHorizon  time.Duration `name:"retry-horizon" env:"SWITCHYARD_RETRY_HORIZON" default:"24h" help:"How long failing deliveries are retried before they become dead letters."`
-	RescueAfter   time.Duration `name:"rescue-stuck-after" env:"SWITCHYARD_RESCUE_STUCK_AFTER" default:"10m" help:"Retry jobs left running by a crashed process after this long (must exceed the 2m job timeout)."`
+	RescueAfter   time.Duration `name:"rescue-stuck-after" env:"SWITCHYARD_RESCUE_STUCK_AFTER" default:"10m" help:"Postgres: retry jobs left running by a crashed replica after this long; must exceed --job-timeout (serve refuses otherwise). SQLite releases them at start-up."`
+	JobTimeout    time.Duration `name:"job-timeout" env:"SWITCHYARD_JOB_TIMEOUT" default:"2m" help:"Longest one attempt of a job may run."`
 
 	AllowVendorHosts []string      `name:"allow-vendor-hosts" env:"SWITCHYARD_ALLOW_VENDOR_HOSTS" sep:"," help:"Hosts beyond the vendors' own (host or host:port, comma-separated) that connections may name in base_url and vendor calls may reach even at non-public addresses: emulators, sandboxes, a proxy. Default: none."`
 	MaxRetryAfter    time.Duration `name:"max-retry-after" env:"SWITCHYARD_MAX_RETRY_AFTER" default:"5m" help:"Longest a vendor's Retry-After may pause a rate budget or delay a job."`
@@ -65,7 +66,7 @@ func (c *serveCmd) Run(g *globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, Version: version,
+	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, JobTimeout: c.JobTimeout, Version: version,
 		AllowVendorHosts: c.AllowVendorHosts, MaxRetryAfter: c.MaxRetryAfter}, logger)
 	if err != nil {
 		return err

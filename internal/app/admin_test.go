@@ -85,6 +85,7 @@ func TestDeadLetterReplayThroughAPI(t *testing.T) {
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","config":{"base_url":"http://127.0.0.1:1"},"secrets":{"api_key":"k"}}`, 201, &gg)
 	var in domain.Installation
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, gg.ID), 201, &in)
+	activate(t, a, m.ID, in.ID)
 	body := golden(t)
 	code, out := b.hook(t, in.ID, body, whiplash.Sign("whiplash-app-secret", body))
 	if code != 202 {

@@ -64,14 +64,25 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// Coalesce delays syncs so bursts collapse into one write (default 500 ms).
 	Coalesce time.Duration
-	// RescueStuckAfter is when a job left running by a crashed process is
-	// retried (default 10 min; must exceed the job timeout of 2 min).
+	// RescueStuckAfter is when River's rescuer retries a job left running by
+	// a crashed process on Postgres (default 10 min). It must exceed
+	// JobTimeout, or a job could be rescued while it still runs; New refuses
+	// a config where it does not. On SQLite one process owns the database
+	// and releases its predecessor's running jobs at start-up instead.
 	RescueStuckAfter time.Duration
+	// JobTimeout bounds one attempt of a job (default 2 min).
+	JobTimeout time.Duration
 	// BackoffBase and BackoffCap tune retry backoff (defaults 2 s and 10 min).
 	BackoffBase, BackoffCap time.Duration
 	Version                 string
 	Now                     func() time.Time
 }
+
+// Defaults of Config.
+const (
+	DefaultRescueStuckAfter = 10 * time.Minute
+	DefaultJobTimeout       = 2 * time.Minute
+)
 
 // App is a running hub.
 type App struct {
@@ -116,7 +127,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.RescueStuckAfter <= 0 {
-		cfg.RescueStuckAfter = 10 * time.Minute
+		cfg.RescueStuckAfter = DefaultRescueStuckAfter
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = DefaultJobTimeout
+	}
+	if cfg.RescueStuckAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("the stuck-job rescue interval (%s) must exceed the job timeout (%s): a job still running could be rescued and run twice; raise --rescue-stuck-after or lower --job-timeout",
+			cfg.RescueStuckAfter, cfg.JobTimeout)
 	}
 	arch := baseservice.New(logger, cfg.Now)
 	logger, cfg.Now = arch.Logger, arch.Now
@@ -130,6 +148,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
 	a.limiter.MaxPause = cfg.MaxRetryAfter
+	a.limiter.Cold = true // a start may be a restart: see LocalLimiter.Cold
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 
 	// Built in order: store → connectors over it → River workers that call
@@ -144,7 +163,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
 	set, err := registry.Build(connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
-		SyncSlice: min(30*time.Second, cfg.RescueStuckAfter/4), Progress: a.metrics.ObserveBackfill,
+		SyncSlice: min(30*time.Second, cfg.JobTimeout/4), Progress: a.metrics.ObserveBackfill,
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
 			Allow: allow, FingerprintKey: fingerprintKey}})
 	if err != nil {
@@ -205,8 +224,9 @@ func (a *App) openStore(ctx context.Context, box *secret.Box, riverLogger *slog.
 // riverConfig builds the River workers over the store and the connectors.
 func (a *App) riverConfig(riverLogger *slog.Logger) *river.Config {
 	cfg := a.cfg
-	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter, MaxRetryAfter: cfg.MaxRetryAfter}
-	attempt := min(2*time.Minute, cfg.RescueStuckAfter)
+	settler := &jobs.Settler{Store: a.store, Horizon: cfg.RetryHorizon, Now: cfg.Now, Logger: a.logger, OnDeadLetter: a.metrics.ObserveDeadLetter, MaxRetryAfter: cfg.MaxRetryAfter,
+		Breaker: a.limiter}
+	attempt := cfg.JobTimeout
 	handlers := maps.Clone(a.connectors.Handlers())
 	maps.Copy(handlers, cfg.Handlers)
 	workers := river.NewWorkers()

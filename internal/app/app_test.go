@@ -70,8 +70,26 @@ func startApp(t *testing.T, db string) *bundle {
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/connections", `{"vendor":"gorgias","account":"acme","config":{"base_url":"http://127.0.0.1:1"},"secrets":{"api_key":"gorgias-key"}}`, 201, &gg)
 	var in domain.Installation
 	b.api(t, "POST", "/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, gg.ID), 201, &in)
+	activate(t, a, m.ID, in.ID)
 	b.merch, b.inst = m.ID, in.ID
 	return b
+}
+
+// activate marks an installation active past the admin API, as if it had
+// been installed, for tests whose vendors cannot (or must not) be reached
+// by an install. Call it before the installation's first webhook (ingest
+// caches installations).
+func activate(t *testing.T, a *app.App, merchantID, id string) {
+	t.Helper()
+	ctx := context.Background()
+	in, err := a.Store().GetInstallation(ctx, merchantID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.State = domain.InstallationActive
+	if err := a.Store().UpdateInstallation(ctx, in); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (b *bundle) api(t *testing.T, method, path, body string, want int, out any) {

@@ -48,6 +48,14 @@ type hub struct {
 // app's config before it starts.
 func startHub(t *testing.T, gorgiasWindow time.Duration, opts ...func(*app.Config)) *hub {
 	t.Helper()
+	return startHubAfter(t, gorgiasWindow, nil, opts...)
+}
+
+// startHubAfter is startHub with before run once the emulators listen and
+// before the hub starts (e.g. to leave a vendor's state as a previous
+// process would have).
+func startHubAfter(t *testing.T, gorgiasWindow time.Duration, before func(*hub), opts ...func(*app.Config)) *hub {
+	t.Helper()
 	h := &hub{t: t, ctx: context.Background()}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: gorgiasWindow})
 	h.klaviyo = klaviyoemu.New(klaviyoemu.Config{DisableRateLimits: true})
@@ -66,6 +74,9 @@ func startHub(t *testing.T, gorgiasWindow time.Duration, opts ...func(*app.Confi
 		AllowVendorHosts: hostsOf(h.gURL, h.kURL, h.wURL)}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if before != nil {
+		before(h)
 	}
 	a, err := app.New(h.ctx, cfg, nil)
 	if err != nil {

@@ -245,6 +245,11 @@ func TestIsolationNoConnectionToInternalListener(t *testing.T) {
 	}
 	var c3 domain.Installation
 	h.mustAs(tok, "POST", insts, fmt.Sprintf(`{"connector":"whiplash-gorgias","connections":{"whiplash":%q,"gorgias":%q}}`, wl.ID, stored.ID), 201, &c3)
+	// Their installs are refused below; their jobs must be refused too, so
+	// they are taken as installed (as if the hosts changed after install).
+	for _, inst := range []string{c1.ID, c2.ID, c3.ID} {
+		activate(t, h.app, e, inst)
+	}
 
 	leaks := []string{"127.0.0.1", "refused", "dial", "connect", addrOf(target).String()}
 	for _, inst := range []string{c1.ID, c2.ID} {
@@ -363,6 +368,7 @@ func TestIsolationRedirectNotFollowed(t *testing.T) {
 	h.mustAs(tok, "POST", insts, fmt.Sprintf(`{"connector":"whiplash-klaviyo","connections":{"whiplash":%q,"klaviyo":%q}}`, wl.ID, kl.ID), 201, &c2)
 	for _, inst := range []string{c1.ID, c2.ID} {
 		h.as(tok, "POST", insts+"/"+inst+"/install", "")
+		activate(t, h.app, e, inst) // the install was redirected; the jobs must be too
 		h.hookAs(inst, "e-secret", orderBody(t, 7, 1, "r@example.com", "R", 100, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)))
 	}
 	// Both installs and the jobs call the redirecting host; an unhandled
@@ -475,6 +481,7 @@ func TestIsolationRateBudgetPoisoning(t *testing.T) {
 		if code == 200 || !strings.Contains(raw, "rate_limited (HTTP 429)") {
 			t.Errorf("E's install = %d %s, want our classification of the 429", code, raw)
 		}
+		activate(t, h.app, e, inst) // its jobs must meet the 429 too
 	}
 	for i := int64(1); i <= 5; i++ {
 		for _, inst := range []string{c1.ID, c2.ID} {

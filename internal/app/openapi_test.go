@@ -129,6 +129,11 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	call("GET", m+"/installations/"+h.c1, "", 200)
 	call("PATCH", m+"/installations/"+h.c1, `{"settings":{"display_name":"Whiplash → Gorgias"}}`, 200)
 	call("POST", m+"/installations/"+h.c1+"/install", "", 200)
+	// A degraded installation shows its reason.
+	if ok, err := h.app.Store().DegradeInstallation(h.ctx, h.merchant, h.c1, "auth failure: test"); err != nil || !ok {
+		t.Fatalf("degrade: %v %v", ok, err)
+	}
+	call("GET", m+"/installations/"+h.c1, "", 200)
 	call("POST", m+"/installations/"+h.c2+"/backfill", "", 400)
 	call("GET", m+"/installations/"+h.c2+"/backfill", "", 404)
 	body := orderBody(t, 5, 1, "oa@example.com", "Open Api", 100, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))

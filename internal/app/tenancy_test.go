@@ -24,6 +24,7 @@ func TestTenancyEveryRoute(t *testing.T) {
 	h := startHub(t, time.Second)
 	// Merchant B: the hub's merchant, with an event and a token of its own.
 	b := h.merchant
+	h.api("POST", "/api/v1/merchants/"+b+"/installations/"+h.c1+"/install", "", 200, nil)
 	if err := h.post(h.c1, orderBody(t, 9, 1, "b@example.com", "Bea", 100, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))); err != nil {
 		t.Fatal(err)
 	}

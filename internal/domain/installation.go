@@ -8,12 +8,23 @@ import (
 // InstallationState is the lifecycle state of an installation.
 type InstallationState string
 
+// The lifecycle: created pending; active once an install succeeds; degraded
+// (with a reason) when the vendor rejects the credentials or jobs keep
+// dead-lettering, and active again after a successful install (repair);
+// uninstalled at the end. Only active and degraded installations take
+// webhooks and process events.
 const (
 	InstallationPending     InstallationState = "pending"
 	InstallationActive      InstallationState = "active"
 	InstallationDegraded    InstallationState = "degraded"
 	InstallationUninstalled InstallationState = "uninstalled"
 )
+
+// Processes reports whether events of an installation in state s are taken
+// and processed (active and degraded ones).
+func (s InstallationState) Processes() bool {
+	return s == InstallationActive || s == InstallationDegraded
+}
 
 // Installation is one connector instance of a merchant: it links the
 // connections the connector needs (by vendor role), carries settings, and
@@ -23,6 +34,9 @@ type Installation struct {
 	MerchantID string            `json:"merchant_id"`
 	Connector  string            `json:"connector"`
 	State      InstallationState `json:"state"`
+	// StateReason says why the installation is degraded, or why its last
+	// install failed while pending; empty when active.
+	StateReason string `json:"state_reason,omitempty"`
 	// Connections maps a vendor role ("whiplash", "gorgias", …) to a connection id.
 	Connections map[string]string `json:"connections"`
 	Settings    map[string]string `json:"settings,omitempty"`

@@ -48,6 +48,10 @@ type Store interface {
 	// workers (ids the hub wrote itself).
 	LookupInstallation(ctx context.Context, id string) (*Installation, error)
 	UpdateInstallation(ctx context.Context, in *Installation) error
+	// DegradeInstallation marks an active (or already degraded) installation
+	// degraded with reason; it reports whether it changed anything (a
+	// pending or uninstalled installation is left as it is).
+	DegradeInstallation(ctx context.Context, merchantID, id, reason string) (bool, error)
 	ListInstallations(ctx context.Context, merchantID string) ([]*Installation, error)
 
 	// IngestEvents stores the events and, for each one not already present

@@ -240,6 +240,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(domain.WrapError(domain.EUNAUTHORIZED, "invalid signature", err))
 		return
 	}
+	if !in.State.Processes() {
+		// Told only to a verified sender: nothing is stored before install.
+		fail(domain.Errorf(domain.ECONFLICT, "installation %s is %s: it takes webhooks once installed (POST …/install); nothing stored", in.ID, in.State))
+		return
+	}
 	p, err := src.Parse(body)
 	if err != nil {
 		fail(domain.WrapError(domain.EINVALID, "malformed webhook: "+err.Error(), err))

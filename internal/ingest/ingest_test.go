@@ -405,6 +405,8 @@ func TestRefusals(t *testing.T) {
 		{"a vendor without webhooks", "/hooks/gorgias/" + installID, hook("e1"), "s1", nil, http.StatusNotFound},
 		{"unknown installation", "/hooks/whiplash/ins_2", hook("e1"), "s1", nil, http.StatusNotFound},
 		{"uninstalled", path, hook("e1"), "s1", func(db *fakeDB) { db.inst.State = domain.InstallationUninstalled }, http.StatusNotFound},
+		{"pending (not installed yet)", path, hook("e1"), "s1", func(db *fakeDB) { db.inst.State = domain.InstallationPending }, http.StatusConflict},
+		{"pending, unsigned", path, hook("e1"), "", func(db *fakeDB) { db.inst.State = domain.InstallationPending }, http.StatusUnauthorized},
 		{"no connection for the vendor", path, hook("e1"), "s1", func(db *fakeDB) { delete(db.inst.Connections, vendor) }, http.StatusNotFound},
 		{"a connector that takes no such webhooks", path, hook("e1"), "s1", func(db *fakeDB) { db.inst.Connector = "pull-only" }, http.StatusNotFound},
 		{"store unavailable", path, hook("e1"), "s1", func(db *fakeDB) { db.lookupErr = errors.New("connection refused") }, http.StatusServiceUnavailable},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -178,6 +179,88 @@ type Settler struct {
 	// outbound.DefaultMaxRetryAfter), so a vendor (or a host posing as
 	// one) cannot park work past the cap.
 	MaxRetryAfter time.Duration
+	// DegradeAfter is the run of consecutive dead letters of one
+	// installation that marks it degraded (default DefaultDegradeAfter). An
+	// auth failure (401 after a refresh) degrades it at once.
+	DegradeAfter int
+
+	// Breaker holds the work of budgets whose vendor is failing
+	// (outbound.LocalLimiter); nil holds nothing.
+	Breaker interface {
+		Held(key string) (time.Duration, bool)
+	}
+
+	mu   sync.Mutex
+	runs map[string]int // consecutive dead letters by installation (this process)
+}
+
+// held reports whether err's budget is held by the Breaker, and the snooze.
+// A call refused by an open circuit (no request made) always snoozes.
+func (s *Settler) held(err error) (time.Duration, bool) {
+	var oe *outbound.Error
+	if !errors.As(err, &oe) || oe.Budget == "" {
+		return 0, false
+	}
+	wait, held := time.Duration(0), false
+	if s.Breaker != nil {
+		wait, held = s.Breaker.Held(oe.Budget)
+	}
+	if errors.Is(err, outbound.ErrCircuitOpen) {
+		return max(wait, MinSnooze), true
+	}
+	return max(wait, MinSnooze), held
+}
+
+// DefaultDegradeAfter is Settler.DegradeAfter's default.
+const DefaultDegradeAfter = 5
+
+// Succeeded ends an installation's run of dead letters (a job of it
+// succeeded).
+func (s *Settler) Succeeded(installationID string) {
+	s.mu.Lock()
+	delete(s.runs, installationID)
+	s.mu.Unlock()
+}
+
+// noteDeadLetter degrades the installation on an auth failure or when its
+// run of consecutive dead letters reaches DegradeAfter.
+func (s *Settler) noteDeadLetter(ctx context.Context, dl *domain.DeadLetter, err error) {
+	if dl.InstallationID == "" || dl.MerchantID == "" {
+		return
+	}
+	limit := s.DegradeAfter
+	if limit <= 0 {
+		limit = DefaultDegradeAfter
+	}
+	s.mu.Lock()
+	if s.runs == nil {
+		s.runs = map[string]int{}
+	}
+	s.runs[dl.InstallationID]++
+	run := s.runs[dl.InstallationID]
+	s.mu.Unlock()
+	where := "a job"
+	var oe *outbound.Error
+	if errors.As(err, &oe) {
+		where = fmt.Sprintf("%s %s (HTTP %d)", oe.Vendor, oe.Endpoint, oe.Status)
+	}
+	var reason string
+	switch {
+	case dl.Class == domain.ClassAuth:
+		reason = fmt.Sprintf("auth failure: %s rejected the credentials after a refresh; fix the connection, then install again to repair", where)
+	case run >= limit:
+		reason = fmt.Sprintf("%d jobs in a row were dead-lettered (last: %s, %s); see the dead letters, fix the cause, then install again to repair", run, dl.Class, where)
+	default:
+		return
+	}
+	changed, derr := s.Store.DegradeInstallation(context.WithoutCancel(ctx), dl.MerchantID, dl.InstallationID, reason)
+	if derr != nil {
+		s.Logger.WarnContext(ctx, "could not mark the installation degraded", slog.String("installation_id", dl.InstallationID), slog.String("error", derr.Error()))
+		return
+	}
+	if changed {
+		s.Logger.WarnContext(ctx, "installation degraded", slog.String("installation_id", dl.InstallationID), slog.String("reason", reason))
+	}
 }
 
 // Settle returns what a worker should return to River for err.
@@ -200,8 +283,13 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 			horizon = DefaultHorizon
 		}
 		age := s.Now().Sub(job.CreatedAt)
-		if job.Attempt < job.MaxAttempts && age < horizon {
-			return err
+		if age < horizon {
+			if wait, held := s.held(err); held {
+				return river.JobSnooze(wait) // its vendor is failing: wait for the probe, not the backoff
+			}
+			if job.Attempt < job.MaxAttempts {
+				return err
+			}
 		}
 	}
 	dl.JobKind = job.Kind
@@ -218,6 +306,7 @@ func (s *Settler) Settle(ctx context.Context, job *rivertype.JobRow, dl domain.D
 	if s.OnDeadLetter != nil {
 		s.OnDeadLetter(&dl)
 	}
+	s.noteDeadLetter(ctx, &dl, err)
 	return river.JobCancel(err)
 }
 
@@ -253,8 +342,8 @@ func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEve
 	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}
-	if in.State == domain.InstallationUninstalled {
-		return river.JobCancel(fmt.Errorf("installation %s is uninstalled; event %d not processed", in.ID, ev.ID))
+	if !in.State.Processes() {
+		return river.JobCancel(fmt.Errorf("installation %s is %s; event %d not processed (replay it once installed)", in.ID, in.State, ev.ID))
 	}
 	h, ok := w.Handlers[in.Connector]
 	if !ok {
@@ -265,6 +354,7 @@ func (w *ProcessEventWorker) Work(ctx context.Context, job *river.Job[ProcessEve
 	if err != nil {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}
+	w.Settler.Succeeded(in.ID)
 	if outcome == MarkedProcessed {
 		return nil
 	}

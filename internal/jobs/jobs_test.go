@@ -101,7 +101,7 @@ func setup(t *testing.T) *bundle {
 	c2 := &domain.Connection{MerchantID: m.ID, Vendor: "gorgias", Account: "acme"}
 	must(t, st.CreateConnection(ctx, c1))
 	must(t, st.CreateConnection(ctx, c2))
-	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
+	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", State: domain.InstallationActive, Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
 	must(t, st.CreateInstallation(ctx, in))
 	must(t, st.StartJobs(ctx, rc))
 	t.Cleanup(func() {

@@ -97,8 +97,8 @@ func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return w.Settler.Settle(ctx, job.JobRow, dl, err)
 	}
 	dl.MerchantID = in.MerchantID
-	if in.State == domain.InstallationUninstalled {
-		return river.JobCancel(fmt.Errorf("installation %s is uninstalled", in.ID))
+	if !in.State.Processes() {
+		return river.JobCancel(fmt.Errorf("installation %s is %s", in.ID, in.State))
 	}
 	s, ok := w.Syncers[k.Kind]
 	if !ok {
@@ -131,6 +131,7 @@ func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if err != nil {
 		return fmt.Errorf("error finishing sync: %w", err)
 	}
+	w.Settler.Succeeded(in.ID)
 	if !done {
 		return river.JobSnooze(w.again()) // the state moved on while we wrote: run again
 	}

@@ -93,7 +93,7 @@ func TestSyncCoalescesAndNeverLosesTheLatest(t *testing.T) {
 	c2 := &domain.Connection{MerchantID: m.ID, Vendor: "gorgias", Account: "a"}
 	must(t, st.CreateConnection(ctx, c1))
 	must(t, st.CreateConnection(ctx, c2))
-	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
+	in := &domain.Installation{MerchantID: m.ID, Connector: "whiplash-gorgias", State: domain.InstallationActive, Connections: map[string]string{"whiplash": c1.ID, "gorgias": c2.ID}}
 	must(t, st.CreateInstallation(ctx, in))
 	must(t, st.StartJobs(ctx, rc))
 	defer func() {

@@ -195,7 +195,7 @@ func (c *Client) Reserve(ctx context.Context, r *Request) (*Reservation, error) 
 		return nil, nil
 	}
 	if err := c.cfg.Limiter.Wait(ctx, b); err != nil {
-		return nil, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Class: Classify(0, err), Err: fmt.Errorf("error waiting for rate budget: %w", err)}
+		return nil, &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Class: Classify(0, err), Budget: b.Key, Err: fmt.Errorf("error waiting for rate budget: %w", err)}
 	}
 	res := &Reservation{key: b.Key}
 	res.unused.Store(true)
@@ -271,7 +271,7 @@ func (c *Client) buildURL(r *Request) (string, error) {
 
 func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Response, error) {
 	fail := func(status int, class domain.ErrorClass, err error) *Error {
-		return &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Status: status, Class: class, Err: err}
+		return &Error{Vendor: c.cfg.Vendor, Endpoint: r.Endpoint, Status: status, Class: class, Budget: budget.Key, Err: err}
 	}
 	u, err := c.buildURL(r)
 	if err != nil {
@@ -355,6 +355,9 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 		}
 	}
 	c.record(ctx, r, status, latency, class, oe)
+	if br, ok := c.cfg.Limiter.(Breaker); ok && budget.Key != "" {
+		br.Record(budget, class) // the vendor answered, or failed (half-open circuit)
+	}
 
 	if header != nil && c.cfg.Limiter != nil && budget.Key != "" {
 		if c.cfg.Quota != nil {

@@ -28,7 +28,9 @@ type Error struct {
 	// Body is the start of the response body (for diagnostics; never contains
 	// our secrets, but may contain the vendor's error message).
 	Body string
-	Err  error
+	// Budget is the key of the rate budget the call was charged to.
+	Budget string
+	Err    error
 }
 
 func (e *Error) Error() string {

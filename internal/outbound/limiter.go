@@ -2,10 +2,14 @@ package outbound
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"switchyard/internal/domain"
 )
 
 // Budget names a rate budget and sizes it. Key is usually
@@ -37,14 +41,37 @@ type Limiter interface {
 	Pause(b Budget, until time.Time)
 }
 
+// Breaker is implemented by limiters that hold a budget's work while its
+// vendor is failing (a half-open circuit per budget, see LocalLimiter).
+type Breaker interface {
+	// Record feeds the class of a call that was made back.
+	Record(b Budget, class domain.ErrorClass)
+	// Held reports whether work under the budget key is held (its circuit
+	// is open), and how long a held job should wait before trying again.
+	Held(key string) (time.Duration, bool)
+}
+
+// ErrCircuitOpen is returned by Wait while a budget's vendor is failing and
+// the call is not the probe: no request was made.
+var ErrCircuitOpen = errors.New("vendor is failing; held until a probe call succeeds")
+
+// Circuit defaults (LocalLimiter).
+const (
+	DefaultOpenAfter  = 3
+	DefaultProbeEvery = 2 * time.Second
+)
+
 // BudgetStatus is a snapshot of one budget, for the admin UI and metrics.
 type BudgetStatus struct {
 	Key         string    `json:"key"`
 	Rate        float64   `json:"rate"`
 	Burst       int       `json:"burst"`
 	Tokens      float64   `json:"tokens"`
-	PausedUntil time.Time `json:"paused_until,omitempty"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
 	LastQuota   *Quota    `json:"last_quota,omitempty"`
+	// OpenSince is when the budget's circuit opened (its vendor failing,
+	// work held but one probe call per ProbeEvery); absent when closed.
+	OpenSince time.Time `json:"open_since,omitzero"`
 }
 
 // DefaultMaxRetryAfter caps how long a vendor's Retry-After (or an
@@ -64,8 +91,27 @@ type LocalLimiter struct {
 	// MaxPause caps a Pause (default DefaultMaxRetryAfter), so no answer can
 	// stop a budget for longer.
 	MaxPause time.Duration
+	// Cold makes every bucket start as if it had been emptied when the
+	// limiter was created (NewLocalLimiter), instead of full. A process
+	// that starts may be a restart: the vendor's bucket may still hold the
+	// calls the previous process made, and a full bucket here would spend
+	// them twice (429s). Emptied at start and refilled at the budget's rate
+	// (just under the vendor's), it never outruns the vendor's refill; once
+	// Burst/Rate has passed since the start, a new bucket starts full.
+	Cold bool
+	// OpenAfter is the run of transient failures (5xx, timeouts, network)
+	// of a budget's calls, with no success between, that opens its circuit
+	// (default DefaultOpenAfter). While open, Wait lets one call through per
+	// ProbeEvery (default DefaultProbeEvery), the probe, and answers every
+	// other ErrCircuitOpen at once; the first call that reaches the vendor
+	// (any answer but a transient failure) closes it. Held tells the job
+	// settler to snooze held work in short steps instead of backing off, so
+	// it goes out within seconds of the vendor's recovery.
+	OpenAfter  int
+	ProbeEvery time.Duration
 
-	now func() time.Time
+	now   func() time.Time
+	start time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -76,6 +122,10 @@ type bucket struct {
 	budget      Budget
 	pausedUntil time.Time
 	lastQuota   *Quota
+	// circuit: failures in a row; open since openedAt; next probe at probeAt.
+	failures int
+	openedAt time.Time
+	probeAt  time.Time
 }
 
 // NewLocalLimiter returns an in-process limiter. now may be nil (time.Now).
@@ -83,7 +133,7 @@ func NewLocalLimiter(now func() time.Time) *LocalLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalLimiter{now: now, buckets: map[string]*bucket{}}
+	return &LocalLimiter{now: now, start: now(), buckets: map[string]*bucket{}}
 }
 
 func (l *LocalLimiter) get(b Budget) *bucket {
@@ -98,18 +148,33 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		lim := rate.NewLimiter(rate.Limit(b.Rate), burst)
 		if b.Rate <= 0 {
 			lim = rate.NewLimiter(rate.Inf, burst)
+		} else if l.Cold {
+			lim.ReserveN(l.start, burst) // empty at the start, refilled since
 		}
-		bk = &bucket{lim: lim, budget: b}
+		nb := &bucket{lim: lim, budget: b}
+		if bk != nil { // resized: the circuit carries over
+			nb.failures, nb.openedAt, nb.probeAt = bk.failures, bk.openedAt, bk.probeAt
+		}
+		bk = nb
 		l.buckets[b.Key] = bk
 	}
 	return bk
 }
 
-// Wait implements Limiter.
+// Wait implements Limiter. While the budget's circuit is open it answers
+// ErrCircuitOpen at once, except for one probe per ProbeEvery.
 func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
 	bk := l.get(b)
 	l.mu.Lock()
 	paused := bk.pausedUntil
+	if !bk.openedAt.IsZero() {
+		now := l.now()
+		if now.Before(bk.probeAt) {
+			l.mu.Unlock()
+			return ErrCircuitOpen
+		}
+		bk.probeAt = now.Add(l.probeEvery()) // this call is the probe
+	}
 	l.mu.Unlock()
 	if d := paused.Sub(l.now()); d > 0 {
 		t := time.NewTimer(d)
@@ -160,6 +225,55 @@ func (l *LocalLimiter) Pause(b Budget, until time.Time) {
 	}
 }
 
+func (l *LocalLimiter) probeEvery() time.Duration {
+	if l.ProbeEvery > 0 {
+		return l.ProbeEvery
+	}
+	return DefaultProbeEvery
+}
+
+// Record implements Breaker.
+func (l *LocalLimiter) Record(b Budget, class domain.ErrorClass) {
+	if class == domain.ClassCanceled {
+		return // our own cancellation says nothing about the vendor
+	}
+	bk := l.get(b)
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if class != domain.ClassTransient {
+		bk.failures, bk.openedAt, bk.probeAt = 0, time.Time{}, time.Time{} // the vendor answers
+		return
+	}
+	bk.failures++
+	openAfter := l.OpenAfter
+	if openAfter <= 0 {
+		openAfter = DefaultOpenAfter
+	}
+	if bk.openedAt.IsZero() && bk.failures >= openAfter {
+		bk.openedAt, bk.probeAt = now, now.Add(l.probeEvery())
+	}
+}
+
+// Held implements Breaker. A held job waits a step that grows with the
+// outage (1/20 of it, between 2 s and 15 s, ±25 %): short outages release
+// work within a couple of seconds, long ones do not wake every held job
+// every few seconds.
+func (l *LocalLimiter) Held(key string) (time.Duration, bool) {
+	l.mu.Lock()
+	bk, ok := l.buckets[key]
+	var opened time.Time
+	if ok {
+		opened = bk.openedAt
+	}
+	l.mu.Unlock()
+	if opened.IsZero() {
+		return 0, false
+	}
+	step := min(max(l.now().Sub(opened)/20, 2*time.Second), 15*time.Second)
+	return time.Duration(float64(step) * (0.75 + rand.Float64()*0.5)), true
+}
+
 // Status returns a snapshot of every budget seen so far.
 func (l *LocalLimiter) Status() []BudgetStatus {
 	l.mu.Lock()
@@ -171,6 +285,7 @@ func (l *LocalLimiter) Status() []BudgetStatus {
 		if bk.pausedUntil.After(now) {
 			st.PausedUntil = bk.pausedUntil
 		}
+		st.OpenSince = bk.openedAt
 		out = append(out, st)
 	}
 	return out

@@ -212,7 +212,7 @@ func (s *Server) createInstallation(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	inst := &domain.Installation{ID: in.ID, MerchantID: r.PathValue("merchant"), Connector: in.Connector, Connections: in.Connections, Settings: in.Settings, State: domain.InstallationActive}
+	inst := &domain.Installation{ID: in.ID, MerchantID: r.PathValue("merchant"), Connector: in.Connector, Connections: in.Connections, Settings: in.Settings, State: domain.InstallationPending}
 	if err := checkChosenID(r, inst.ID); err != nil {
 		s.Error(w, r, err)
 		return

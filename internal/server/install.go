@@ -38,8 +38,17 @@ func (s *Server) installInstallation(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.ErrorContext(r.Context(), "install failed", slog.String("installation", in.ID), slog.String("error", err.Error()))
 			err = domain.WrapError(domain.EUNAVAILABLE, "install failed, try again later", err)
 		}
+		s.noteInstallFailed(r, in, err)
 		s.Error(w, r, err)
 		return
+	}
+	// Installed or repaired: active, whatever it was (pending, degraded).
+	if in.State != domain.InstallationActive || in.StateReason != "" {
+		in.State, in.StateReason = domain.InstallationActive, ""
+		if err := s.cfg.Store.UpdateInstallation(r.Context(), in); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 	}
 	s.cfg.Ingest.Invalidate(in.ID)
 	WriteJSON(w, http.StatusOK, in)
@@ -103,4 +112,17 @@ func (s *Server) validateSettings(r *http.Request, in *domain.Installation) erro
 		return connector.CallerError(v.ValidateSettings(r.Context(), in))
 	}
 	return nil
+}
+
+// noteInstallFailed records why the install of a pending installation failed
+// (its state stays pending; a degraded one keeps its own reason).
+func (s *Server) noteInstallFailed(r *http.Request, in *domain.Installation, err error) {
+	cur, gerr := s.installation(r)
+	if gerr != nil || cur.State != domain.InstallationPending {
+		return
+	}
+	cur.StateReason = "install failed: " + domain.ErrorMessage(err)
+	if uerr := s.cfg.Store.UpdateInstallation(r.Context(), cur); uerr != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "could not record the install failure", slog.String("installation", in.ID), slog.String("error", uerr.Error()))
+	}
 }

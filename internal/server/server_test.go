@@ -388,8 +388,8 @@ func TestCreateInstallation(t *testing.T) {
 			switch {
 			case tc.code != 201 && len(b.created) != 0:
 				t.Errorf("a refused installation was stored: %+v", b.created[0])
-			case tc.code == 201 && (len(b.created) != 1 || b.created[0].MerchantID != "m1" || b.created[0].State != domain.InstallationActive):
-				t.Errorf("stored %+v, want one active installation of m1", b.created)
+			case tc.code == 201 && (len(b.created) != 1 || b.created[0].MerchantID != "m1" || b.created[0].State != domain.InstallationPending):
+				t.Errorf("stored %+v, want one pending installation of m1 (active only once installed)", b.created)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,43 @@ type fakeStore struct {
 
 	mu     sync.Mutex
 	orders map[string][]*domain.OrderSnapshot
+	// saved is what SaveSyncState stored during a sync, by email.
+	saved map[string]domain.StateDelta
+	// failSave fails SaveSyncState (the store is unreachable).
+	failSave bool
+}
+
+func (s *fakeStore) SaveSyncState(_ context.Context, k domain.SyncKey, d domain.StateDelta) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failSave {
+		return domain.Errorf(domain.EUNAVAILABLE, "store unreachable")
+	}
+	if s.saved == nil {
+		s.saved = map[string]domain.StateDelta{}
+	}
+	if s.saved[k.Key] == nil {
+		s.saved[k.Key] = domain.StateDelta{}
+	}
+	for f, v := range d {
+		s.saved[k.Key][f] = v
+	}
+	return nil
+}
+
+// persisted returns the sync state as stored: st (what was saved before
+// the sync ran) with what the sync saved while it ran merged in.
+func (s *fakeStore) persisted(st *domain.SyncState) *domain.SyncState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := &domain.SyncState{SyncKey: st.SyncKey, State: domain.StateDelta{}}
+	for f, v := range st.State {
+		out.State[f] = v
+	}
+	for f, v := range s.saved[st.Key] {
+		out.State[f] = v
+	}
+	return out
 }
 
 func (s *fakeStore) GetConnection(_ context.Context, merchantID, id string) (*domain.Connection, error) {
@@ -462,5 +500,128 @@ func TestStringBridgeStateIsReplaced(t *testing.T) {
 		if _, ok := st.State[f]; ok {
 			t.Errorf("old field %s kept: %s", f, st.State[f])
 		}
+	}
+}
+
+// customerName returns the emulator's name of the customer with this email.
+func (b *testBundle) customerName(t *testing.T, email string) string {
+	t.Helper()
+	for _, c := range b.emu.Snapshot().Accounts["acme"].Customers {
+		raw, _ := json.Marshal(c)
+		var v struct {
+			Email string `json:"email"`
+			Name  string `json:"name"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Email == email {
+			return v.Name
+		}
+	}
+	return ""
+}
+
+// A crash after the name PUT and before the sync's state is saved must not
+// leave Gorgias with a stale name for good: the state records the intent
+// before the PUT, so the next sync (from what was stored) writes the name
+// again. The crash is simulated by dropping the delta the sync returns and
+// keeping only what it stored while it ran.
+func TestNameWriteSurvivesACrashBeforeTheStateSave(t *testing.T) {
+	t.Parallel()
+	const email = "rename@example.com"
+	var b *testBundle
+	// atPut is the stored state at the moment Gorgias receives the name PUT.
+	var mu sync.Mutex
+	var atPut *domain.SyncState
+	var st *domain.SyncState
+	b = setup(t, gorgiasemu.Config{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && !strings.HasSuffix(r.URL.Path, "/data") {
+				mu.Lock()
+				if atPut == nil {
+					atPut = b.store.persisted(st)
+				}
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	b.store.order(t, email, "Old Name", 100, b.clk.Now())
+	st = newState(email)
+	if err := b.sync(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.customerName(t, email); got != "Old Name" {
+		t.Fatalf("name %q after the first sync", got)
+	}
+	// The customer's newest order carries a new name; the sync PUTs it, then
+	// the process dies before the state is saved.
+	b.store.order(t, email, "New Name", 300, b.clk.Now().Add(time.Hour))
+	mu.Lock()
+	atPut = nil
+	mu.Unlock()
+	before := st
+	if _, err := b.conn.Sync(b.ctx, b.in, before); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	seen := atPut
+	mu.Unlock()
+	if seen == nil {
+		t.Fatal("the sync never PUT the name")
+	}
+	var cs struct {
+		Name    string `json:"name"`
+		Pending string `json:"name_pending"`
+	}
+	if err := seen.Decode(&cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Name != "" || cs.Pending != "New Name" {
+		t.Fatalf("stored state while the name PUT was in flight: name %q pending %q; want \"\" and the new name", cs.Name, cs.Pending)
+	}
+	// The crash: the PUT landed or not; say an agent (or a lost write) left
+	// the old name in Gorgias. Only what was stored before the crash counts.
+	id, _ := b.customer(t, email)
+	if _, err := b.g.UpdateCustomer(b.ctx, gorgias.ID(id), gorgias.CustomerFields{Name: "Old Name"}); err != nil {
+		t.Fatal(err)
+	}
+	after := b.store.persisted(before)
+	if err := b.sync(after); err != nil {
+		t.Fatalf("sync after the crash: %v", err)
+	}
+	if got := b.customerName(t, email); got != "New Name" {
+		t.Fatalf("name after the crash and the next sync = %q, want the newest order's", got)
+	}
+	// The next sync after that trusts the confirmed name: no further PUT.
+	if err := after.Decode(&cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Name != "New Name" || cs.Pending != "" {
+		t.Fatalf("state after the repair: name %q pending %q", cs.Name, cs.Pending)
+	}
+}
+
+// A name that cannot be recorded as pending is not written: the sync fails
+// (and is retried) rather than PUT a name the state cannot account for.
+func TestNameIsNotWrittenWhenItsIntentCannotBeStored(t *testing.T) {
+	t.Parallel()
+	const email = "nosave@example.com"
+	b := setup(t, gorgiasemu.Config{}, nil)
+	b.store.order(t, email, "First", 100, b.clk.Now())
+	st := newState(email)
+	if err := b.sync(st); err != nil {
+		t.Fatal(err)
+	}
+	b.store.order(t, email, "Second", 300, b.clk.Now().Add(time.Hour))
+	b.store.mu.Lock()
+	b.store.failSave = true
+	b.store.mu.Unlock()
+	if err := b.sync(st); err == nil {
+		t.Fatal("sync succeeded without storing the name it was about to write")
+	}
+	if got := b.customerName(t, email); got != "First" {
+		t.Fatalf("name %q written without its intent stored", got)
 	}
 }

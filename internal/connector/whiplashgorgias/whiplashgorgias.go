@@ -111,8 +111,14 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 type customerState struct {
 	// CustomerID is the cached Gorgias customer (0: find or create it).
 	CustomerID int64 `json:"gorgias_customer_id"`
-	// Name is the full name last seen on or written to the customer.
+	// Name is the full name last seen on or confirmed written to the
+	// customer ("" when unknown: the next sync writes the name).
 	Name string `json:"name"`
+	// NamePending is a name being written: saved, with Name cleared, before
+	// the PUT, and cleared when the PUT is confirmed. A crash between the
+	// PUT and the save of the state leaves Name empty, so the next sync
+	// writes the name again instead of trusting a write it never saw.
+	NamePending string `json:"name_pending"`
 	// Version is the version of the last document written.
 	Version time.Time `json:"version"`
 	// Foreign is the copy of the customer data keys other apps own, written
@@ -130,7 +136,7 @@ var legacyFields = []string{"customer_id", "foreign"}
 // and writing them onto another (or a re-created) one would resurrect data
 // their owners may have erased.
 func (cs *customerState) forget() {
-	cs.CustomerID, cs.Name, cs.Foreign, cs.ForeignAt = 0, "", nil, time.Time{}
+	cs.CustomerID, cs.Name, cs.NamePending, cs.Foreign, cs.ForeignAt = 0, "", "", nil, time.Time{}
 }
 
 // delta is the state to store: every field (the sync is its key's only
@@ -152,6 +158,7 @@ func (cs *customerState) delta(st *domain.SyncState, err error) (domain.StateDel
 // document is what one sync writes: the Whiplash section built from every
 // stored order of the email, and the version it carries.
 type document struct {
+	key     domain.SyncKey
 	data    Data
 	orders  int
 	version time.Time
@@ -222,7 +229,7 @@ func (c *Connector) writeCustomer(ctx context.Context, g *gorgias.Client, email 
 	if err := c.refreshForeign(ctx, g, cs); err != nil {
 		return err
 	}
-	if err := c.updateName(ctx, g, name, cs); err != nil {
+	if err := c.updateName(ctx, g, doc.key, name, cs); err != nil {
 		return err
 	}
 	return c.write(ctx, g, cs, doc)
@@ -253,7 +260,7 @@ func (c *Connector) loadDocument(ctx context.Context, in *domain.Installation, s
 	if !prev.IsZero() && !newest.After(prev) {
 		newest = prev.Add(time.Millisecond)
 	}
-	return document{data: BuildData(orders, snaps), orders: len(snaps), version: newest}, nil
+	return document{key: st.SyncKey, data: BuildData(orders, snaps), orders: len(snaps), version: newest}, nil
 }
 
 // resolveCustomer finds the customer by email, or creates it (email, name
@@ -301,16 +308,29 @@ func (c *Connector) refreshForeign(ctx context.Context, g *gorgias.Client, cs *c
 	return nil
 }
 
-// updateName overwrites the customer's name with the latest order's.
-func (c *Connector) updateName(ctx context.Context, g *gorgias.Client, name string, cs *customerState) error {
-	if name == "" || name == cs.Name {
+// updateName overwrites the customer's name with the latest order's. The
+// intent is stored first (Name cleared, NamePending set), so the state
+// never claims a name Gorgias may not have: if the process dies after the
+// PUT and before the sync's state is saved, the next sync writes it again.
+func (c *Connector) updateName(ctx context.Context, g *gorgias.Client, key domain.SyncKey, name string, cs *customerState) error {
+	if name == "" || (name == cs.Name && cs.NamePending == "") {
 		return nil
+	}
+	cs.Name, cs.NamePending = "", name
+	if err := c.d.Store.SaveSyncState(ctx, key, domain.StateDelta{"name": json.RawMessage(`""`), "name_pending": mustJSON(name)}); err != nil {
+		return fmt.Errorf("error recording the name about to be written: %w", err)
 	}
 	if _, err := g.UpdateCustomer(ctx, gorgias.ID(cs.CustomerID), gorgias.CustomerFields{Name: name}); err != nil {
 		return err
 	}
-	cs.Name = name
+	cs.Name, cs.NamePending = name, ""
 	return nil
+}
+
+// mustJSON encodes a string (which cannot fail).
+func mustJSON(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // write puts the document: others' keys as last read, and ours (none when

@@ -21,47 +21,48 @@ var _ domain.Store = (*Store)(nil)
 // Store is a fake domain.Store: each method calls the field of the same
 // name with the suffix Fn.
 type Store struct {
-	CreateMerchantFn     func(ctx context.Context, m *domain.Merchant) error
-	GetMerchantFn        func(ctx context.Context, id string) (*domain.Merchant, error)
-	ListMerchantsFn      func(ctx context.Context) ([]*domain.Merchant, error)
-	CreateConnectionFn   func(ctx context.Context, c *domain.Connection) error
-	GetConnectionFn      func(ctx context.Context, merchantID, id string) (*domain.Connection, error)
-	UpdateConnectionFn   func(ctx context.Context, c *domain.Connection) error
-	ListConnectionsFn    func(ctx context.Context, merchantID string) ([]*domain.Connection, error)
-	CreateInstallationFn func(ctx context.Context, in *domain.Installation) error
-	GetInstallationFn    func(ctx context.Context, merchantID, id string) (*domain.Installation, error)
-	LookupInstallationFn func(ctx context.Context, id string) (*domain.Installation, error)
-	UpdateInstallationFn func(ctx context.Context, in *domain.Installation) error
-	ListInstallationsFn  func(ctx context.Context, merchantID string) ([]*domain.Installation, error)
-	IngestEventsFn       func(ctx context.Context, events []*domain.InboundEvent, job domain.JobBuilder) ([]domain.IngestResult, []error, error)
-	GetEventFn           func(ctx context.Context, merchantID string, id int64) (*domain.InboundEvent, error)
-	ListEventsFn         func(ctx context.Context, f domain.EventFilter) ([]*domain.InboundEvent, error)
-	MarkEventProcessedFn func(ctx context.Context, id int64, at time.Time) error
-	ReplayEventFn        func(ctx context.Context, merchantID string, id int64, job domain.JobBuilder) error
-	RecordDeliveriesFn   func(ctx context.Context, ds []*domain.Delivery) error
-	ListDeliveriesFn     func(ctx context.Context, f domain.DeliveryFilter) ([]*domain.Delivery, error)
-	CreateDeadLetterFn   func(ctx context.Context, dl *domain.DeadLetter) error
-	GetDeadLetterFn      func(ctx context.Context, merchantID string, id int64) (*domain.DeadLetter, error)
-	ListDeadLettersFn    func(ctx context.Context, f domain.DeadLetterFilter) ([]*domain.DeadLetter, error)
-	ReplayDeadLetterFn   func(ctx context.Context, merchantID string, id int64, job func(dl *domain.DeadLetter) (domain.JobArgs, error)) error
-	ApplyOrderFn         func(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error)
-	ApplyOrdersFn        func(ctx context.Context, os []*domain.OrderSnapshot) (int, error)
-	GetOrderFn           func(ctx context.Context, installationID, storeID, orderID string) (*domain.OrderSnapshot, error)
-	ListCustomerOrdersFn func(ctx context.Context, installationID, email string) ([]*domain.OrderSnapshot, error)
-	ListOrdersFn         func(ctx context.Context, installationID string, afterStore, afterOrder string, limit int) ([]*domain.OrderSnapshot, error)
-	CountOrdersFn        func(ctx context.Context, installationID string) (int, error)
-	GetSyncFn            func(ctx context.Context, k domain.SyncKey) (*domain.SyncState, error)
-	QueueSyncFn          func(ctx context.Context, k domain.SyncKey, state domain.StateDelta, job domain.JobArgs) error
-	SaveSyncStateFn      func(ctx context.Context, k domain.SyncKey, state domain.StateDelta) error
-	FinishSyncFn         func(ctx context.Context, k domain.SyncKey, seq int64, state domain.StateDelta, jobID int64) (bool, error)
-	CreateAPITokenFn     func(ctx context.Context, merchantID, name string) (string, *domain.APIToken, error)
-	LookupAPITokenFn     func(ctx context.Context, plaintext string) (*domain.APIToken, error)
-	ListAPITokensFn      func(ctx context.Context, merchantID string) ([]*domain.APIToken, error)
-	DeleteAPITokenFn     func(ctx context.Context, merchantID, id string) error
-	EnqueueFn            func(ctx context.Context, job domain.JobArgs) error
-	JobCountsFn          func(ctx context.Context) ([]domain.JobCount, error)
-	ReadyFn              func(ctx context.Context) error
-	CloseFn              func() error
+	CreateMerchantFn      func(ctx context.Context, m *domain.Merchant) error
+	GetMerchantFn         func(ctx context.Context, id string) (*domain.Merchant, error)
+	ListMerchantsFn       func(ctx context.Context) ([]*domain.Merchant, error)
+	CreateConnectionFn    func(ctx context.Context, c *domain.Connection) error
+	GetConnectionFn       func(ctx context.Context, merchantID, id string) (*domain.Connection, error)
+	UpdateConnectionFn    func(ctx context.Context, c *domain.Connection) error
+	ListConnectionsFn     func(ctx context.Context, merchantID string) ([]*domain.Connection, error)
+	CreateInstallationFn  func(ctx context.Context, in *domain.Installation) error
+	GetInstallationFn     func(ctx context.Context, merchantID, id string) (*domain.Installation, error)
+	LookupInstallationFn  func(ctx context.Context, id string) (*domain.Installation, error)
+	UpdateInstallationFn  func(ctx context.Context, in *domain.Installation) error
+	DegradeInstallationFn func(ctx context.Context, merchantID, id, reason string) (bool, error)
+	ListInstallationsFn   func(ctx context.Context, merchantID string) ([]*domain.Installation, error)
+	IngestEventsFn        func(ctx context.Context, events []*domain.InboundEvent, job domain.JobBuilder) ([]domain.IngestResult, []error, error)
+	GetEventFn            func(ctx context.Context, merchantID string, id int64) (*domain.InboundEvent, error)
+	ListEventsFn          func(ctx context.Context, f domain.EventFilter) ([]*domain.InboundEvent, error)
+	MarkEventProcessedFn  func(ctx context.Context, id int64, at time.Time) error
+	ReplayEventFn         func(ctx context.Context, merchantID string, id int64, job domain.JobBuilder) error
+	RecordDeliveriesFn    func(ctx context.Context, ds []*domain.Delivery) error
+	ListDeliveriesFn      func(ctx context.Context, f domain.DeliveryFilter) ([]*domain.Delivery, error)
+	CreateDeadLetterFn    func(ctx context.Context, dl *domain.DeadLetter) error
+	GetDeadLetterFn       func(ctx context.Context, merchantID string, id int64) (*domain.DeadLetter, error)
+	ListDeadLettersFn     func(ctx context.Context, f domain.DeadLetterFilter) ([]*domain.DeadLetter, error)
+	ReplayDeadLetterFn    func(ctx context.Context, merchantID string, id int64, job func(dl *domain.DeadLetter) (domain.JobArgs, error)) error
+	ApplyOrderFn          func(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error)
+	ApplyOrdersFn         func(ctx context.Context, os []*domain.OrderSnapshot) (int, error)
+	GetOrderFn            func(ctx context.Context, installationID, storeID, orderID string) (*domain.OrderSnapshot, error)
+	ListCustomerOrdersFn  func(ctx context.Context, installationID, email string) ([]*domain.OrderSnapshot, error)
+	ListOrdersFn          func(ctx context.Context, installationID string, afterStore, afterOrder string, limit int) ([]*domain.OrderSnapshot, error)
+	CountOrdersFn         func(ctx context.Context, installationID string) (int, error)
+	GetSyncFn             func(ctx context.Context, k domain.SyncKey) (*domain.SyncState, error)
+	QueueSyncFn           func(ctx context.Context, k domain.SyncKey, state domain.StateDelta, job domain.JobArgs) error
+	SaveSyncStateFn       func(ctx context.Context, k domain.SyncKey, state domain.StateDelta) error
+	FinishSyncFn          func(ctx context.Context, k domain.SyncKey, seq int64, state domain.StateDelta, jobID int64) (bool, error)
+	CreateAPITokenFn      func(ctx context.Context, merchantID, name string) (string, *domain.APIToken, error)
+	LookupAPITokenFn      func(ctx context.Context, plaintext string) (*domain.APIToken, error)
+	ListAPITokensFn       func(ctx context.Context, merchantID string) ([]*domain.APIToken, error)
+	DeleteAPITokenFn      func(ctx context.Context, merchantID, id string) error
+	EnqueueFn             func(ctx context.Context, job domain.JobArgs) error
+	JobCountsFn           func(ctx context.Context) ([]domain.JobCount, error)
+	ReadyFn               func(ctx context.Context) error
+	CloseFn               func() error
 }
 
 func unset(method string) string {
@@ -154,6 +155,14 @@ func (s *Store) UpdateInstallation(ctx context.Context, in *domain.Installation)
 		panic(unset("UpdateInstallation"))
 	}
 	return s.UpdateInstallationFn(ctx, in)
+}
+
+// DegradeInstallation calls DegradeInstallationFn.
+func (s *Store) DegradeInstallation(ctx context.Context, merchantID, id, reason string) (bool, error) {
+	if s.DegradeInstallationFn == nil {
+		panic(unset("DegradeInstallation"))
+	}
+	return s.DegradeInstallationFn(ctx, merchantID, id, reason)
 }
 
 // ListInstallations calls ListInstallationsFn.

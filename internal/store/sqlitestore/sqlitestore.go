@@ -46,6 +46,7 @@ type Backend struct {
 	db     *sql.DB
 	jobs   *sqlstore.Jobs[*riversqlite.Driver, *sql.Tx]
 	logger *slog.Logger
+	lock   *os.File // held while open: one process owns the file
 }
 
 // ParseURL returns the file path of a sqlite:// URL: "sqlite://./x.db",
@@ -70,8 +71,9 @@ func ParseURL(raw string) (string, error) {
 }
 
 // Open opens (creating if needed) the database file and its River client.
-// It does not migrate; call Migrate.
-func Open(ctx context.Context, cfg Config) (*Backend, error) {
+// It does not migrate; call Migrate. It takes an exclusive lock on the file
+// (path+".lock") and fails with ErrLocked while another process holds it.
+func Open(ctx context.Context, cfg Config) (b *Backend, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,6 +82,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 			return nil, fmt.Errorf("error creating database directory: %w", err)
 		}
 	}
+	lock, err := lockFile(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && lock != nil {
+			lock.Close()
+		}
+	}()
 	if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
 		// page_size only takes effect before the file has pages and before WAL.
 		if err := initFile(ctx, cfg.Path); err != nil {
@@ -99,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, fmt.Errorf("error opening sqlite database %s: %w", cfg.Path, err)
 	}
-	b := &Backend{db: db, logger: cfg.Logger}
+	b = &Backend{db: db, logger: cfg.Logger, lock: lock}
 	sub, _ := fs.Sub(migrationsFS, "migrations")
 	schema, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
@@ -170,8 +181,17 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 // Ready implements sqlstore.Backend.
 func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.db.PingContext) }
 
-// StartJobs implements sqlstore.Backend.
+// StartJobs implements sqlstore.Backend. Jobs a dead process left running
+// are released first (releaseOrphans), so they run now rather than after
+// River's RescueStuckJobsAfter.
 func (b *Backend) StartJobs(ctx context.Context, rc *river.Config) error {
+	n, err := b.releaseOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		b.logger.WarnContext(ctx, "released jobs left running by a previous process", slog.Int("jobs", n))
+	}
 	return b.jobs.StartJobs(ctx, rc)
 }
 
@@ -183,7 +203,11 @@ func (b *Backend) Close() error {
 	if b.jobs != nil {
 		b.jobs.CloseSchema()
 	}
-	return b.db.Close()
+	err := b.db.Close()
+	if b.lock != nil {
+		b.lock.Close()
+	}
+	return err
 }
 
 type execer interface {

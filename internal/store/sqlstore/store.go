@@ -262,14 +262,14 @@ func (s *Store) ListConnections(ctx context.Context, merchantID string) ([]*doma
 
 // ---- installations
 
-const installationCols = `id, merchant_id, connector, state, connections, settings, remote_ids, created_at, updated_at`
+const installationCols = `id, merchant_id, connector, state, state_reason, connections, settings, remote_ids, created_at, updated_at`
 
 func scanInstallation(r Row) (*domain.Installation, error) {
 	var in domain.Installation
 	var conns, settings, remote []byte
 	var state string
 	var created, updated Timestamp
-	if err := r.Scan(&in.ID, &in.MerchantID, &in.Connector, &state, &conns, &settings, &remote, &created, &updated); err != nil {
+	if err := r.Scan(&in.ID, &in.MerchantID, &in.Connector, &state, &in.StateReason, &conns, &settings, &remote, &created, &updated); err != nil {
 		return nil, err
 	}
 	in.State = domain.InstallationState(state)
@@ -321,8 +321,8 @@ func (s *Store) CreateInstallation(ctx context.Context, in *domain.Installation)
 		if err := checkInstallationConnections(ctx, tx, in); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO installations (`+installationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			in.ID, in.MerchantID, in.Connector, string(in.State), marshalMap(in.Connections), marshalMap(in.Settings), marshalMap(in.RemoteIDs),
+		_, err := tx.Exec(ctx, `INSERT INTO installations (`+installationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.MerchantID, in.Connector, string(in.State), in.StateReason, marshalMap(in.Connections), marshalMap(in.Settings), marshalMap(in.RemoteIDs),
 			s.b.TimeArg(in.CreatedAt), s.b.TimeArg(in.UpdatedAt))
 		return err
 	})
@@ -365,8 +365,8 @@ func (s *Store) UpdateInstallation(ctx context.Context, in *domain.Installation)
 			return err
 		}
 		var err error
-		n, err = tx.Exec(ctx, `UPDATE installations SET state = ?, connections = ?, settings = ?, remote_ids = ?, updated_at = ? WHERE id = ? AND merchant_id = ?`,
-			string(in.State), marshalMap(in.Connections), marshalMap(in.Settings), marshalMap(in.RemoteIDs), s.b.TimeArg(in.UpdatedAt), in.ID, in.MerchantID)
+		n, err = tx.Exec(ctx, `UPDATE installations SET state = ?, state_reason = ?, connections = ?, settings = ?, remote_ids = ?, updated_at = ? WHERE id = ? AND merchant_id = ?`,
+			string(in.State), in.StateReason, marshalMap(in.Connections), marshalMap(in.Settings), marshalMap(in.RemoteIDs), s.b.TimeArg(in.UpdatedAt), in.ID, in.MerchantID)
 		return err
 	})
 	if err != nil {
@@ -379,6 +379,20 @@ func (s *Store) UpdateInstallation(ctx context.Context, in *domain.Installation)
 		return notFound("installation", in.ID)
 	}
 	return nil
+}
+
+func (s *Store) DegradeInstallation(ctx context.Context, merchantID, id, reason string) (bool, error) {
+	var n int64
+	err := s.b.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.Exec(ctx, `UPDATE installations SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND merchant_id = ? AND state IN (?, ?)`,
+			string(domain.InstallationDegraded), reason, s.b.TimeArg(s.ts()), id, merchantID, string(domain.InstallationActive), string(domain.InstallationDegraded))
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("error degrading installation: %w", err)
+	}
+	return n > 0, nil
 }
 
 func (s *Store) ListInstallations(ctx context.Context, merchantID string) ([]*domain.Installation, error) {

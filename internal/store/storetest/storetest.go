@@ -167,6 +167,16 @@ func Exercise(t *testing.T, open Opener) {
 		if again.State != domain.InstallationActive || again.RemoteIDs["widget"] != "42" || again.Settings["launch_date"] != "2026-11-01" {
 			t.Fatalf("update not persisted: %+v", again)
 		}
+		// Degrade: only an active (or degraded) installation of the merchant.
+		if ok, err := b.store.DegradeInstallation(b.ctx, other.ID, b.inst.ID, "x"); err != nil || ok {
+			t.Fatalf("another merchant degraded it: %v %v", ok, err)
+		}
+		if ok, err := b.store.DegradeInstallation(b.ctx, b.mer.ID, b.inst.ID, "auth failure"); err != nil || !ok {
+			t.Fatalf("DegradeInstallation = %v %v", ok, err)
+		}
+		if d, err := b.store.GetInstallation(b.ctx, b.mer.ID, b.inst.ID); err != nil || d.State != domain.InstallationDegraded || d.StateReason != "auth failure" {
+			t.Fatalf("after DegradeInstallation: %+v %v", d, err)
+		}
 		list, err := b.store.ListInstallations(b.ctx, other.ID)
 		must(t, err)
 		if len(list) != 0 {
