@@ -116,6 +116,9 @@ func (b *Backend) Name() string { return "postgres" }
 // TimeArg implements sqlstore.Backend.
 func (b *Backend) TimeArg(t time.Time) any { return t.UTC() }
 
+// ForUpdate implements sqlstore.Backend.
+func (b *Backend) ForUpdate() string { return " FOR UPDATE" }
+
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
 	tx, err := b.pool.Begin(ctx)

@@ -143,6 +143,10 @@ func (b *Backend) Name() string { return "sqlite" }
 // TimeArg stores times as unix microseconds.
 func (b *Backend) TimeArg(t time.Time) any { return t.UnixMicro() }
 
+// ForUpdate implements sqlstore.Backend: a write transaction is the only
+// writer (immediate transactions on one connection), so reads need no lock.
+func (b *Backend) ForUpdate() string { return "" }
+
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
 	tx, err := b.db.BeginTx(ctx, nil)

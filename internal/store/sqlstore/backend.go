@@ -58,6 +58,12 @@ type Backend interface {
 	TimeArg(t time.Time) any
 	// Write runs fn in one write transaction, committing when fn returns nil.
 	Write(ctx context.Context, fn func(tx Tx) error) error
+	// ForUpdate is the clause that makes a SELECT inside Write lock the rows
+	// it reads until the transaction ends: " FOR UPDATE" on Postgres (READ
+	// COMMITTED lets transactions run side by side, so a read-then-write must
+	// lock what it read), "" on SQLite (a write transaction is already the
+	// only writer: immediate transactions, one connection).
+	ForUpdate() string
 	// Read returns a querier for reads outside a transaction.
 	Read() Querier
 	// Enqueue inserts a job outside any transaction.

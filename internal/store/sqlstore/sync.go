@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"switchyard/internal/domain"
 )
@@ -33,25 +35,42 @@ func checkSnapshot(o *domain.OrderSnapshot) error {
 }
 
 // applyOrderTx stores o inside tx unless the stored copy is as new; it
-// returns whether it did and the replaced snapshot.
+// returns whether it did and the replaced snapshot. The stored row is read
+// locked (Backend.ForUpdate), so two transactions applying snapshots of one
+// order cannot both compare against the same old row and let the older one
+// land last; a first insert that races another falls back to the locked
+// read of the row the other one stored.
 func (s *Store) applyOrderTx(ctx context.Context, tx Tx, o *domain.OrderSnapshot) (bool, *domain.OrderSnapshot, error) {
-	prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`, o.InstallationID, o.StoreID, o.OrderID))
-	switch {
-	case errors.Is(err, ErrNoRows):
-		prev = nil
-	case err != nil:
-		return false, nil, err
+	for range 2 {
+		prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`+s.b.ForUpdate(),
+			o.InstallationID, o.StoreID, o.OrderID))
+		switch {
+		case errors.Is(err, ErrNoRows):
+			n, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (installation_id, store_id, order_id) DO NOTHING`,
+				o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt))
+			if err != nil {
+				return false, nil, err
+			}
+			if n == 1 {
+				return true, nil, nil
+			}
+			continue // another transaction stored it first: compare with its row
+		case err != nil:
+			return false, nil, err
+		}
+		if prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status) {
+			return false, prev, nil // stale or same: nothing changes
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orders SET customer_email = ?, status = ?, source_updated_at = ?, data = ?, updated_at = ?
+			WHERE installation_id = ? AND store_id = ? AND order_id = ?`,
+			o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt),
+			o.InstallationID, o.StoreID, o.OrderID); err != nil {
+			return false, prev, err
+		}
+		return true, prev, nil
 	}
-	if prev != nil && (prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status)) {
-		return false, prev, nil // stale or same: nothing changes
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (installation_id, store_id, order_id) DO UPDATE SET customer_email = excluded.customer_email, status = excluded.status,
-		source_updated_at = excluded.source_updated_at, data = excluded.data, updated_at = excluded.updated_at`,
-		o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt)); err != nil {
-		return false, prev, err
-	}
-	return true, prev, nil
+	return false, nil, fmt.Errorf("error storing order %s/%s: row neither inserted nor found", o.StoreID, o.OrderID)
 }
 
 // ApplyOrders implements domain.Store.
@@ -108,6 +127,11 @@ func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan fu
 			return nil
 		}
 		keys, jobs := plan(prev)
+		// Marked in one order, so two transactions marking the same keys
+		// (an order moving between two emails and back) lock them alike.
+		keys = slices.SortedFunc(slices.Values(keys), func(a, b domain.SyncKey) int {
+			return cmp.Or(cmp.Compare(a.InstallationID, b.InstallationID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
+		})
 		for _, k := range keys {
 			if _, err := tx.Exec(ctx, `INSERT INTO syncs (installation_id, kind, key, merchant_id, dirty_seq, synced_seq, state, updated_at) VALUES (?, ?, ?, ?, 1, 0, '{}', ?)
 				ON CONFLICT (installation_id, kind, key) DO UPDATE SET dirty_seq = syncs.dirty_seq + 1, updated_at = excluded.updated_at`,
@@ -218,7 +242,10 @@ func (s *Store) mergeSyncState(ctx context.Context, tx Tx, k domain.SyncKey, sta
 		ON CONFLICT (installation_id, kind, key) DO NOTHING`, k.InstallationID, k.Kind, k.Key, now, k.InstallationID); err != nil {
 		return nil, err
 	}
-	st, err := scanSync(tx.QueryRow(ctx, syncSelect, k.InstallationID, k.Kind, k.Key), k)
+	// Locked: the merge below and FinishSync's dirty_seq check must see the
+	// row as it is, not as it was before a concurrent ApplyOrder or
+	// QueueSync committed (Postgres, READ COMMITTED).
+	st, err := scanSync(tx.QueryRow(ctx, syncSelect+s.b.ForUpdate(), k.InstallationID, k.Kind, k.Key), k)
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound("installation", k.InstallationID)
 	}
