@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -35,6 +36,12 @@ type Limiter interface {
 	Observe(b Budget, q Quota)
 	// Pause stops every call under b until the given time (a 429's Retry-After).
 	Pause(b Budget, until time.Time)
+	// Pace blocks until a call already paid for under b (by Wait, directly
+	// or through a reservation) may leave, and honours a pause. Calls
+	// reserved at different times and sent when their callers are ready
+	// (after reading state) would otherwise leave in a bunch larger than the
+	// budget's burst; paced, what the vendor sees stays within the budget.
+	Pace(ctx context.Context, b Budget) error
 }
 
 // BudgetStatus is a snapshot of one budget, for the admin UI and metrics.
@@ -59,11 +66,19 @@ func CapRetryAfter(d, max time.Duration) time.Duration {
 	return min(d, max)
 }
 
+// DefaultJitterRoom is LocalLimiter.JitterRoom's default.
+const DefaultJitterRoom = 10 * time.Millisecond
+
 // LocalLimiter keeps one token bucket (x/time/rate) per budget key.
 type LocalLimiter struct {
 	// MaxPause caps a Pause (default DefaultMaxRetryAfter), so no answer can
 	// stop a budget for longer.
 	MaxPause time.Duration
+	// JitterRoom is how much arrival jitter the send pacer (Pace) leaves
+	// room for in the burst (default DefaultJitterRoom). It matters only for
+	// budgets whose rate refills a burst in milliseconds (shortened test
+	// windows); a real 20 s Gorgias window keeps its whole burst.
+	JitterRoom time.Duration
 
 	now func() time.Time
 
@@ -73,6 +88,7 @@ type LocalLimiter struct {
 
 type bucket struct {
 	lim         *rate.Limiter
+	send        *rate.Limiter // paces sends (Pace): same rate, burst less the jitter room
 	budget      Budget
 	pausedUntil time.Time
 	lastQuota   *Quota
@@ -95,19 +111,49 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		if burst < 1 {
 			burst = 1
 		}
-		lim := rate.NewLimiter(rate.Limit(b.Rate), burst)
+		r := rate.Limit(b.Rate)
 		if b.Rate <= 0 {
-			lim = rate.NewLimiter(rate.Inf, burst)
+			r = rate.Inf
 		}
-		bk = &bucket{lim: lim, budget: b}
+		// The vendor counts calls when they arrive; calls that left paced
+		// can still arrive closer together by the scheduling jitter of a
+		// busy machine. The pacer's burst keeps room for JitterRoom of it.
+		sendBurst := burst
+		if b.Rate > 0 {
+			sendBurst = max(1, burst-int(math.Ceil(b.Rate*l.jitterRoom().Seconds())))
+		}
+		bk = &bucket{lim: rate.NewLimiter(r, burst), send: rate.NewLimiter(r, sendBurst), budget: b}
 		l.buckets[b.Key] = bk
 	}
 	return bk
 }
 
+func (l *LocalLimiter) jitterRoom() time.Duration {
+	if l.JitterRoom > 0 {
+		return l.JitterRoom
+	}
+	return DefaultJitterRoom
+}
+
 // Wait implements Limiter.
 func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
 	bk := l.get(b)
+	if err := l.waitPause(ctx, bk); err != nil {
+		return err
+	}
+	return bk.lim.Wait(ctx)
+}
+
+// Pace implements Limiter.
+func (l *LocalLimiter) Pace(ctx context.Context, b Budget) error {
+	bk := l.get(b)
+	if err := l.waitPause(ctx, bk); err != nil {
+		return err
+	}
+	return bk.send.Wait(ctx)
+}
+
+func (l *LocalLimiter) waitPause(ctx context.Context, bk *bucket) error {
 	l.mu.Lock()
 	paused := bk.pausedUntil
 	l.mu.Unlock()
@@ -120,7 +166,7 @@ func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
 		case <-t.C:
 		}
 	}
-	return bk.lim.Wait(ctx)
+	return nil
 }
 
 // Observe implements Limiter: when the vendor reports fewer remaining calls
