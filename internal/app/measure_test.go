@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ import (
 //	SWITCHYARD_MEASURE=20000 SWITCHYARD_TEST_POSTGRES_URL=… \
 //	  go test -count=1 -run TestMeasureThroughput -v -timeout 30m ./internal/app/
 //
-// SWITCHYARD_MEASURE is the number of events (a multiple of 10); the report
+// SWITCHYARD_MEASURE is the number of events (a multiple of 10);
+// SWITCHYARD_MEASURE_DB picks one backend; SWITCHYARD_MEASURE_PG_PARAMS adds
+// URL parameters to the Postgres database's URL (pool_max_conns=…). The report
 // is one line per backend: accepted/s while processing and its p99, end to
 // end events/s (first request to no job left), sync jobs, Gorgias calls per
 // customer and 429s.
@@ -48,6 +51,13 @@ func TestMeasureThroughput(t *testing.T) {
 			db := ""
 			if backend == "postgres" {
 				db = pgtest.NewDatabase(t)
+				if q := os.Getenv("SWITCHYARD_MEASURE_PG_PARAMS"); q != "" { // e.g. pool_max_conns=20
+					sep := "?"
+					if strings.Contains(db, "?") {
+						sep = "&"
+					}
+					db += sep + q
+				}
 			}
 			r := measureIngest(t, n, func(c *app.Config) {
 				if db != "" {

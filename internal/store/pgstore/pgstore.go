@@ -33,11 +33,20 @@ var migrationsFS embed.FS
 // migrationLockKey is the advisory lock taken while migrating.
 const migrationLockKey = 0x73777964 // "swyd"
 
+// DefaultMaxConns sizes the pool when neither Config.MaxConns nor the URL's
+// pool_max_conns does. A job worker holds a connection only while it reads
+// or writes (never across a vendor call), so the pool is sized for what the
+// database can run side by side, not for --workers: the ingest writers (4),
+// River's listener, producers and completer, and the workers' short
+// transactions. See docs/development.md ("Postgres").
+const DefaultMaxConns = 20
+
 // Config configures the Postgres backend.
 type Config struct {
 	// URL is a postgres:// connection string.
 	URL string
-	// MaxConns sizes the pool (default 10).
+	// MaxConns sizes the pool. Default: pool_max_conns from the URL when it
+	// is there, else DefaultMaxConns.
 	MaxConns int32
 	// Logger is River's logger.
 	Logger *slog.Logger
@@ -60,10 +69,11 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error parsing postgres URL: %w", err)
 	}
-	if cfg.MaxConns > 0 {
+	switch {
+	case cfg.MaxConns > 0:
 		pcfg.MaxConns = cfg.MaxConns
-	} else if pcfg.MaxConns < 10 {
-		pcfg.MaxConns = 10
+	case !strings.Contains(cfg.URL, "pool_max_conns="):
+		pcfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -83,10 +83,15 @@ func (s *Store) ApplyOrders(ctx context.Context, os []*domain.OrderSnapshot) (in
 		o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
 		o.UpdatedAt = now
 	}
+	// Stored (and row-locked) in key order, so two batches that share
+	// orders cannot wait on each other.
+	sorted := slices.SortedFunc(slices.Values(os), func(a, b *domain.OrderSnapshot) int {
+		return cmp.Or(cmp.Compare(a.InstallationID, b.InstallationID), cmp.Compare(a.StoreID, b.StoreID), cmp.Compare(a.OrderID, b.OrderID))
+	})
 	n := 0
 	err := s.b.Write(ctx, func(tx Tx) error {
 		n = 0
-		for _, o := range os {
+		for _, o := range sorted {
 			applied, _, err := s.applyOrderTx(ctx, tx, o)
 			if err != nil {
 				return err
