@@ -108,6 +108,41 @@ func exerciseCoalescing(t *testing.T, open Opener) {
 		}
 	})
 
+	// Concurrent replays of one dead letter enqueue it once; the others are
+	// told it was already replayed.
+	t.Run("ConcurrentReplayOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		dl := &domain.DeadLetter{MerchantID: b.mer.ID, InstallationID: b.inst.ID, JobKind: "storetest_job", JobArgs: json.RawMessage(`{"event_id":0}`),
+			Attempts: 1, Class: domain.ClassTerminal, Error: "HTTP 422"}
+		must(t, b.store.CreateDeadLetter(b.ctx, dl))
+		before := jobCount(t, b.store, "storetest_job")
+		const replays = 8
+		var wg sync.WaitGroup
+		codes := make(chan string, replays)
+		for range replays {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := b.store.ReplayDeadLetter(b.ctx, b.mer.ID, dl.ID, func(*domain.DeadLetter) (domain.JobArgs, error) { return testJob{}, nil })
+				if err == nil {
+					codes <- "ok"
+				} else {
+					codes <- domain.ErrorCode(err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[string]int{}
+		for c := range codes {
+			got[c]++
+		}
+		if got["ok"] != 1 || got[domain.ECONFLICT] != replays-1 || jobCount(t, b.store, "storetest_job") != before+1 {
+			t.Fatalf("%d concurrent replays: outcomes %v, %d jobs enqueued; want one replay", replays, got, jobCount(t, b.store, "storetest_job")-before)
+		}
+	})
+
 	t.Run("SyncCoalescing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
