@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -65,6 +66,35 @@ func TestConcurrentMigrate(t *testing.T) {
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+}
+
+// The pool is DefaultMaxConns unless the URL or the config sizes it.
+func TestPoolSize(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct {
+		cfg  pgstore.Config
+		want int32
+	}{
+		{pgstore.Config{URL: url}, pgstore.DefaultMaxConns},
+		{pgstore.Config{URL: url + sep + "pool_max_conns=7"}, 7},
+		{pgstore.Config{URL: url + sep + "pool_max_conns=7", MaxConns: 3}, 3},
+	} {
+		b, err := pgstore.Open(ctx, c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := b.Pool().Config().MaxConns
+		b.Close()
+		if got != c.want {
+			t.Errorf("pool for %+v has %d connections, want %d", c.cfg, got, c.want)
 		}
 	}
 }
