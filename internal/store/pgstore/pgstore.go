@@ -131,7 +131,22 @@ func (b *Backend) ForUpdate() string { return " FOR UPDATE" }
 
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
-	tx, err := b.pool.Begin(ctx)
+	return b.write(ctx, pgx.TxOptions{}, fn)
+}
+
+// redoneBegin begins a transaction whose commit does not wait for the WAL
+// flush (sent with BEGIN: no extra round trip).
+const redoneBegin = "BEGIN; SET LOCAL synchronous_commit = off"
+
+// WriteRedone implements sqlstore.Backend: synchronous_commit is off for
+// this transaction only; what that means for durability is in
+// sqlstore.Backend.WriteRedone and docs/development.md ("Postgres").
+func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	return b.write(ctx, pgx.TxOptions{BeginQuery: redoneBegin}, fn)
+}
+
+func (b *Backend) write(ctx context.Context, opts pgx.TxOptions, fn func(tx sqlstore.Tx) error) error {
+	tx, err := b.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}

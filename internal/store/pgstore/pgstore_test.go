@@ -98,3 +98,28 @@ func TestPoolSize(t *testing.T) {
 		}
 	}
 }
+
+// Write commits synchronously; WriteRedone turns synchronous_commit off for
+// its own transaction only.
+func TestWriteRedoneCommitsAsync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := pgstore.Open(ctx, pgstore.Config{URL: pgtest.NewDatabase(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	show := func(write func(context.Context, func(sqlstore.Tx) error) error) string {
+		var v string
+		if err := write(ctx, func(tx sqlstore.Tx) error {
+			return tx.QueryRow(ctx, "SHOW synchronous_commit").Scan(&v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// One connection: the second Write reuses the first one's session.
+	if got := [...]string{show(b.Write), show(b.WriteRedone), show(b.Write)}; got != [...]string{"on", "off", "on"} {
+		t.Fatalf("synchronous_commit in Write, WriteRedone, Write = %v", got)
+	}
+}

@@ -163,6 +163,11 @@ func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) erro
 	return nil
 }
 
+// WriteRedone implements sqlstore.Backend: as Write (synchronous=FULL).
+func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	return b.Write(ctx, fn)
+}
+
 // Read implements sqlstore.Backend.
 func (b *Backend) Read() sqlstore.Querier { return querier{b.db} }
 

@@ -108,7 +108,9 @@ func (s *Store) ApplyOrders(ctx context.Context, os []*domain.OrderSnapshot) (in
 	return n, nil
 }
 
-// ApplyOrder implements domain.Store.
+// ApplyOrder implements domain.Store. It is called by the job that
+// processes the event and commits with Backend.WriteRedone: the job's
+// completion makes it durable, or River's rescue redoes it.
 func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error) {
 	if err := checkSnapshot(o); err != nil {
 		return domain.OrderApply{}, err
@@ -116,7 +118,7 @@ func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan fu
 	o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
 	o.UpdatedAt = s.ts()
 	var out domain.OrderApply
-	err := s.b.Write(ctx, func(tx Tx) error {
+	err := s.b.WriteRedone(ctx, func(tx Tx) error {
 		out = domain.OrderApply{}
 		if o.EventID != 0 {
 			if _, err := tx.Exec(ctx, `UPDATE inbound_events SET processed_at = ? WHERE id = ?`, s.b.TimeArg(o.UpdatedAt), o.EventID); err != nil {
@@ -309,9 +311,12 @@ func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state domain.St
 	return err
 }
 
+// FinishSync implements domain.Store. It commits with Backend.WriteRedone:
+// if a database crash loses it, the sync job it completes is still running
+// and runs again (the remote write is idempotent).
 func (s *Store) FinishSync(ctx context.Context, k domain.SyncKey, seq int64, state domain.StateDelta, jobID int64) (bool, error) {
 	done := false
-	err := s.b.Write(ctx, func(tx Tx) error {
+	err := s.b.WriteRedone(ctx, func(tx Tx) error {
 		done = false
 		st, err := s.mergeSyncState(ctx, tx, k, state)
 		if err != nil {
