@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"switchyard/internal/app"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/pgtest"
 )
 
 // orderBody renders a Whiplash order webhook.
@@ -52,8 +54,21 @@ func (h *hub) gorgiasCalls() (calls, throttled int64) {
 // burst collapses into a snapshot write paced under the account's budget.
 func TestGorgiasBurstCoalesces(t *testing.T) {
 	t.Parallel()
+	gorgiasBurst(t)
+}
+
+// TestGorgiasBurstCoalescesPostgres is the same burst, with the same bounds,
+// on Postgres (many connections, several ingest writers, jobs completing
+// side by side).
+func TestGorgiasBurstCoalescesPostgres(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	gorgiasBurst(t, func(c *app.Config) { c.DB = db })
+}
+
+func gorgiasBurst(t *testing.T, opts ...func(*app.Config)) {
 	const customers, updates = 200, 10
-	h := startHub(t, time.Second) // the 40-call bucket drains in 1 s instead of 20 s
+	h := startHub(t, time.Second, opts...) // the 40-call bucket drains in 1 s instead of 20 s
 	h.api("POST", "/api/v1/merchants/"+h.merchant+"/installations/"+h.c1+"/install", "", 200, nil)
 	base := time.Date(2026, 11, 20, 9, 0, 0, 0, time.FixedZone("EST", -5*3600))
 	email := func(c int) string { return fmt.Sprintf("burst%d@example.com", c) }
@@ -66,6 +81,7 @@ func TestGorgiasBurstCoalesces(t *testing.T) {
 	}
 	h.idle(2 * time.Minute)
 	before, _ := h.gorgiasCalls()
+	syncsBefore := h.jobs("sync")
 
 	type upd struct{ c, u int }
 	var all []upd
@@ -98,14 +114,19 @@ func TestGorgiasBurstCoalesces(t *testing.T) {
 	wg.Wait()
 	h.idle(3 * time.Minute)
 	after, throttled := h.gorgiasCalls()
-	calls := after - before
-	t.Logf("%d updates over %d customers → %d Gorgias calls (%.2f per customer), %d 429s, settled in %v",
-		customers*updates, customers, calls, float64(calls)/customers, throttled, time.Since(start).Round(time.Millisecond))
+	calls, syncs := after-before, h.jobs("sync")-syncsBefore
+	t.Logf("%d updates over %d customers → %d sync jobs, %d Gorgias calls (%.2f per customer), %d 429s, settled in %v",
+		customers*updates, customers, syncs, calls, float64(calls)/customers, throttled, time.Since(start).Round(time.Millisecond))
 	if throttled != 0 {
 		t.Errorf("Gorgias answered 429 %d times", throttled)
 	}
 	if calls > 220 {
 		t.Errorf("%d Gorgias calls for %d customers, want ≤ 220", calls, customers)
+	}
+	// A sync job that finds nothing new makes no call, so jobs can exceed
+	// calls; one job per update means nothing coalesced.
+	if syncs > 3*customers {
+		t.Errorf("%d sync jobs for %d updates over %d customers, want ≤ %d", syncs, customers*updates, customers, 3*customers)
 	}
 	// The final state is the newest for every customer.
 	cs := h.gorgiasCustomers()
@@ -115,4 +136,20 @@ func TestGorgiasBurstCoalesces(t *testing.T) {
 			t.Fatalf("customer %d: %+v", c, d)
 		}
 	}
+}
+
+// jobs counts the jobs of kind in every state (finished ones included).
+func (h *hub) jobs(kind string) int {
+	h.t.Helper()
+	counts, err := h.app.Store().JobCounts(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		if c.Kind == kind {
+			n += c.Count
+		}
+	}
+	return n
 }

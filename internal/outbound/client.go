@@ -287,9 +287,17 @@ func (c *Client) attempt(ctx context.Context, r *Request, budget Budget) (*Respo
 			ctype = "application/json"
 		}
 	}
-	if c.cfg.Limiter != nil && budget.Key != "" && !r.Prepaid.spend(budget.Key) {
-		if err := c.cfg.Limiter.Wait(ctx, budget); err != nil {
-			return nil, fail(0, Classify(0, err), fmt.Errorf("error waiting for rate budget: %w", err))
+	if c.cfg.Limiter != nil && budget.Key != "" {
+		if !r.Prepaid.spend(budget.Key) {
+			if err := c.cfg.Limiter.Wait(ctx, budget); err != nil {
+				return nil, fail(0, Classify(0, err), fmt.Errorf("error waiting for rate budget: %w", err))
+			}
+		}
+		// Paid for, now or by a reservation made before the caller read its
+		// state: the send itself is paced, so reservations spent together
+		// never reach the vendor in one bunch.
+		if err := c.cfg.Limiter.Pace(ctx, budget); err != nil {
+			return nil, fail(0, Classify(0, err), fmt.Errorf("error pacing the call: %w", err))
 		}
 	}
 	var rd io.Reader

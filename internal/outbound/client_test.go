@@ -211,6 +211,39 @@ func TestLimiterQuotaAndPause(t *testing.T) {
 	}
 }
 
+// Reservations made at once and spent at once are paced: the sends keep
+// room for JitterRoom of arrival jitter in the burst, and a pause holds
+// them too.
+func TestPaceSpacesReservedCalls(t *testing.T) {
+	t.Parallel()
+	lim := NewLocalLimiter(nil)
+	lim.JitterRoom = 3 * time.Second
+	b := Budget{Key: "v:p", Rate: 1, Burst: 10} // sends: a burst of 10 - 3
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 10 {
+		if err := lim.Wait(ctx, b); err != nil {
+			t.Fatalf("reservation %d: %v", i, err)
+		}
+	}
+	short, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond) // rate.Limiter fails at once what it cannot grant by then
+	defer cancel2()
+	sent := 0
+	for range 10 {
+		if lim.Pace(short, b) == nil {
+			sent++
+		}
+	}
+	if sent != 7 {
+		t.Fatalf("%d of 10 reserved calls left at once, want 7", sent)
+	}
+	other := Budget{Key: "v:q", Rate: 1, Burst: 10}
+	lim.Pause(other, time.Now().Add(time.Hour))
+	if lim.Pace(short, other) == nil {
+		t.Fatal("a paused budget let a paid call leave")
+	}
+}
+
 func TestBatchRecorderFlushesOnClose(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex

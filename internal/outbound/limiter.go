@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -39,6 +40,12 @@ type Limiter interface {
 	Observe(b Budget, q Quota)
 	// Pause stops every call under b until the given time (a 429's Retry-After).
 	Pause(b Budget, until time.Time)
+	// Pace blocks until a call already paid for under b (by Wait, directly
+	// or through a reservation) may leave, and honours a pause. Calls
+	// reserved at different times and sent when their callers are ready
+	// (after reading state) would otherwise leave in a bunch larger than the
+	// budget's burst; paced, what the vendor sees stays within the budget.
+	Pace(ctx context.Context, b Budget) error
 }
 
 // Breaker is implemented by limiters that hold a budget's work while its
@@ -54,6 +61,9 @@ type Breaker interface {
 // ErrCircuitOpen is returned by Wait while a budget's vendor is failing and
 // the call is not the probe: no request was made.
 var ErrCircuitOpen = errors.New("vendor is failing; held until a probe call succeeds")
+
+// DefaultJitterRoom is LocalLimiter.JitterRoom's default.
+const DefaultJitterRoom = 10 * time.Millisecond
 
 // Circuit defaults (LocalLimiter).
 const (
@@ -109,6 +119,11 @@ type LocalLimiter struct {
 	// it goes out within seconds of the vendor's recovery.
 	OpenAfter  int
 	ProbeEvery time.Duration
+	// JitterRoom is how much arrival jitter the send pacer (Pace) leaves
+	// room for in the burst (default DefaultJitterRoom). It matters only for
+	// budgets whose rate refills a burst in milliseconds (shortened test
+	// windows); a real 20 s Gorgias window keeps its whole burst.
+	JitterRoom time.Duration
 
 	now   func() time.Time
 	start time.Time
@@ -119,6 +134,7 @@ type LocalLimiter struct {
 
 type bucket struct {
 	lim         *rate.Limiter
+	send        *rate.Limiter // paces sends (Pace): same rate, burst less the jitter room
 	budget      Budget
 	pausedUntil time.Time
 	lastQuota   *Quota
@@ -145,13 +161,26 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		if burst < 1 {
 			burst = 1
 		}
-		lim := rate.NewLimiter(rate.Limit(b.Rate), burst)
+		r := rate.Limit(b.Rate)
 		if b.Rate <= 0 {
-			lim = rate.NewLimiter(rate.Inf, burst)
-		} else if l.Cold {
+			r = rate.Inf
+		}
+		lim := rate.NewLimiter(r, burst)
+		if b.Rate > 0 && l.Cold {
 			lim.ReserveN(l.start, burst) // empty at the start, refilled since
 		}
-		nb := &bucket{lim: lim, budget: b}
+		// The vendor counts calls when they arrive; calls that left paced
+		// can still arrive closer together by the scheduling jitter of a
+		// busy machine. The pacer's burst keeps room for JitterRoom of it.
+		sendBurst := burst
+		if b.Rate > 0 {
+			sendBurst = max(1, burst-int(math.Ceil(b.Rate*l.jitterRoom().Seconds())))
+		}
+		send := rate.NewLimiter(r, sendBurst)
+		if b.Rate > 0 && l.Cold {
+			send.ReserveN(l.start, sendBurst) // cold like the budget it paces
+		}
+		nb := &bucket{lim: lim, send: send, budget: b}
 		if bk != nil { // resized: the circuit carries over
 			nb.failures, nb.openedAt, nb.probeAt = bk.failures, bk.openedAt, bk.probeAt
 		}
@@ -176,16 +205,45 @@ func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
 		bk.probeAt = now.Add(l.probeEvery()) // this call is the probe
 	}
 	l.mu.Unlock()
-	if d := paused.Sub(l.now()); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	if err := l.sleepUntil(ctx, paused); err != nil {
+		return err
 	}
 	return bk.lim.Wait(ctx)
+}
+
+// Pace implements Limiter.
+func (l *LocalLimiter) Pace(ctx context.Context, b Budget) error {
+	bk := l.get(b)
+	l.mu.Lock()
+	paused := bk.pausedUntil
+	l.mu.Unlock()
+	if err := l.sleepUntil(ctx, paused); err != nil {
+		return err
+	}
+	return bk.send.Wait(ctx)
+}
+
+// sleepUntil waits for a pause to end (or ctx).
+func (l *LocalLimiter) sleepUntil(ctx context.Context, until time.Time) error {
+	d := until.Sub(l.now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (l *LocalLimiter) jitterRoom() time.Duration {
+	if l.JitterRoom > 0 {
+		return l.JitterRoom
+	}
+	return DefaultJitterRoom
 }
 
 // Observe implements Limiter: when the vendor reports fewer remaining calls

@@ -33,11 +33,20 @@ var migrationsFS embed.FS
 // migrationLockKey is the advisory lock taken while migrating.
 const migrationLockKey = 0x73777964 // "swyd"
 
+// DefaultMaxConns sizes the pool when neither Config.MaxConns nor the URL's
+// pool_max_conns does. A job worker holds a connection only while it reads
+// or writes (never across a vendor call), so the pool is sized for what the
+// database can run side by side, not for --workers: the ingest writers (4),
+// River's listener, producers and completer, and the workers' short
+// transactions. See docs/development.md ("Postgres").
+const DefaultMaxConns = 20
+
 // Config configures the Postgres backend.
 type Config struct {
 	// URL is a postgres:// connection string.
 	URL string
-	// MaxConns sizes the pool (default 10).
+	// MaxConns sizes the pool. Default: pool_max_conns from the URL when it
+	// is there, else DefaultMaxConns.
 	MaxConns int32
 	// Logger is River's logger.
 	Logger *slog.Logger
@@ -60,10 +69,11 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error parsing postgres URL: %w", err)
 	}
-	if cfg.MaxConns > 0 {
+	switch {
+	case cfg.MaxConns > 0:
 		pcfg.MaxConns = cfg.MaxConns
-	} else if pcfg.MaxConns < 10 {
-		pcfg.MaxConns = 10
+	case !strings.Contains(cfg.URL, "pool_max_conns="):
+		pcfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -116,9 +126,27 @@ func (b *Backend) Name() string { return "postgres" }
 // TimeArg implements sqlstore.Backend.
 func (b *Backend) TimeArg(t time.Time) any { return t.UTC() }
 
+// ForUpdate implements sqlstore.Backend.
+func (b *Backend) ForUpdate() string { return " FOR UPDATE" }
+
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
-	tx, err := b.pool.Begin(ctx)
+	return b.write(ctx, pgx.TxOptions{}, fn)
+}
+
+// redoneBegin begins a transaction whose commit does not wait for the WAL
+// flush (sent with BEGIN: no extra round trip).
+const redoneBegin = "BEGIN; SET LOCAL synchronous_commit = off"
+
+// WriteRedone implements sqlstore.Backend: synchronous_commit is off for
+// this transaction only; what that means for durability is in
+// sqlstore.Backend.WriteRedone and docs/development.md ("Postgres").
+func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	return b.write(ctx, pgx.TxOptions{BeginQuery: redoneBegin}, fn)
+}
+
+func (b *Backend) write(ctx context.Context, opts pgx.TxOptions, fn func(tx sqlstore.Tx) error) error {
+	tx, err := b.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}
@@ -143,8 +171,21 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 // Ready implements sqlstore.Backend.
 func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.pool.Ping) }
 
+// DefaultFetchCooldown is the River fetch cooldown the Postgres backend uses
+// when the config leaves it unset (River's default is 100 ms). A producer
+// fetches at most once per cooldown, and a job that finishes within it waits
+// for the next fetch, so a queue works at most MaxWorkers jobs per cooldown.
+// On Postgres a fetch is one short statement on a pooled connection; on
+// SQLite it shares the one connection with ingest, so River's default stays.
+const DefaultFetchCooldown = 20 * time.Millisecond
+
 // StartJobs implements sqlstore.Backend.
 func (b *Backend) StartJobs(ctx context.Context, rc *river.Config) error {
+	if rc != nil && rc.FetchCooldown == 0 {
+		c := *rc
+		c.FetchCooldown = DefaultFetchCooldown
+		rc = &c
+	}
 	return b.jobs.StartJobs(ctx, rc)
 }
 

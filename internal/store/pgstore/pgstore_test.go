@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,5 +67,59 @@ func TestConcurrentMigrate(t *testing.T) {
 		if err != nil {
 			t.Errorf("replica %d: %v", i, err)
 		}
+	}
+}
+
+// The pool is DefaultMaxConns unless the URL or the config sizes it.
+func TestPoolSize(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct {
+		cfg  pgstore.Config
+		want int32
+	}{
+		{pgstore.Config{URL: url}, pgstore.DefaultMaxConns},
+		{pgstore.Config{URL: url + sep + "pool_max_conns=7"}, 7},
+		{pgstore.Config{URL: url + sep + "pool_max_conns=7", MaxConns: 3}, 3},
+	} {
+		b, err := pgstore.Open(ctx, c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := b.Pool().Config().MaxConns
+		b.Close()
+		if got != c.want {
+			t.Errorf("pool for %+v has %d connections, want %d", c.cfg, got, c.want)
+		}
+	}
+}
+
+// Write commits synchronously; WriteRedone turns synchronous_commit off for
+// its own transaction only.
+func TestWriteRedoneCommitsAsync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := pgstore.Open(ctx, pgstore.Config{URL: pgtest.NewDatabase(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	show := func(write func(context.Context, func(sqlstore.Tx) error) error) string {
+		var v string
+		if err := write(ctx, func(tx sqlstore.Tx) error {
+			return tx.QueryRow(ctx, "SHOW synchronous_commit").Scan(&v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// One connection: the second Write reuses the first one's session.
+	if got := [...]string{show(b.Write), show(b.WriteRedone), show(b.Write)}; got != [...]string{"on", "off", "on"} {
+		t.Fatalf("synchronous_commit in Write, WriteRedone, Write = %v", got)
 	}
 }

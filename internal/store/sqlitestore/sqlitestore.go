@@ -154,6 +154,10 @@ func (b *Backend) Name() string { return "sqlite" }
 // TimeArg stores times as unix microseconds.
 func (b *Backend) TimeArg(t time.Time) any { return t.UnixMicro() }
 
+// ForUpdate implements sqlstore.Backend: a write transaction is the only
+// writer (immediate transactions on one connection), so reads need no lock.
+func (b *Backend) ForUpdate() string { return "" }
+
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
 	tx, err := b.db.BeginTx(ctx, nil)
@@ -168,6 +172,11 @@ func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) erro
 		return fmt.Errorf("error committing transaction: %w", err)
 	}
 	return nil
+}
+
+// WriteRedone implements sqlstore.Backend: as Write (synchronous=FULL).
+func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	return b.Write(ctx, fn)
 }
 
 // Read implements sqlstore.Backend.

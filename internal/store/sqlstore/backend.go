@@ -58,6 +58,23 @@ type Backend interface {
 	TimeArg(t time.Time) any
 	// Write runs fn in one write transaction, committing when fn returns nil.
 	Write(ctx context.Context, fn func(tx Tx) error) error
+	// WriteRedone is Write for a transaction that River redoes if a database
+	// crash loses it: it runs inside a job, and everything that depends on it
+	// commits after it (the job's completion by River, the next sync's
+	// FinishSync). A later synchronous commit flushes every earlier one, so
+	// if the job's completion is durable this transaction is too; if the
+	// database crashes first, the job is still running and River's stuck-job
+	// rescue runs it again from the stored event. Postgres commits it
+	// without waiting for its WAL flush (synchronous_commit = off for this
+	// transaction only); SQLite commits it as Write does. Ingest never uses
+	// it: a 202 means the event and its job are on disk.
+	WriteRedone(ctx context.Context, fn func(tx Tx) error) error
+	// ForUpdate is the clause that makes a SELECT inside Write lock the rows
+	// it reads until the transaction ends: " FOR UPDATE" on Postgres (READ
+	// COMMITTED lets transactions run side by side, so a read-then-write must
+	// lock what it read), "" on SQLite (a write transaction is already the
+	// only writer: immediate transactions, one connection).
+	ForUpdate() string
 	// Read returns a querier for reads outside a transaction.
 	Read() Querier
 	// Enqueue inserts a job outside any transaction.

@@ -151,7 +151,9 @@ func (s *Store) ListDeadLetters(ctx context.Context, f domain.DeadLetterFilter) 
 
 func (s *Store) ReplayDeadLetter(ctx context.Context, merchantID string, id int64, job func(dl *domain.DeadLetter) (domain.JobArgs, error)) error {
 	err := s.b.Write(ctx, func(tx Tx) error {
-		dl, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ? AND merchant_id = ?`, id, merchantID))
+		// Locked: two replays of one letter at once must not both pass the
+		// replayed_at check (Postgres, READ COMMITTED).
+		dl, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterCols+` FROM dead_letters WHERE id = ? AND merchant_id = ?`+s.b.ForUpdate(), id, merchantID))
 		if errors.Is(err, ErrNoRows) {
 			return notFound("dead letter", id)
 		}

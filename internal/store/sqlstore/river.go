@@ -103,13 +103,45 @@ func (j *Jobs[TDriver, TTx]) StopJobs(ctx context.Context) error {
 func (j *Jobs[TDriver, TTx]) CloseSchema() { _ = j.schema.Close() }
 
 // InsertJobs enqueues jobs inside tx (Tx.InsertJobs of both backends).
+//
+// Jobs whose args declare unique options (the coalesced syncs) go through
+// InsertManyTx, which skips a job whose unique key is already held by a job
+// in one of its unique states, on every driver. River's fast bulk path
+// (InsertManyFastTx) does not: on riverpgxv5 it is a COPY, and a unique
+// conflict fails the statement and with it the caller's transaction (River
+// documents this on InsertManyFastTx; only riversqlite's fast path happens to
+// skip duplicates with ON CONFLICT DO NOTHING). Other jobs (one per inbound
+// event) keep the fast path.
 func (j *Jobs[TDriver, TTx]) InsertJobs(ctx context.Context, tx TTx, jobs []domain.JobArgs) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, a := range jobs {
-		params[i] = InsertParams(a)
+	var fast, unique []river.InsertManyParams
+	for _, a := range jobs {
+		if declaresUnique(a) {
+			unique = append(unique, InsertParams(a))
+		} else {
+			fast = append(fast, InsertParams(a))
+		}
 	}
-	_, err := j.Client.InsertManyFastTx(ctx, tx, params)
-	return err
+	if len(unique) > 0 {
+		if _, err := j.Client.InsertManyTx(ctx, tx, unique); err != nil {
+			return fmt.Errorf("error inserting unique jobs: %w", err)
+		}
+	}
+	if len(fast) > 0 {
+		if _, err := j.Client.InsertManyFastTx(ctx, tx, fast); err != nil {
+			return fmt.Errorf("error inserting jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// declaresUnique reports whether a job's args carry River unique options.
+func declaresUnique(a domain.JobArgs) bool {
+	wo, ok := a.(river.JobArgsWithInsertOpts)
+	if !ok {
+		return false
+	}
+	u := wo.InsertOpts().UniqueOpts
+	return u.ByArgs || u.ByPeriod != 0 || u.ByQueue || u.ByState != nil || u.ExcludeKind
 }
 
 // rawArgs stands in for a job's args where only its row matters.

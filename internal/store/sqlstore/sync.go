@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"switchyard/internal/domain"
 )
@@ -33,25 +35,42 @@ func checkSnapshot(o *domain.OrderSnapshot) error {
 }
 
 // applyOrderTx stores o inside tx unless the stored copy is as new; it
-// returns whether it did and the replaced snapshot.
+// returns whether it did and the replaced snapshot. The stored row is read
+// locked (Backend.ForUpdate), so two transactions applying snapshots of one
+// order cannot both compare against the same old row and let the older one
+// land last; a first insert that races another falls back to the locked
+// read of the row the other one stored.
 func (s *Store) applyOrderTx(ctx context.Context, tx Tx, o *domain.OrderSnapshot) (bool, *domain.OrderSnapshot, error) {
-	prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`, o.InstallationID, o.StoreID, o.OrderID))
-	switch {
-	case errors.Is(err, ErrNoRows):
-		prev = nil
-	case err != nil:
-		return false, nil, err
+	for range 2 {
+		prev, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE installation_id = ? AND store_id = ? AND order_id = ?`+s.b.ForUpdate(),
+			o.InstallationID, o.StoreID, o.OrderID))
+		switch {
+		case errors.Is(err, ErrNoRows):
+			n, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (installation_id, store_id, order_id) DO NOTHING`,
+				o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt))
+			if err != nil {
+				return false, nil, err
+			}
+			if n == 1 {
+				return true, nil, nil
+			}
+			continue // another transaction stored it first: compare with its row
+		case err != nil:
+			return false, nil, err
+		}
+		if prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status) {
+			return false, prev, nil // stale or same: nothing changes
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orders SET customer_email = ?, status = ?, source_updated_at = ?, data = ?, updated_at = ?
+			WHERE installation_id = ? AND store_id = ? AND order_id = ?`,
+			o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt),
+			o.InstallationID, o.StoreID, o.OrderID); err != nil {
+			return false, prev, err
+		}
+		return true, prev, nil
 	}
-	if prev != nil && (prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status)) {
-		return false, prev, nil // stale or same: nothing changes
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (installation_id, store_id, order_id) DO UPDATE SET customer_email = excluded.customer_email, status = excluded.status,
-		source_updated_at = excluded.source_updated_at, data = excluded.data, updated_at = excluded.updated_at`,
-		o.InstallationID, o.StoreID, o.OrderID, o.MerchantID, o.CustomerEmail, o.Status, s.b.TimeArg(o.SourceUpdatedAt.UTC()), string(o.Data), s.b.TimeArg(o.UpdatedAt)); err != nil {
-		return false, prev, err
-	}
-	return true, prev, nil
+	return false, nil, fmt.Errorf("error storing order %s/%s: row neither inserted nor found", o.StoreID, o.OrderID)
 }
 
 // ApplyOrders implements domain.Store.
@@ -64,10 +83,15 @@ func (s *Store) ApplyOrders(ctx context.Context, os []*domain.OrderSnapshot) (in
 		o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
 		o.UpdatedAt = now
 	}
+	// Stored (and row-locked) in key order, so two batches that share
+	// orders cannot wait on each other.
+	sorted := slices.SortedFunc(slices.Values(os), func(a, b *domain.OrderSnapshot) int {
+		return cmp.Or(cmp.Compare(a.InstallationID, b.InstallationID), cmp.Compare(a.StoreID, b.StoreID), cmp.Compare(a.OrderID, b.OrderID))
+	})
 	n := 0
 	err := s.b.Write(ctx, func(tx Tx) error {
 		n = 0
-		for _, o := range os {
+		for _, o := range sorted {
 			applied, _, err := s.applyOrderTx(ctx, tx, o)
 			if err != nil {
 				return err
@@ -84,7 +108,9 @@ func (s *Store) ApplyOrders(ctx context.Context, os []*domain.OrderSnapshot) (in
 	return n, nil
 }
 
-// ApplyOrder implements domain.Store.
+// ApplyOrder implements domain.Store. It is called by the job that
+// processes the event and commits with Backend.WriteRedone: the job's
+// completion makes it durable, or River's rescue redoes it.
 func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs)) (domain.OrderApply, error) {
 	if err := checkSnapshot(o); err != nil {
 		return domain.OrderApply{}, err
@@ -92,7 +118,7 @@ func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan fu
 	o.CustomerEmail = domain.NormalizeEmail(o.CustomerEmail)
 	o.UpdatedAt = s.ts()
 	var out domain.OrderApply
-	err := s.b.Write(ctx, func(tx Tx) error {
+	err := s.b.WriteRedone(ctx, func(tx Tx) error {
 		out = domain.OrderApply{}
 		if o.EventID != 0 {
 			if _, err := tx.Exec(ctx, `UPDATE inbound_events SET processed_at = ? WHERE id = ?`, s.b.TimeArg(o.UpdatedAt), o.EventID); err != nil {
@@ -108,6 +134,11 @@ func (s *Store) ApplyOrder(ctx context.Context, o *domain.OrderSnapshot, plan fu
 			return nil
 		}
 		keys, jobs := plan(prev)
+		// Marked in one order, so two transactions marking the same keys
+		// (an order moving between two emails and back) lock them alike.
+		keys = slices.SortedFunc(slices.Values(keys), func(a, b domain.SyncKey) int {
+			return cmp.Or(cmp.Compare(a.InstallationID, b.InstallationID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
+		})
 		for _, k := range keys {
 			if _, err := tx.Exec(ctx, `INSERT INTO syncs (installation_id, kind, key, merchant_id, dirty_seq, synced_seq, state, updated_at) VALUES (?, ?, ?, ?, 1, 0, '{}', ?)
 				ON CONFLICT (installation_id, kind, key) DO UPDATE SET dirty_seq = syncs.dirty_seq + 1, updated_at = excluded.updated_at`,
@@ -218,7 +249,10 @@ func (s *Store) mergeSyncState(ctx context.Context, tx Tx, k domain.SyncKey, sta
 		ON CONFLICT (installation_id, kind, key) DO NOTHING`, k.InstallationID, k.Kind, k.Key, now, k.InstallationID); err != nil {
 		return nil, err
 	}
-	st, err := scanSync(tx.QueryRow(ctx, syncSelect, k.InstallationID, k.Kind, k.Key), k)
+	// Locked: the merge below and FinishSync's dirty_seq check must see the
+	// row as it is, not as it was before a concurrent ApplyOrder or
+	// QueueSync committed (Postgres, READ COMMITTED).
+	st, err := scanSync(tx.QueryRow(ctx, syncSelect+s.b.ForUpdate(), k.InstallationID, k.Kind, k.Key), k)
 	if errors.Is(err, ErrNoRows) {
 		return nil, notFound("installation", k.InstallationID)
 	}
@@ -277,9 +311,12 @@ func (s *Store) QueueSync(ctx context.Context, k domain.SyncKey, state domain.St
 	return err
 }
 
+// FinishSync implements domain.Store. It commits with Backend.WriteRedone:
+// if a database crash loses it, the sync job it completes is still running
+// and runs again (the remote write is idempotent).
 func (s *Store) FinishSync(ctx context.Context, k domain.SyncKey, seq int64, state domain.StateDelta, jobID int64) (bool, error) {
 	done := false
-	err := s.b.Write(ctx, func(tx Tx) error {
+	err := s.b.WriteRedone(ctx, func(tx Tx) error {
 		done = false
 		st, err := s.mergeSyncState(ctx, tx, k, state)
 		if err != nil {

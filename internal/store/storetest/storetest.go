@@ -389,6 +389,7 @@ func Exercise(t *testing.T, open Opener) {
 	})
 
 	exerciseSync(t, open)
+	exerciseCoalescing(t, open)
 	exerciseTokens(t, open)
 
 	t.Run("Ready", func(t *testing.T) {
