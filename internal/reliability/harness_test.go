@@ -134,8 +134,8 @@ type serve struct {
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	exitErr   error
+	mu        sync.Mutex // cmd, exited, exitErr, starts: a crash scenario restarts serve from its own goroutine
 	starts    int
-	lastReady time.Time
 	log       *os.File
 }
 
@@ -166,8 +166,7 @@ func newServe(t *testing.T, extra ...string) *serve {
 	s.log = f
 	t.Cleanup(func() {
 		if s.running() {
-			_ = s.cmd.Process.Signal(syscall.SIGKILL)
-			<-s.exited
+			_ = s.tryKill()
 		}
 		f.Close()
 		if t.Failed() {
@@ -194,51 +193,72 @@ func childEnv() []string {
 // start runs serve and waits until /readyz answers 200.
 func (s *serve) start() {
 	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// tryStart is start for goroutines other than the test's: it returns the
+// failure instead of failing the test.
+func (s *serve) tryStart() error {
 	if s.running() {
-		s.t.Fatal("serve is already running")
+		return errors.New("serve is already running")
 	}
 	args := append([]string{"serve", "--db", s.db, "--secret-key-file", s.key, "--addr", s.addr, "--admin-token", operatorToken, "--log-level", "warn"}, s.extra...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start serve: %v", err)
+		return fmt.Errorf("error starting serve: %w", err)
 	}
-	s.cmd, s.exited, s.exitErr = cmd, make(chan struct{}), nil
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.exited, s.exitErr = cmd, exited, nil
+	s.starts++
+	s.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
+		s.mu.Lock()
 		s.exitErr = err
-		close(s.exited)
+		s.mu.Unlock()
+		close(exited)
 	}()
-	s.starts++
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.url() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				s.lastReady = time.Now()
-				return
+				return nil
 			}
 		}
 		select {
-		case <-s.exited:
-			s.t.Fatalf("serve exited before it was ready: %v", s.exitErr)
+		case <-exited:
+			return fmt.Errorf("serve exited before it was ready: %w", s.exitError())
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatal("serve was not ready within 60 s")
+			return errors.New("serve was not ready within 60 s")
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
 }
 
+func (s *serve) exitError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitErr
+}
+
 func (s *serve) running() bool {
-	if s.cmd == nil {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
 		return false
 	}
 	select {
-	case <-s.exited:
+	case <-exited:
 		return false
 	default:
 		return true
@@ -248,10 +268,21 @@ func (s *serve) running() bool {
 // kill sends SIGKILL and waits for the process to be gone.
 func (s *serve) kill() {
 	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		s.t.Fatalf("kill -9: %v", err)
+	if err := s.tryKill(); err != nil {
+		s.t.Fatal(err)
 	}
-	<-s.exited
+}
+
+// tryKill is kill for goroutines other than the test's.
+func (s *serve) tryKill() error {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("error sending SIGKILL: %w", err)
+	}
+	<-exited
+	return nil
 }
 
 // terminate sends SIGTERM and waits up to limit; it returns the exit error
@@ -264,7 +295,7 @@ func (s *serve) terminate(limit time.Duration) (error, time.Duration) {
 	}
 	select {
 	case <-s.exited:
-		return s.exitErr, time.Since(start)
+		return s.exitError(), time.Since(start)
 	case <-time.After(limit):
 		s.kill()
 		return fmt.Errorf("serve did not exit within %v of SIGTERM", limit), time.Since(start)
@@ -438,24 +469,34 @@ func (r *rig) busyJobs() (int, string) {
 // limit, naming what was still busy.
 func (r *rig) idle(limit time.Duration) time.Time {
 	r.t.Helper()
+	since, busy, ok := r.waitIdle(limit)
+	if !ok {
+		r.t.Fatalf("jobs still busy %v later: %s", limit, busy)
+	}
+	return since
+}
+
+// waitIdle is idle without failing: ok is false after limit, with what was
+// still busy.
+func (r *rig) waitIdle(limit time.Duration) (since time.Time, busy string, ok bool) {
+	r.t.Helper()
 	deadline := time.Now().Add(limit)
 	quiet := 0
-	var since time.Time
 	for {
-		busy, what := r.busyJobs()
-		if busy == 0 {
+		n, what := r.busyJobs()
+		if n == 0 {
 			if quiet == 0 {
 				since = time.Now()
 			}
 			quiet++
 			if quiet == 3 {
-				return since
+				return since, "", true
 			}
 		} else {
 			quiet = 0
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("jobs still busy %v later: %s", limit, what)
+			return time.Time{}, what, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
