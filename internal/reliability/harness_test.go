@@ -573,6 +573,8 @@ type figures struct {
 	// data (orders, Customer section), top-level name, or Address section
 	// is not the newest order's.
 	WrongData, WrongName, WrongAddress int
+	// GorgiasDuplicates: a second Gorgias customer with one email.
+	GorgiasDuplicates int
 	// DeadLetters not yet replayed.
 	DeadLetters int
 	// KlaviyoResends: events Klaviyo dropped as repeats of a unique_id
@@ -581,9 +583,9 @@ type figures struct {
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("events %d, acknowledged ids %d, customers %d; lost %d, stored twice %d, unprocessed %d; Klaviyo duplicates %d, missing %d, out of order %d (resends dropped by unique_id %d); Gorgias wrong data %d, wrong name %d, wrong address %d; pending dead letters %d",
+	return fmt.Sprintf("events %d, acknowledged ids %d, customers %d; lost %d, stored twice %d, unprocessed %d; Klaviyo duplicates %d, missing %d, out of order %d (resends dropped by unique_id %d); Gorgias wrong data %d, wrong name %d, wrong address %d, duplicate customers %d; pending dead letters %d",
 		f.Events, f.Acknowledged, f.Customers, f.Lost, f.StoredTwice, f.Unprocessed, f.KlaviyoDuplicates, f.KlaviyoMissing, f.KlaviyoOutOfOrder, f.KlaviyoResends,
-		f.WrongData, f.WrongName, f.WrongAddress, f.DeadLetters)
+		f.WrongData, f.WrongName, f.WrongAddress, f.GorgiasDuplicates, f.DeadLetters)
 }
 
 // failures lists the non-zero failure counts.
@@ -592,7 +594,7 @@ func (f figures) failures() []string {
 	for name, n := range map[string]int{"lost": f.Lost, "stored twice": f.StoredTwice, "unprocessed": f.Unprocessed,
 		"Klaviyo duplicates": f.KlaviyoDuplicates, "Klaviyo missing": f.KlaviyoMissing, "Klaviyo out of order": f.KlaviyoOutOfOrder,
 		"Gorgias wrong data": f.WrongData, "Gorgias wrong name": f.WrongName, "Gorgias wrong address": f.WrongAddress,
-		"pending dead letters": f.DeadLetters} {
+		"Gorgias duplicate customers": f.GorgiasDuplicates, "pending dead letters": f.DeadLetters} {
 		if n != 0 {
 			out = append(out, fmt.Sprintf("%s %d", name, n))
 		}
@@ -707,7 +709,12 @@ func (r *rig) verify(reps ...whiplashemu.SimReport) figures {
 	}
 	customers := map[string]int{}
 	for i, c := range st.Accounts["acme"].Customers {
-		customers[domain.NormalizeEmail(c.Email)] = i
+		e := domain.NormalizeEmail(c.Email)
+		if _, dup := customers[e]; dup {
+			f.GorgiasDuplicates++
+			detail("two Gorgias customers with email %s", e)
+		}
+		customers[e] = i
 	}
 	for email, os := range orders {
 		i, ok := customers[email]
