@@ -2,9 +2,13 @@ package reliability
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	gorgiasemu "switchyard/internal/emulator/gorgias"
 	whiplashemu "switchyard/internal/emulator/whiplash"
 )
 
@@ -29,4 +33,25 @@ func TestDisorder(t *testing.T) {
 	t.Logf("%d orders, %d deliveries (%d duplicates, %d reordered transitions) in %v; idle %v later; %s",
 		rep.Orders, rep.Deliveries, rep.Duplicates, rep.Reordered, rep.Elapsed.Round(time.Millisecond), idleAt.Sub(sent).Round(time.Millisecond), f)
 	f.check(t)
+
+	// The check can fail: a customer renamed behind the hub's back is one
+	// wrong name.
+	if t.Failed() {
+		return
+	}
+	var id int64
+	for _, c := range r.gorgias.Snapshot().Accounts["acme"].Customers {
+		id = c.ID
+	}
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/api/customers/%d", r.gURL, id), strings.NewReader(`{"name":"Somebody Else"}`))
+	req.SetBasicAuth(gorgiasemu.DefaultUserEmail, gorgiasemu.DefaultAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("renaming Gorgias customer %d: %v %v", id, resp, err)
+	}
+	resp.Body.Close()
+	if g := r.verify(rep); g.WrongName != 1 || len(g.failures()) != 1 {
+		t.Fatalf("after renaming one customer: %s", g)
+	}
 }
