@@ -33,8 +33,10 @@
 // `-tags reliability_pending`. It runs serve with the default
 // --rescue-stuck-after (10 min), and until acknowledged work resumes within
 // seconds after a kill -9 (issue 17, "fast recovery"), its drain deadline
-// fails; so does its check of the top-level Gorgias name, which a crash
-// between the vendor write and the saved "name last written" leaves stale.
+// fails, and the final-state checks with it: the jobs the killed process
+// held stay "running" for the whole interval. Its name check also covers
+// the stale top-level Gorgias name issue 17 reports after a crash between
+// the vendor write and the saved "name last written".
 // SWITCHYARD_RELIABILITY_RESCUE_STUCK_AFTER (a duration) passes
 // --rescue-stuck-after to serve, to run the rest of the scenario today; it is
 // not the product default and does not meet the issue. Remove the tag when
