@@ -141,7 +141,11 @@ func QuotaFunc(window time.Duration) func(http.Header) (outbound.Quota, bool) {
 		}
 		q := outbound.Quota{Limit: limit, Remaining: max(0, limit-used)}
 		if q.Remaining == 0 {
-			q.Reset = time.Duration(float64(used-limit+1) * float64(window) / float64(limit))
+			// At most a window: a full bucket drains in one, however far
+			// over the limit a header claims to be (a huge count would
+			// overflow the duration into a negative one).
+			over := min(used-limit+1, limit)
+			q.Reset = time.Duration(float64(over) * float64(window) / float64(limit))
 		}
 		return q, true
 	}

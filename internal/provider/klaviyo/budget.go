@@ -103,5 +103,10 @@ func firstNumber(v string) (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	return f, err == nil
+	// NaN, ±Inf and absurd sizes are no quota: int(NaN) or int(1e300) would
+	// be a negative limit.
+	return f, err == nil && !math.IsNaN(f) && math.Abs(f) <= maxQuotaNumber
 }
+
+// maxQuotaNumber bounds the numbers a quota header may carry.
+const maxQuotaNumber = 1 << 30

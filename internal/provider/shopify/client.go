@@ -196,8 +196,16 @@ func (c *Client) slowDown(ctx context.Context, need int) error {
 }
 
 func secs(s float64) time.Duration {
+	// A throttle status with a tiny restore rate would overflow the
+	// duration (to 0 or below: no wait at all); NaN too.
+	if !(s < maxWait.Seconds()) {
+		return maxWait
+	}
 	return time.Duration(math.Ceil(s*1000)) * time.Millisecond
 }
+
+// maxWait bounds the waits computed from a throttle status.
+const maxWait = time.Hour
 
 func (c *Client) observe(cost *Cost) {
 	if cost == nil || cost.ThrottleStatus.MaximumAvailable <= 0 {
