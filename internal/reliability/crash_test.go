@@ -1,5 +1,3 @@
-//go:build reliability_pending
-
 package reliability
 
 import (
