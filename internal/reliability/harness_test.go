@@ -285,9 +285,9 @@ func (s *serve) tryKill() error {
 	return nil
 }
 
-// terminate sends SIGTERM and waits up to limit; it returns the exit error
-// (nil for status 0) and how long the exit took.
-func (s *serve) terminate(limit time.Duration) (error, time.Duration) {
+// terminate sends SIGTERM and waits up to limit; it returns how long the
+// exit took and the exit error (nil for status 0).
+func (s *serve) terminate(limit time.Duration) (time.Duration, error) {
 	s.t.Helper()
 	start := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -295,10 +295,10 @@ func (s *serve) terminate(limit time.Duration) (error, time.Duration) {
 	}
 	select {
 	case <-s.exited:
-		return s.exitError(), time.Since(start)
+		return time.Since(start), s.exitError()
 	case <-time.After(limit):
 		s.kill()
-		return fmt.Errorf("serve did not exit within %v of SIGTERM", limit), time.Since(start)
+		return time.Since(start), fmt.Errorf("serve did not exit within %v of SIGTERM", limit)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// Under load: a third of the deliveries acknowledged and jobs running.
 	waitFor(t, "a third of the load acknowledged", time.Minute, func() bool { return r.acks.acknowledged() >= orders*19/3 })
 	busy, what := r.busyJobs()
-	exitErr, took := r.serve.terminate(grace + 10*time.Second)
+	took, exitErr := r.serve.terminate(grace + 10*time.Second)
 	if exitErr != nil {
 		t.Errorf("serve after SIGTERM: %v (want exit status 0)", exitErr)
 	}
