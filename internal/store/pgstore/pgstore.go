@@ -171,21 +171,8 @@ func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
 // Ready implements sqlstore.Backend.
 func (b *Backend) Ready(ctx context.Context) error { return b.jobs.ReadyWith(ctx, b.pool.Ping) }
 
-// DefaultFetchCooldown is the River fetch cooldown the Postgres backend uses
-// when the config leaves it unset (River's default is 100 ms). A producer
-// fetches at most once per cooldown, and a job that finishes within it waits
-// for the next fetch, so a queue works at most MaxWorkers jobs per cooldown.
-// On Postgres a fetch is one short statement on a pooled connection; on
-// SQLite it shares the one connection with ingest, so River's default stays.
-const DefaultFetchCooldown = 20 * time.Millisecond
-
 // StartJobs implements sqlstore.Backend.
 func (b *Backend) StartJobs(ctx context.Context, rc *river.Config) error {
-	if rc != nil && rc.FetchCooldown == 0 {
-		c := *rc
-		c.FetchCooldown = DefaultFetchCooldown
-		rc = &c
-	}
 	return b.jobs.StartJobs(ctx, rc)
 }
 
