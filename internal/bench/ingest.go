@@ -227,7 +227,12 @@ func (e *env) drain(ctx context.Context) (time.Time, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("events still unprocessed (%d of %d) when the bench timed out: %w", stored-processed, stored, ctx.Err())
+			bg := context.WithoutCancel(ctx)
+			counts, _ := e.jobCounts(bg)
+			var lastErr string
+			_ = e.app.Store().Backend().Read().QueryRow(bg, `SELECT CAST(errors AS TEXT) FROM river_job WHERE state = 'retryable' LIMIT 1`).Scan(&lastErr)
+			return time.Time{}, fmt.Errorf("events still unprocessed (%d of %d; jobs %+v; a retryable job's errors: %.600s) when the bench timed out: %w",
+				stored-processed, stored, counts, lastErr, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
