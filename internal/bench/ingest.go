@@ -165,8 +165,8 @@ func runIngest(ctx context.Context, opt *Options, rep *Report) error {
 	if fr.failed > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d webhooks failed; first: %s", fr.failed, fr.firstErr))
 	}
-	if counts, err := e.jobCounts(ctx); err == nil {
-		res.JobsAtBurstEnd = busyJobs(counts)
+	if n, err := e.busy(ctx); err == nil {
+		res.JobsAtBurstEnd = n
 	}
 	res.Sent, res.Accepted, res.Duplicates, res.Failed = fr.sent, fr.accepted, fr.duplicate, fr.failed
 	burst := fr.lastAck.Sub(fr.start)
@@ -214,28 +214,22 @@ func runIngest(ctx context.Context, opt *Options, rep *Report) error {
 	return nil
 }
 
-// drain waits until every stored event is processed and no job is left, and
-// returns when that was first seen.
+// drain waits until no job is left (every event's job is done, and every
+// sync it caused) and returns when that was first seen; the events are then
+// all processed (the callers check it with eventCounts). When ctx ends first,
+// the error says what was still busy and why.
 func (e *env) drain(ctx context.Context) (time.Time, error) {
-	for {
-		stored, processed, err := e.eventCounts(ctx)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if processed >= stored {
-			return e.waitIdle(ctx, 50*time.Millisecond)
-		}
-		select {
-		case <-ctx.Done():
-			bg := context.WithoutCancel(ctx)
-			counts, _ := e.jobCounts(bg)
-			var lastErr string
-			_ = e.app.Store().Backend().Read().QueryRow(bg, `SELECT CAST(errors AS TEXT) FROM river_job WHERE state = 'retryable' LIMIT 1`).Scan(&lastErr)
-			return time.Time{}, fmt.Errorf("events still unprocessed (%d of %d; jobs %+v; a retryable job's errors: %.600s) when the bench timed out: %w",
-				stored-processed, stored, counts, lastErr, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	end, err := e.waitIdle(ctx, 100*time.Millisecond)
+	if err == nil || ctx.Err() == nil {
+		return end, err
 	}
+	bg := context.WithoutCancel(ctx)
+	stored, processed, _ := e.eventCounts(bg)
+	counts, _ := e.jobCounts(bg)
+	var lastErr string
+	_ = e.app.Store().Backend().Read().QueryRow(bg, `SELECT CAST(errors AS TEXT) FROM river_job WHERE state = 'retryable' LIMIT 1`).Scan(&lastErr)
+	return time.Time{}, fmt.Errorf("events still unprocessed (%d of %d; jobs %+v; a retryable job's errors: %.600s) when the bench timed out: %w",
+		stored-processed, stored, counts, lastErr, ctx.Err())
 }
 
 // eventCounts counts stored and processed inbound events in the hub's
