@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,12 +16,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver: reads of a child hub's Postgres database
 
 	"switchyard/internal/app"
 	"switchyard/internal/domain"
@@ -116,9 +120,12 @@ type env struct {
 	urls    map[string]string
 	count   map[string]*counter
 
-	app        *app.App
+	app        *app.App // the in-process hub, or nil
 	appCancel  context.CancelFunc
 	appDone    chan error
+	child      *child  // the serve child process, or nil
+	pid        string  // the hub's /proc entry: "self" or the child's pid
+	rdb        *sql.DB // read-only view of a child's database
 	hubURL     string
 	adminToken string
 	dbURL      string
@@ -225,6 +232,51 @@ func (e *env) hubConfig(dbURL string) app.Config {
 	return app.Config{Addr: "127.0.0.1:0", DB: dbURL, SecretKey: key, AdminToken: e.adminToken, Workers: e.opt.Workers, Version: "bench"}
 }
 
+// start runs the hub on dbURL: a `serve` child process when the options
+// name the binary (and inProcess is false), else in this process.
+func (e *env) start(ctx context.Context, dbURL string, inProcess bool) error {
+	if e.opt.HubExe == "" || inProcess {
+		e.pid = "self"
+		return e.startHub(ctx, e.hubConfig(dbURL))
+	}
+	c, err := e.startChild(ctx, e.opt.HubExe, dbURL)
+	if err != nil {
+		return err
+	}
+	e.child, e.pid = c, strconv.Itoa(c.cmd.Process.Pid)
+	// The bench reads the child's database on its own connection, so its
+	// polling never waits on (or delays) the hub's.
+	if path, ok := strings.CutPrefix(dbURL, "sqlite://"); ok {
+		e.rdb, err = sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	} else {
+		e.rdb, err = sql.Open("pgx", dbURL)
+	}
+	if err != nil {
+		return fmt.Errorf("error opening the hub's database for reading: %w", err)
+	}
+	e.rdb.SetMaxOpenConns(1)
+	return nil
+}
+
+// mode names where the hub runs.
+func (e *env) mode() string {
+	if e.child != nil {
+		return "serve child process"
+	}
+	return "in process"
+}
+
+// queryRow runs a read on the hub's database.
+func (e *env) queryRow(ctx context.Context, q string, dest ...any) error {
+	if e.app != nil {
+		return e.app.Store().Backend().Read().QueryRow(ctx, q).Scan(dest...)
+	}
+	if e.rdb == nil {
+		return errors.New("no hub database to read")
+	}
+	return e.rdb.QueryRowContext(ctx, q).Scan(dest...)
+}
+
 // startHub runs the hub in this process.
 func (e *env) startHub(ctx context.Context, cfg app.Config) error {
 	a, err := app.New(ctx, cfg, e.opt.Logger)
@@ -255,6 +307,12 @@ func (e *env) stopHub() {
 
 func (e *env) close() {
 	e.stopHub()
+	if e.child != nil {
+		e.child.stop()
+	}
+	if e.rdb != nil {
+		_ = e.rdb.Close()
+	}
 	for _, s := range e.servers {
 		_ = s.Close()
 	}
@@ -390,17 +448,11 @@ func busyJobs(counts []domain.JobCount) int {
 	return busy
 }
 
-// busy counts the jobs not finished. In process it asks the database
-// directly through River's state index (cheap enough to poll while the hub
-// works); otherwise GET /api/v1/jobs.
+// busy counts the jobs not finished, through River's state index (cheap
+// enough to poll while the hub works).
 func (e *env) busy(ctx context.Context) (int, error) {
-	if e.app == nil {
-		counts, err := e.jobCounts(ctx)
-		return busyJobs(counts), err
-	}
 	var n int
-	err := e.app.Store().Backend().Read().QueryRow(ctx,
-		`SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'running', 'retryable', 'pending')`).Scan(&n)
+	err := e.queryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'running', 'retryable', 'pending')`, &n)
 	if err != nil {
 		return 0, fmt.Errorf("error counting busy jobs: %w", err)
 	}

@@ -91,9 +91,10 @@ func runGorgiasBurst(ctx context.Context, opt *Options, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	if err := e.startHub(ctx, e.hubConfig(dbURL)); err != nil {
+	if err := e.start(ctx, dbURL, false); err != nil {
 		return err
 	}
+	rep.Params["hub"] = e.mode()
 	t, err := e.newTenant(ctx, "Bench Gorgias", warmWindow)
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +23,7 @@ import (
 
 // IdleResult is P5's figures.
 type IdleResult struct {
-	Mode            string   `json:"mode"` // "child serve process" or "in-process (/proc/self)"
+	Mode            string   `json:"mode"` // "serve child process" or "in process" (/proc/self)
 	Installations   int      `json:"installations"`
 	DurationS       float64  `json:"duration_s"`
 	CPUS            float64  `json:"cpu_s"`
@@ -67,21 +66,12 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 	}
 	res := &IdleResult{}
 	rep.Idle = res
-	pid := "self"
-	if opt.HubExe != "" {
-		res.Mode = "child serve process"
-		child, err := e.startChild(ctx, opt.HubExe, dbURL)
-		if err != nil {
-			return err
-		}
-		defer child.stop()
-		pid = strconv.Itoa(child.cmd.Process.Pid)
-	} else {
-		res.Mode = "in-process (/proc/self)"
-		if err := e.startHub(ctx, e.hubConfig(dbURL)); err != nil {
-			return err
-		}
+	var pid string
+	if err := e.start(ctx, dbURL, false); err != nil {
+		return err
 	}
+	rep.Params["hub"] = e.mode()
+	res.Mode, pid = e.mode(), e.pid
 	// Five installations over three merchants.
 	for i, plan := range [][]string{{"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias"}} {
 		t, err := e.newTenant(ctx, fmt.Sprintf("Idle Merchant %d", i+1), 20*time.Second)
@@ -141,7 +131,7 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 		target("P5", "idle RSS", "≤ 100 MB", res.RSSMB, "MB", res.RSSMB <= 100),
 		target("P5", "/metrics families missing at idle", "0", float64(len(res.MissingFamilies)), "", len(res.MissingFamilies) == 0),
 	}
-	if res.Mode != "child serve process" {
+	if e.child == nil {
 		rep.Notes = append(rep.Notes, "measured in process: the figures include the emulators and the harness (run `switchyard bench idle` for the serve child process)")
 	}
 	return nil
