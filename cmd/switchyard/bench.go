@@ -25,9 +25,9 @@ type benchCmd struct {
 	Window     time.Duration `name:"gorgias-window" help:"P2: Gorgias leaky-bucket window of the burst (default 2s, 10x the real 20s; 20s runs at the real rate, ~20 min)."`
 	Orders     int           `name:"orders" help:"P4: generated Whiplash orders over 14 days (default 100000)."`
 	Duration   time.Duration `name:"duration" help:"P5: idle window (default 60s)."`
-	InProcess  bool          `name:"in-process" help:"P5: measure this process instead of a serve child process."`
+	InProcess  bool          `name:"in-process" help:"Run the hub in this process instead of as a 'serve' child process (P5 then measures /proc/self, emulators included)."`
 	Workers    int           `name:"workers" help:"Hub job workers (default 100, as serve)."`
-	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1: write a CPU profile of the load phase (hub, load generator and emulators share this process)."`
+	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1: write a CPU profile of the load phase (runs the hub in this process, beside the load generator and emulators)."`
 	Timeout    time.Duration `name:"timeout" help:"Bound on each benchmark (default 30m; smoke 2m)."`
 }
 

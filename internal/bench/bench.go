@@ -58,9 +58,10 @@ type Options struct {
 
 	// P5 idle.
 	Duration time.Duration // idle window (default 60 s)
-	// HubExe runs `HubExe serve` as a child process for the idle figures.
-	// Empty: the hub runs in this process and its /proc/self deltas are
-	// reported (the smoke test does this).
+
+	// HubExe runs the hub as a child process, `HubExe serve`, whose /proc
+	// entry gives its own CPU and RSS. Empty: the hub runs in this process
+	// (the smoke test does this) and P5 reports /proc/self.
 	HubExe string
 
 	// Workers is the hub's job workers (default 100, as `serve`).
