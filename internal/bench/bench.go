@@ -204,7 +204,12 @@ func runOne(ctx context.Context, name string, opt Options) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	dir := opt.TempDir
-	if dir == "" {
+	if dir != "" {
+		dir = filepath.Join(dir, name) // a fresh database per benchmark
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("error creating the bench directory: %w", err)
+		}
+	} else {
 		d, err := os.MkdirTemp("", "switchyard-bench-")
 		if err != nil {
 			return nil, fmt.Errorf("error creating the bench directory: %w", err)

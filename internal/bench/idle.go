@@ -226,7 +226,7 @@ func (e *env) startChild(ctx context.Context, exe, dbURL string) (*child, error)
 		}
 		select {
 		case <-c.exited:
-			return nil, fmt.Errorf("serve exited (%v): %s", c.err, strings.TrimSpace(c.stderr.String()))
+			return nil, fmt.Errorf("serve exited (%s): %w", strings.TrimSpace(c.stderr.String()), c.err)
 		case <-ctx.Done():
 			c.stop()
 			return nil, ctx.Err()
