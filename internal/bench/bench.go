@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -334,6 +335,11 @@ func machine(dir, db string) Machine {
 			if s.Key == "vcs.revision" {
 				m.Commit = s.Value
 			}
+		}
+	}
+	if m.Commit == "" { // built without VCS stamping: ask git in the working directory
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			m.Commit = strings.TrimSpace(string(out))
 		}
 	}
 	if rate, err := fsyncRate(dir, 300, 2*time.Second); err == nil {
