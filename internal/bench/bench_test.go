@@ -43,7 +43,7 @@ func TestSmoke(t *testing.T) {
 	}
 
 	in := read("ingest").Ingest
-	if in == nil || in.Sent != in.Events || in.Accepted != in.Events || in.Failed != 0 || in.Lost != 0 ||
+	if in == nil || in.Sent != in.Events || in.Accepted != in.Events || in.Failed != 0 || in.Lost != 0 || in.Unprocessed != 0 ||
 		in.Stored != in.Accepted || in.Processed != in.Stored || in.PayloadBytes < 1500 {
 		t.Errorf("ingest = %+v", in)
 	}
