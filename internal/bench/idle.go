@@ -67,7 +67,8 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 	res := &IdleResult{}
 	rep.Idle = res
 	var pid string
-	if err := e.start(ctx, dbURL, false); err != nil {
+	// A CPU profile needs the hub in this process.
+	if err := e.start(ctx, dbURL, opt.CPUProfile != ""); err != nil {
 		return err
 	}
 	rep.Params["hub"] = e.mode()
@@ -92,6 +93,13 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(min(5*time.Second, opt.Duration)):
+	}
+	if opt.CPUProfile != "" {
+		stop, err := startProfile(opt.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	before, err := readProc(pid)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"switchyard/internal/domain"
@@ -152,16 +153,12 @@ func runIngest(ctx context.Context, opt *Options, rep *Report) error {
 	}
 	urls := []string{e.hubURL + "/hooks/whiplash/" + c1, e.hubURL + "/hooks/whiplash/" + c2}
 
+	stopProfile := func() {}
 	if opt.CPUProfile != "" {
-		f, err := os.Create(opt.CPUProfile)
-		if err != nil {
-			return fmt.Errorf("error creating the CPU profile: %w", err)
+		if stopProfile, err = startProfile(opt.CPUProfile); err != nil {
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("error starting the CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 		res.CPUProfile = opt.CPUProfile
 	}
 	before, _ := readProc(e.pid)
@@ -193,9 +190,7 @@ func runIngest(ctx context.Context, opt *Options, rep *Report) error {
 		return drainErr
 	}
 	ctx = context.WithoutCancel(ctx)
-	if opt.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	after, _ := readProc(e.pid)
 	benchAfter, _ := readProc("self")
 	if drainErr != nil {
@@ -254,6 +249,26 @@ func (e *env) drain(ctx context.Context) (time.Time, error) {
 	_ = e.queryRow(bg, `SELECT CAST(errors AS TEXT) FROM river_job WHERE state = 'retryable' LIMIT 1`, &lastErr)
 	return time.Time{}, fmt.Errorf("events still unprocessed (%d of %d; jobs %+v; a retryable job's errors: %.600s) when the bench timed out: %w",
 		stored-processed, stored, counts, lastErr, ctx.Err())
+}
+
+// startProfile starts a CPU profile of this process into path; the
+// returned function stops it (once).
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("error creating the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("error starting the CPU profile: %w", err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
 }
 
 // eventCounts counts stored and processed inbound events in the hub's
