@@ -137,7 +137,8 @@ type Machine struct {
 	Commit     string  `json:"commit,omitempty"`
 	FsyncPerS  float64 `json:"fsync_per_s"` // small write+fsync loops in the database directory, this run
 	FsyncDir   string  `json:"fsync_dir"`
-	DB         string  `json:"db"` // sqlite or postgres
+	DB         string  `json:"db"`                // sqlite or postgres
+	LoadAvg    string  `json:"loadavg,omitempty"` // /proc/loadavg at the start: other work on the machine
 }
 
 // Target is one SPEC §6 target with the figure measured against it.
@@ -254,7 +255,7 @@ func (r *Report) write(dir string) error {
 func (r *Report) Print(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "\n== bench %s (%s%s) ==\n", r.Name, r.StartedAt.Format(time.RFC3339), map[bool]string{true: ", smoke sizes"}[r.Smoke])
-	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s, %s, fsync %.0f/s in %s, db %s\n", m.Cores, m.GOMAXPROCS, m.CPU, m.GoVersion, m.FsyncPerS, m.FsyncDir, m.DB)
+	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s, %s, fsync %.0f/s in %s, db %s, load average %s\n", m.Cores, m.GOMAXPROCS, m.CPU, m.GoVersion, m.FsyncPerS, m.FsyncDir, m.DB, m.LoadAvg)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "id\tmetric\tmeasured\ttarget\tmet")
 	for _, t := range r.Targets {
@@ -336,6 +337,9 @@ func machine(dir, db string) Machine {
 				m.Commit = s.Value
 			}
 		}
+	}
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(raw))[:3], " ")
 	}
 	if m.Commit == "" { // built without VCS stamping: ask git in the working directory
 		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
