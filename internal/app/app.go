@@ -157,6 +157,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.metrics = metrics.New(a.store.JobCounts, logger)
+	a.metrics.SetBuildInfo(cfg.Version)
+	a.metrics.WatchBudgets(a.limiter.Status)
 	a.recorder = outbound.NewBatchRecorder(a.store.RecordDeliveries, a.metrics.ObserveDelivery, logger, 256, 250*time.Millisecond)
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
