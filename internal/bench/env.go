@@ -223,13 +223,13 @@ func freshPostgres(ctx context.Context, admin string) (pgDB, error) {
 }
 
 // hubConfig is the in-process hub's configuration: what `serve` would run
-// with, on dbURL. When app.Config gains the operator's vendor-host
-// allow-list (tenant isolation), it is set here from e.vendorHosts().
+// with, on dbURL, the emulators allow-listed as vendor hosts.
 func (e *env) hubConfig(dbURL string) app.Config {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	e.adminToken = "bench-" + randomHex(8)
-	return app.Config{Addr: "127.0.0.1:0", DB: dbURL, SecretKey: key, AdminToken: e.adminToken, Workers: e.opt.Workers, Version: "bench"}
+	return app.Config{Addr: "127.0.0.1:0", DB: dbURL, SecretKey: key, AdminToken: e.adminToken, Workers: e.opt.Workers, Version: "bench",
+		AllowVendorHosts: e.vendorHosts()}
 }
 
 // start runs the hub on dbURL: a `serve` child process when the options

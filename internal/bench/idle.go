@@ -194,7 +194,7 @@ type child struct {
 
 // startChild runs `exe serve` on a free loopback port with a new secret
 // key and admin token, the emulators allow-listed (the env twin of
-// --allow-vendor-hosts; ignored by a serve that has no such flag).
+// --allow-vendor-hosts).
 func (e *env) startChild(ctx context.Context, exe, dbURL string) (*child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
