@@ -435,19 +435,6 @@ func (e *env) jobCounts(ctx context.Context) ([]domain.JobCount, error) {
 	return out.Jobs, err
 }
 
-// busyJobs counts jobs not finished: available, scheduled, running,
-// retryable or pending.
-func busyJobs(counts []domain.JobCount) int {
-	busy := 0
-	for _, c := range counts {
-		switch c.State {
-		case "available", "scheduled", "running", "retryable", "pending":
-			busy += c.Count
-		}
-	}
-	return busy
-}
-
 // busy counts the jobs not finished, through River's state index (cheap
 // enough to poll while the hub works).
 func (e *env) busy(ctx context.Context) (int, error) {
