@@ -225,7 +225,12 @@ func (l *LocalLimiter) Pace(ctx context.Context, b Budget) error {
 
 // sleepUntil waits for a pause to end (or ctx).
 func (l *LocalLimiter) sleepUntil(ctx context.Context, until time.Time) error {
-	d := until.Sub(l.now())
+	return Sleep(ctx, until.Sub(l.now()))
+}
+
+// Sleep waits d (nothing when d ≤ 0), or returns ctx's error when ctx ends
+// first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}

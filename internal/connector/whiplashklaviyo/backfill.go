@@ -9,6 +9,7 @@ import (
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
+	"switchyard/internal/outbound"
 	"switchyard/internal/provider/klaviyo"
 	"switchyard/internal/provider/whiplash"
 )
@@ -421,24 +422,13 @@ func (r *backfillRun) awaitImports(ctx context.Context) (bool, error) {
 			if r.late() {
 				return false, nil
 			}
-			if err := sleep(ctx, ImportPoll); err != nil {
+			if err := outbound.Sleep(ctx, ImportPoll); err != nil {
 				return false, err
 			}
 		}
 	}
 	r.s.Phase, r.s.ProfilesFailed, r.s.ProfilesAt = PhaseEvents, failed, r.now()
 	return true, r.save(ctx)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // latestByEmail returns each email's newest order in the window.

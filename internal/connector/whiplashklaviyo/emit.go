@@ -9,6 +9,7 @@ import (
 
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
+	"switchyard/internal/outbound"
 	"switchyard/internal/provider/klaviyo"
 )
 
@@ -314,7 +315,7 @@ func (r *backfillRun) awaitEventJob(ctx context.Context, k *klaviyo.Client, id s
 		if err != nil || j.Done() {
 			return j, err
 		}
-		if err := sleep(ctx, ImportPoll); err != nil {
+		if err := outbound.Sleep(ctx, ImportPoll); err != nil {
 			return j, err
 		}
 	}

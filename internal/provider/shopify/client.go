@@ -185,14 +185,7 @@ func (c *Client) slowDown(ctx context.Context, need int) error {
 		c.cfg.Limiter.Pause(c.cfg.Budget, now.Add(wait))
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return outbound.Sleep(ctx, wait)
 }
 
 func secs(s float64) time.Duration {
