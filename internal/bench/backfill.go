@@ -80,14 +80,9 @@ func runBackfill(ctx context.Context, opt *Options, rep *Report) error {
 	if _, err := w.Seed(whiplashemu.SeedOptions{Orders: opt.Orders, From: from.Add(6 * time.Hour), Days: 14, Seed: 41}); err != nil {
 		return fmt.Errorf("error seeding orders: %w", err)
 	}
-	dbURL, err := e.database(ctx, "hub.db")
-	if err != nil {
+	if err := e.launch(ctx, rep, false); err != nil {
 		return err
 	}
-	if err := e.start(ctx, dbURL, false); err != nil {
-		return err
-	}
-	rep.Params["hub"] = e.mode()
 	t, err := e.newTenant(ctx, "Bench Backfill", 0)
 	if err != nil {
 		return err

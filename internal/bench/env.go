@@ -232,6 +232,20 @@ func (e *env) hubConfig(dbURL string) app.Config {
 		AllowVendorHosts: e.vendorHosts()}
 }
 
+// launch runs the hub on a fresh database (start) and records where it
+// runs in the report.
+func (e *env) launch(ctx context.Context, rep *Report, inProcess bool) error {
+	dbURL, err := e.database(ctx, "hub.db")
+	if err != nil {
+		return err
+	}
+	if err := e.start(ctx, dbURL, inProcess); err != nil {
+		return err
+	}
+	rep.Params["hub"] = e.mode()
+	return nil
+}
+
 // start runs the hub on dbURL: a `serve` child process when the options
 // name the binary (and inProcess is false), else in this process.
 func (e *env) start(ctx context.Context, dbURL string, inProcess bool) error {

@@ -87,14 +87,9 @@ func runGorgiasBurst(ctx context.Context, opt *Options, rep *Report) error {
 	if err := e.serve("whiplash", w, w.Close); err != nil {
 		return err
 	}
-	dbURL, err := e.database(ctx, "hub.db")
-	if err != nil {
+	if err := e.launch(ctx, rep, false); err != nil {
 		return err
 	}
-	if err := e.start(ctx, dbURL, false); err != nil {
-		return err
-	}
-	rep.Params["hub"] = e.mode()
 	t, err := e.newTenant(ctx, "Bench Gorgias", warmWindow)
 	if err != nil {
 		return err

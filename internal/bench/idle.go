@@ -60,18 +60,13 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 			return err
 		}
 	}
-	dbURL, err := e.database(ctx, "hub.db")
-	if err != nil {
-		return err
-	}
 	res := &IdleResult{}
 	rep.Idle = res
 	var pid string
 	// A CPU profile needs the hub in this process.
-	if err := e.start(ctx, dbURL, opt.CPUProfile != ""); err != nil {
+	if err := e.launch(ctx, rep, opt.CPUProfile != ""); err != nil {
 		return err
 	}
-	rep.Params["hub"] = e.mode()
 	res.Mode, pid = e.mode(), e.pid
 	// Five installations over three merchants.
 	for i, plan := range [][]string{{"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias"}} {

@@ -124,15 +124,10 @@ func runIngest(ctx context.Context, opt *Options, rep *Report) error {
 	}
 	res.BaselinePerS = round(res.BaselinePerS, 0)
 
-	dbURL, err := e.database(ctx, "hub.db")
-	if err != nil {
-		return err
-	}
 	// A CPU profile needs the hub in this process.
-	if err := e.start(ctx, dbURL, opt.CPUProfile != ""); err != nil {
+	if err := e.launch(ctx, rep, opt.CPUProfile != ""); err != nil {
 		return err
 	}
-	rep.Params["hub"] = e.mode()
 	t, err := e.newTenant(ctx, "Bench Ingest", window)
 	if err != nil {
 		return err
