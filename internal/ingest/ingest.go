@@ -177,15 +177,6 @@ func (h *Handler) writer() {
 	}
 }
 
-// Vendors lists the vendors with a webhook source.
-func (h *Handler) Vendors() []string {
-	out := make([]string, 0, len(h.cfg.Sources))
-	for v := range h.cfg.Sources {
-		out = append(out, v)
-	}
-	return out
-}
-
 type reply struct {
 	Status  string `json:"status"`
 	EventID int64  `json:"event_id,omitempty"`
