@@ -162,6 +162,7 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	resp.Body.Close()
 	call("DELETE", m+"/tokens/"+tok.ID, "", 204)
 	call("DELETE", m+"/tokens/"+tok.ID, "", 404)
+	call("POST", m+"/installations/"+h.c2+"/uninstall", "", 200)
 	call("GET", "/api/v1/jobs", "", 200)
 	call("GET", "/api/v1/rate-limits", "", 200)
 

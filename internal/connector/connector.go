@@ -65,6 +65,31 @@ type RouteProvider interface {
 	Routes() []Route
 }
 
+// AdminRoute is an admin API endpoint of a connector about one of its
+// installations (audit rows, a link approval, a rename). The server mounts
+// it at /api/v1/merchants/{merchant}/installations/{installation}/<Path>,
+// authorizes the caller (the operator token, or that merchant's own token
+// unless Operator is set), loads the installation within the merchant and
+// answers 404 when it belongs to another connector; Handle gets it loaded.
+// Several connectors may declare the same Method and Path: the
+// installation's connector answers.
+type AdminRoute struct {
+	Method string // GET, POST, PUT, PATCH or DELETE
+	// Path is relative to the installation: lower-case segments of
+	// letters, digits and dashes, e.g. "audit" or "link/approve".
+	Path string
+	// Operator restricts the route to the operator token.
+	Operator bool
+	// Handle answers with a status and a JSON body, or an error whose
+	// domain code gives the status (connector.CallerError is applied).
+	Handle func(r *http.Request, in *domain.Installation) (status int, body any, err error)
+}
+
+// AdminRouteProvider declares admin API routes about its installations.
+type AdminRouteProvider interface {
+	AdminRoutes() []AdminRoute
+}
+
 // Backfiller copies history before a launch date (POST/GET
 // …/installations/{i}/backfill).
 type Backfiller interface {
@@ -74,7 +99,9 @@ type Backfiller interface {
 	BackfillStatus(ctx context.Context, in *domain.Installation) (any, error)
 }
 
-// Uninstaller removes what Install created.
+// Uninstaller removes what Install created (POST …/installations/{i}/uninstall,
+// after which the installation is uninstalled). It must be safe to run
+// again: objects already gone are not an error.
 type Uninstaller interface {
 	Uninstall(ctx context.Context, in *domain.Installation) error
 }

@@ -22,6 +22,7 @@ type Set struct {
 	sources  map[string]ingest.Source
 	receives map[string]map[string]bool // connector → vendors it takes webhooks from
 	routes   []Route
+	admin    map[string]map[string]AdminRoute // "METHOD path" → connector → route
 }
 
 // NewSet builds every factory with d and checks the result: names unique and
@@ -38,7 +39,7 @@ func NewSet(d Deps, factories ...Factory) (*Set, error) {
 
 // Build checks already built connectors (see NewSet).
 func Build(cs ...Connector) (*Set, error) {
-	s := &Set{byName: map[string]Connector{}, handlers: map[string]jobs.EventHandler{}, syncers: map[string]jobs.Syncer{}, sources: map[string]ingest.Source{}, receives: map[string]map[string]bool{}}
+	s := &Set{byName: map[string]Connector{}, handlers: map[string]jobs.EventHandler{}, syncers: map[string]jobs.Syncer{}, sources: map[string]ingest.Source{}, receives: map[string]map[string]bool{}, admin: map[string]map[string]AdminRoute{}}
 	var errs []error
 	syncOwner := map[string]string{}
 	patterns := map[string]string{}
@@ -111,6 +112,23 @@ func Build(cs ...Connector) (*Set, error) {
 				s.routes = append(s.routes, rt)
 			}
 		}
+		if ap, ok := c.(AdminRouteProvider); ok {
+			for _, rt := range ap.AdminRoutes() {
+				if err := checkAdminRoute(name, rt); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				key := rt.Method + " " + rt.Path
+				if _, dup := s.admin[key][name]; dup {
+					errs = append(errs, fmt.Errorf("connector %s: admin route %q is declared twice", name, key))
+					continue
+				}
+				if s.admin[key] == nil {
+					s.admin[key] = map[string]AdminRoute{}
+				}
+				s.admin[key][name] = rt
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("connector registry: %w", errors.Join(errs...))
@@ -130,6 +148,48 @@ func validName(n string) bool {
 	return true
 }
 
+// reservedAdmin are the installation sub-routes the server itself serves.
+var reservedAdmin = []string{"install", "uninstall", "backfill"}
+
+// checkAdminRoute checks an admin route's method and relative path.
+func checkAdminRoute(name string, rt AdminRoute) error {
+	key := rt.Method + " " + rt.Path
+	if rt.Handle == nil {
+		return fmt.Errorf("connector %s: admin route %q has no handler", name, key)
+	}
+	switch rt.Method {
+	case "GET", "POST", "PUT", "PATCH", "DELETE":
+	default:
+		return fmt.Errorf("connector %s: admin route %q: method must be GET, POST, PUT, PATCH or DELETE", name, key)
+	}
+	segs := strings.Split(rt.Path, "/")
+	for _, seg := range segs {
+		if !validName(seg) {
+			return fmt.Errorf("connector %s: admin route %q: path must be lower-case segments of letters, digits and dashes", name, key)
+		}
+	}
+	if slices.Contains(reservedAdmin, segs[0]) {
+		return fmt.Errorf("connector %s: admin route %q shadows the server's own %s route", name, key, segs[0])
+	}
+	return nil
+}
+
+// AdminRoutes are the connectors' admin routes: "METHOD path" → connector
+// name → route.
+func (s *Set) AdminRoutes() map[string]map[string]AdminRoute { return s.admin }
+
+// namespaces are the path prefixes a connector's install and OAuth routes
+// may use: its name, and the name's first part when that is unique
+// ("yotpo-gorgias" also serves /install/yotpo; route uniqueness across
+// connectors is checked separately).
+func namespaces(name string) []string {
+	ns := []string{name}
+	if short, _, ok := strings.Cut(name, "-"); ok {
+		ns = append(ns, short)
+	}
+	return ns
+}
+
 // checkRoute keeps a connector's routes in its own namespace, so no
 // connector can shadow the admin API, ingest or another connector.
 func checkRoute(name string, rt Route) error {
@@ -140,9 +200,11 @@ func checkRoute(name string, rt Route) error {
 	if !ok || method == "" || !strings.HasPrefix(path, "/") {
 		return fmt.Errorf("connector %s: route %q must be \"METHOD /path\"", name, rt.Pattern)
 	}
-	for _, prefix := range []string{"/install/" + name, "/oauth/callback/" + name} {
-		if path == prefix || strings.HasPrefix(path, prefix+"/") {
-			return nil
+	for _, ns := range namespaces(name) {
+		for _, prefix := range []string{"/install/" + ns, "/oauth/callback/" + ns} {
+			if path == prefix || strings.HasPrefix(path, prefix+"/") {
+				return nil
+			}
 		}
 	}
 	if rest, ok := strings.CutPrefix(path, "/hooks/"); ok {
@@ -150,7 +212,7 @@ func checkRoute(name string, rt Route) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("connector %s: route %q is outside /hooks/{vendor}/%s/, /install/%s and /oauth/callback/%s", name, rt.Pattern, name, name, name)
+	return fmt.Errorf("connector %s: route %q is outside /hooks/{vendor}/%s/, /install/%s and /oauth/callback/%s (or /install/%s…)", name, rt.Pattern, name, name, name, namespaces(name)[len(namespaces(name))-1])
 }
 
 // Get returns the connector named name.

@@ -64,6 +64,20 @@ func (r *router) Routes() []connector.Route {
 	return out
 }
 
+// adminer adds admin routes.
+type adminer struct {
+	fake
+	paths []string
+}
+
+func (a *adminer) AdminRoutes() []connector.AdminRoute {
+	var out []connector.AdminRoute
+	for _, p := range a.paths {
+		out = append(out, connector.AdminRoute{Method: "GET", Path: p, Handle: func(*http.Request, *domain.Installation) (int, any, error) { return 200, nil, nil }})
+	}
+	return out
+}
+
 type nilRoute struct{ fake }
 
 func (*nilRoute) Routes() []connector.Route {
@@ -93,12 +107,16 @@ func TestBuildDerivesTheTables(t *testing.T) {
 	b := &receiver{fake: fake{"b", []string{domain.VendorWhiplash, domain.VendorKlaviyo}}, sources: map[string]ingest.Source{domain.VendorWhiplash: srcA{}}}
 	s := &syncer{fake: fake{"c", wg}, kinds: []string{"c-customer", "c-order"}}
 	r := &router{fake: fake{"d", wg}, patterns: []string{"GET /hooks/gorgias/d/widget", "POST /install/d", "GET /oauth/callback/d"}}
-	set, err := connector.Build(a, b, s, r)
+	// A connector may also use the first part of its name: /install/e.
+	e := &router{fake: fake{"e-gorgias", wg}, patterns: []string{"GET /install/e", "GET /oauth/callback/e-gorgias"}}
+	ad := &adminer{fake: fake{"f", wg}, paths: []string{"audit", "link/approve"}}
+	ad2 := &adminer{fake: fake{"g", wg}, paths: []string{"audit"}}
+	set, err := connector.Build(a, b, s, r, e, ad, ad2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(set.All()); got != 4 {
-		t.Errorf("%d connectors, want 4", got)
+	if got := len(set.All()); got != 7 {
+		t.Errorf("%d connectors, want 7", got)
 	}
 	if _, ok := set.Handlers()["a"]; !ok || len(set.Handlers()) != 2 {
 		t.Errorf("handlers %v, want a and b", set.Handlers())
@@ -109,8 +127,11 @@ func TestBuildDerivesTheTables(t *testing.T) {
 	if len(set.Syncers()) != 2 || set.Syncers()["c-order"] == nil {
 		t.Errorf("syncers %v, want c-customer and c-order", set.Syncers())
 	}
-	if len(set.Routes()) != 3 {
-		t.Errorf("routes %v, want 3", set.Routes())
+	if len(set.Routes()) != 5 {
+		t.Errorf("routes %v, want 5", set.Routes())
+	}
+	if ar := set.AdminRoutes(); len(ar) != 2 || len(ar["GET audit"]) != 2 || len(ar["GET link/approve"]) != 1 {
+		t.Errorf("admin routes %v, want audit of f and g, link/approve of f", ar)
 	}
 	if c, ok := set.Get("d"); !ok || c != r {
 		t.Errorf("Get(d) = %v, %v", c, ok)
@@ -148,6 +169,11 @@ func TestBuildRefuses(t *testing.T) {
 		{"route without a method", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"/install/a"}}}, "METHOD /path"},
 		{"route without a handler", []connector.Connector{&nilRoute{fake{"a", wg}}}, "has no handler"},
 		{"sync kind without a syncer", []connector.Connector{&nilSyncer{fake{"a", wg}}}, "sync kind a-customer has no syncer"},
+		{"admin route shadowing install", []connector.Connector{&adminer{fake: fake{"a", wg}, paths: []string{"install"}}}, "shadows the server's own install route"},
+		{"admin route with a bad path", []connector.Connector{&adminer{fake: fake{"a", wg}, paths: []string{"../merchants"}}}, "lower-case segments"},
+		{"admin route with an empty segment", []connector.Connector{&adminer{fake: fake{"a", wg}, paths: []string{"audit/"}}}, "lower-case segments"},
+		{"admin route declared twice", []connector.Connector{&adminer{fake: fake{"a", wg}, paths: []string{"audit", "audit"}}}, "declared twice"},
+		{"route in a short namespace of another name", []connector.Connector{&router{fake: fake{"ab-c", wg}, patterns: []string{"GET /install/a"}}}, "outside"},
 		{"duplicate route", []connector.Connector{&router{fake: fake{"a", wg}, patterns: []string{"GET /install/a", "GET /install/a"}}}, "already belongs to a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

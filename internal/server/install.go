@@ -126,3 +126,75 @@ func (s *Server) noteInstallFailed(r *http.Request, in *domain.Installation, err
 		s.cfg.Logger.WarnContext(r.Context(), "could not record the install failure", slog.String("installation", in.ID), slog.String("error", uerr.Error()))
 	}
 }
+
+// uninstallInstallation runs the connector's uninstall (when it has one)
+// and marks the installation uninstalled: its webhooks and routes stop at
+// once. Running it again is harmless.
+func (s *Server) uninstallInstallation(w http.ResponseWriter, r *http.Request) {
+	in, err := s.installation(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	c, err := s.connectorOf(in)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	// Stop taking work first, so nothing lands while the remote objects go.
+	if in.State != domain.InstallationUninstalled {
+		in.State, in.StateReason = domain.InstallationUninstalled, ""
+		if err := s.cfg.Store.UpdateInstallation(r.Context(), in); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	s.cfg.Ingest.Invalidate(in.ID)
+	if u, ok := c.(connector.Uninstaller); ok {
+		if err := u.Uninstall(r.Context(), in); err != nil {
+			err = connector.CallerError(err)
+			if domain.ErrorCode(err) == domain.EINTERNAL {
+				s.cfg.Logger.ErrorContext(r.Context(), "uninstall failed", slog.String("installation", in.ID), slog.String("error", err.Error()))
+				err = domain.WrapError(domain.EUNAVAILABLE, "uninstall did not finish removing the remote objects; run it again", err)
+			}
+			s.Error(w, r, err)
+			return
+		}
+	}
+	WriteJSON(w, http.StatusOK, in)
+}
+
+// connectorAdmin serves one connector admin route pattern: the
+// installation's own connector answers (404 when its connector declares no
+// such route).
+func (s *Server) connectorAdmin(byConnector map[string]connector.AdminRoute) http.Handler {
+	operatorOnly := true
+	for _, rt := range byConnector {
+		operatorOnly = operatorOnly && rt.Operator
+	}
+	return s.authorize(operatorOnly, func(w http.ResponseWriter, r *http.Request) {
+		in, err := s.installation(r)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		rt, ok := byConnector[in.Connector]
+		if !ok {
+			s.Error(w, r, domain.Errorf(domain.ENOTFOUND, "connector %s has no route %s %s", in.Connector, r.Method, r.URL.Path))
+			return
+		}
+		if rt.Operator && !isOperator(r.Context()) {
+			s.Error(w, r, domain.Errorf(domain.EFORBIDDEN, "this route needs the operator token"))
+			return
+		}
+		status, body, err := rt.Handle(r, in)
+		if err != nil {
+			s.Error(w, r, connector.CallerError(err))
+			return
+		}
+		// An admin route may change the installation (a link approved, a
+		// rename): webhooks must see it at once.
+		s.cfg.Ingest.Invalidate(in.ID)
+		WriteJSON(w, status, body)
+	})
+}

@@ -89,6 +89,7 @@ func New(cfg Config) *Server {
 	admin("GET /api/v1/merchants/{merchant}/installations/{installation}", s.getInstallation)
 	admin("PATCH /api/v1/merchants/{merchant}/installations/{installation}", s.updateInstallation)
 	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/install", s.installInstallation)
+	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/uninstall", s.uninstallInstallation)
 	admin("GET /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.getBackfill)
 	admin("POST /api/v1/merchants/{merchant}/installations/{installation}/backfill", s.startBackfill)
 	admin("GET /api/v1/merchants/{merchant}/events", s.listEvents)
@@ -99,6 +100,11 @@ func New(cfg Config) *Server {
 	admin("GET /api/v1/merchants/{merchant}/tokens", s.listTokens)
 	admin("POST /api/v1/merchants/{merchant}/tokens", s.createToken)
 	admin("DELETE /api/v1/merchants/{merchant}/tokens/{token}", s.deleteToken)
+	for key, byConnector := range cfg.Connectors.AdminRoutes() {
+		method, path, _ := strings.Cut(key, " ")
+		pattern := method + " /api/v1/merchants/{merchant}/installations/{installation}/" + path
+		m.Handle(pattern, s.connectorAdmin(byConnector))
+	}
 	operator("GET /api/v1/jobs", s.jobCounts)
 	operator("GET /api/v1/rate-limits", s.rateLimits)
 	return s

@@ -111,6 +111,7 @@ type bundle struct {
 	logs      *syncBuffer
 	mu        sync.Mutex
 	created   []*domain.Installation
+	updated   []domain.Installation
 	merchants []string // GetMerchant calls
 }
 
@@ -184,6 +185,12 @@ func setup(t *testing.T, cs []connector.Connector, getMerchantErr func(id string
 				}
 			}
 			return nil, domain.Errorf(domain.ENOTFOUND, "installation %s not found", id)
+		},
+		UpdateInstallationFn: func(_ context.Context, in *domain.Installation) error {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.updated = append(b.updated, *in)
+			return nil
 		},
 		CreateInstallationFn: func(_ context.Context, in *domain.Installation) error {
 			b.mu.Lock()
@@ -522,5 +529,96 @@ func TestReadiness(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("%s: %d %s, want %d", path, w.Code, w.Body, want)
 		}
+	}
+}
+
+// audited declares admin routes and an uninstall.
+type audited struct {
+	basic
+	mu          sync.Mutex
+	uninstalled []string
+}
+
+func (c *audited) AdminRoutes() []connector.AdminRoute {
+	return []connector.AdminRoute{
+		{Method: "GET", Path: "audit", Handle: func(r *http.Request, in *domain.Installation) (int, any, error) {
+			return http.StatusOK, map[string]string{"installation": in.ID, "ticket": r.URL.Query().Get("ticket")}, nil
+		}},
+		{Method: "POST", Path: "link/approve", Operator: true, Handle: func(r *http.Request, in *domain.Installation) (int, any, error) {
+			return http.StatusOK, map[string]string{"approved": in.ID}, nil
+		}},
+		{Method: "POST", Path: "fail", Handle: func(r *http.Request, in *domain.Installation) (int, any, error) {
+			return 0, nil, vendorAuth()
+		}},
+	}
+}
+
+func (c *audited) Uninstall(_ context.Context, in *domain.Installation) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.uninstalled = append(c.uninstalled, in.ID)
+	return nil
+}
+
+// A connector's admin routes are mounted under the installation, answered
+// by the installation's own connector, scoped to the merchant, and an
+// Operator route refuses merchant tokens.
+func TestConnectorAdminRoutes(t *testing.T) {
+	t.Parallel()
+	au := &audited{basic: basic{name: "backfilling"}} // ins_backfill's connector
+	b := setup(t, []connector.Connector{&basic{name: "basic"}, au}, nil)
+	a := b.do(t, "sy_m1", "GET", "/api/v1/merchants/m1/installations/ins_backfill/audit?ticket=7", "")
+	if a.code != 200 || !strings.Contains(a.body, `"installation":"ins_backfill"`) || !strings.Contains(a.body, `"ticket":"7"`) {
+		t.Errorf("audit: %d %s", a.code, a.body)
+	}
+	if a := b.do(t, "sy_m1", "GET", "/api/v1/merchants/m1/installations/ins_basic/audit", ""); a.code != 404 {
+		t.Errorf("another connector's installation: %d %s, want 404", a.code, a.body)
+	}
+	if a := b.do(t, "sy_m2", "GET", "/api/v1/merchants/m1/installations/ins_backfill/audit", ""); a.code != 404 {
+		t.Errorf("another merchant's token: %d %s, want 404", a.code, a.body)
+	}
+	if a := b.do(t, "", "GET", "/api/v1/merchants/m1/installations/ins_backfill/audit", ""); a.code != 401 {
+		t.Errorf("no token: %d %s, want 401", a.code, a.body)
+	}
+	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 403 {
+		t.Errorf("operator route with a merchant token: %d %s, want 403", a.code, a.body)
+	}
+	if a := b.do(t, operatorToken, "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 200 || !strings.Contains(a.body, `"approved":"ins_backfill"`) {
+		t.Errorf("operator route: %d %s", a.code, a.body)
+	}
+	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/fail", ""); a.code != 400 || !strings.Contains(a.err.Message, "klaviyo did not accept") {
+		t.Errorf("vendor error in a route: %d %s, want 400 naming the vendor", a.code, a.body)
+	}
+}
+
+// Uninstall runs the connector's Uninstall, marks the installation
+// uninstalled and invalidates the ingest cache; again is harmless.
+func TestUninstall(t *testing.T) {
+	t.Parallel()
+	au := &audited{basic: basic{name: "backfilling"}}
+	b := setup(t, []connector.Connector{&basic{name: "basic"}, au}, nil)
+	for range 2 {
+		if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/uninstall", ""); a.code != 200 || !strings.Contains(a.body, `"state":"uninstalled"`) {
+			t.Errorf("uninstall: %d %s", a.code, a.body)
+		}
+	}
+	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_basic/uninstall", ""); a.code != 200 {
+		t.Errorf("uninstall without the capability: %d %s, want 200 (nothing remote to remove)", a.code, a.body)
+	}
+	if a := b.do(t, "sy_m2", "POST", "/api/v1/merchants/m1/installations/ins_backfill/uninstall", ""); a.code != 404 {
+		t.Errorf("another merchant: %d %s, want 404", a.code, a.body)
+	}
+	au.mu.Lock()
+	defer au.mu.Unlock()
+	if !slices.Equal(au.uninstalled, []string{"ins_backfill", "ins_backfill"}) {
+		t.Errorf("Uninstall ran for %v", au.uninstalled)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.updated) != 3 || b.updated[0].State != domain.InstallationUninstalled {
+		t.Errorf("stored %v, want uninstalled each time (the fake store keeps no state)", b.updated)
+	}
+	if inv := b.ingest.invalidations(); !slices.Contains(inv, "ins_backfill") {
+		t.Errorf("invalidated %v", inv)
 	}
 }
