@@ -6,6 +6,7 @@ package registry
 
 import (
 	"switchyard/internal/connector"
+	"switchyard/internal/connector/togethergorgias"
 	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/connector/whiplashklaviyo"
 )
@@ -14,6 +15,7 @@ import (
 var Factories = []connector.Factory{
 	connector.Of(whiplashgorgias.New), // C1
 	connector.Of(whiplashklaviyo.New), // C2
+	connector.Of(togethergorgias.New), // C5
 }
 
 // Build builds every registered connector with d and checks the set.

@@ -17,8 +17,9 @@ import (
 	"switchyard/internal/outbound"
 )
 
-// DefaultAPIVersion is the Admin API version the client asks for.
-const DefaultAPIVersion = "2025-01"
+// DefaultAPIVersion is the Admin API version the client asks for: a
+// supported stable version (each is supported for at least 12 months).
+const DefaultAPIVersion = "2026-07"
 
 // DefaultBudget paces requests per shop; the points budget is handled by
 // the GraphQL throttleStatus, this only caps the request rate.
@@ -28,9 +29,19 @@ func DefaultBudget(shop string) outbound.Budget {
 
 // Config configures a GraphQL client for one shop.
 type Config struct {
-	// Shop is <name>.myshopify.com; AccessToken its offline token.
+	// Shop is <name>.myshopify.com; AccessToken its offline token, used
+	// as is (a non-expiring token) when Tokens is nil.
 	Shop        string
 	AccessToken string
+	// Tokens holds an expiring offline token, refreshed with OAuth before
+	// it expires (RefreshBefore, default 2 min) or after a 401; the new
+	// token (and rotated refresh token) is saved there before it is used.
+	Tokens TokenStore
+	OAuth  *OAuth
+	// RefreshLock serialises refreshes; share one between every client of
+	// the same shop token (default: one per client).
+	RefreshLock   sync.Locker
+	RefreshBefore time.Duration
 	// BaseURL defaults to "https://"+Shop.
 	BaseURL string
 	// APIVersion defaults to DefaultAPIVersion.
@@ -114,8 +125,11 @@ func New(cfg Config) (*Client, error) {
 	if !ValidShop(cfg.Shop) {
 		return nil, domain.WrapError(domain.EINVALID, "invalid shop domain", ErrBadShop)
 	}
-	if cfg.AccessToken == "" {
+	if cfg.AccessToken == "" && cfg.Tokens == nil {
 		return nil, domain.Errorf(domain.EINVALID, "shopify: access token is required")
+	}
+	if cfg.Tokens != nil && cfg.OAuth == nil {
+		return nil, domain.Errorf(domain.EINVALID, "shopify: a token store needs the OAuth app to refresh its tokens")
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "https://" + cfg.Shop
@@ -137,12 +151,22 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.FinalSale = cfg.FinalSale.withDefaults()
 	token := cfg.AccessToken
+	var auth outbound.Authenticator = outbound.AuthFunc(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("X-Shopify-Access-Token", token)
+		return nil
+	})
+	if cfg.Tokens != nil {
+		if cfg.RefreshLock == nil {
+			cfg.RefreshLock = &sync.Mutex{}
+		}
+		if cfg.RefreshBefore <= 0 {
+			cfg.RefreshBefore = DefaultRefreshBefore
+		}
+		auth = &tokenAuth{shop: cfg.Shop, store: cfg.Tokens, oauth: cfg.OAuth, lock: cfg.RefreshLock, before: cfg.RefreshBefore, now: arch.Now, log: arch.Logger}
+	}
 	c, err := outbound.NewClient(outbound.Config{
 		Vendor: domain.VendorShopify, Account: cfg.Shop, BaseURL: cfg.BaseURL, HTTPClient: cfg.HTTPClient,
-		Auth: outbound.AuthFunc(func(_ context.Context, r *http.Request) error {
-			r.Header.Set("X-Shopify-Access-Token", token)
-			return nil
-		}),
+		Auth:    auth,
 		Limiter: cfg.Limiter, DefaultBudget: cfg.Budget, Recorder: cfg.Recorder, Now: arch.Now, Logger: arch.Logger,
 	})
 	if err != nil {

@@ -206,12 +206,17 @@ type AssociatedUser struct {
 	AccountOwner bool   `json:"account_owner"`
 }
 
-// Token is an access token and what it grants.
+// Token is an access token and what it grants. An expiring offline token
+// (requested with expiring=1) has ExpiresIn (3600 s) and a refresh token
+// with its own lifetime; Shopify refuses non-expiring offline tokens of
+// public apps from 2027-01-01.
 type Token struct {
-	AccessToken    string          `json:"access_token"`
-	Scope          string          `json:"scope"`
-	ExpiresIn      int             `json:"expires_in,omitempty"`
-	AssociatedUser *AssociatedUser `json:"associated_user,omitempty"`
+	AccessToken           string          `json:"access_token"`
+	Scope                 string          `json:"scope"`
+	ExpiresIn             int             `json:"expires_in,omitempty"`
+	RefreshToken          string          `json:"refresh_token,omitempty"`
+	RefreshTokenExpiresIn int             `json:"refresh_token_expires_in,omitempty"`
+	AssociatedUser        *AssociatedUser `json:"associated_user,omitempty"`
 }
 
 // Scopes splits Scope.
@@ -225,7 +230,9 @@ func (t Token) Scopes() []string {
 	return out
 }
 
-// Exchange trades the callback code for a token.
+// Exchange trades the callback code for a token: an expiring offline token
+// with a refresh token (expiring=1), or an online token when the install
+// asked for per-user access.
 func (o *OAuth) Exchange(ctx context.Context, shop, code string) (Token, error) {
 	if !ValidShop(shop) {
 		return Token{}, domain.WrapError(domain.EINVALID, "invalid shop domain", ErrBadShop)
@@ -237,7 +244,7 @@ func (o *OAuth) Exchange(ctx context.Context, shop, code string) (Token, error) 
 	}
 	resp, err := c.Do(ctx, &outbound.Request{Method: http.MethodPost, Path: "/admin/oauth/access_token", NoAuth: true,
 		Endpoint: "POST /admin/oauth/access_token",
-		JSON:     map[string]string{"client_id": o.cfg.ClientID, "client_secret": o.cfg.ClientSecret, "code": code}})
+		JSON:     map[string]string{"client_id": o.cfg.ClientID, "client_secret": o.cfg.ClientSecret, "code": code, "expiring": "1"}})
 	if err != nil {
 		if outbound.StatusOf(err) == http.StatusBadRequest {
 			return Token{}, domain.WrapError(domain.EINVALID, "Shopify rejected the authorization code", err)

@@ -21,7 +21,8 @@ type Attribute struct {
 	Value string `json:"value"`
 }
 
-// Customer is an order's customer.
+// Customer is an order's customer. Email is its default email address
+// (Customer.defaultEmailAddress.emailAddress; Customer.email is deprecated).
 type Customer struct {
 	ID        string `json:"id"`
 	Email     string `json:"email"`
@@ -81,7 +82,7 @@ const ordersQuery = `query OrdersByEmail($first: Int!, $after: String, $query: S
       id name email createdAt updatedAt processedAt cancelledAt tags statusPageUrl
       displayFinancialStatus displayFulfillmentStatus
       totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id email firstName lastName }
+      customer { id firstName lastName defaultEmailAddress { emailAddress } }
       customAttributes { key value }
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }
@@ -160,21 +161,41 @@ func (lc lineConn) items() []LineItem {
 }
 
 type orderNode struct {
-	ID                       string     `json:"id"`
-	Name                     string     `json:"name"`
-	Email                    *string    `json:"email"`
-	CreatedAt                time.Time  `json:"createdAt"`
-	UpdatedAt                time.Time  `json:"updatedAt"`
-	ProcessedAt              time.Time  `json:"processedAt"`
-	CancelledAt              *time.Time `json:"cancelledAt"`
-	Tags                     []string   `json:"tags"`
-	StatusPageURL            string     `json:"statusPageUrl"`
-	DisplayFinancialStatus   *string    `json:"displayFinancialStatus"`
-	DisplayFulfillmentStatus string     `json:"displayFulfillmentStatus"`
-	TotalPriceSet            moneyBag   `json:"totalPriceSet"`
-	Customer                 *Customer  `json:"customer"`
-	CustomAttributes         []attrNode `json:"customAttributes"`
-	LineItems                lineConn   `json:"lineItems"`
+	ID                       string        `json:"id"`
+	Name                     string        `json:"name"`
+	Email                    *string       `json:"email"`
+	CreatedAt                time.Time     `json:"createdAt"`
+	UpdatedAt                time.Time     `json:"updatedAt"`
+	ProcessedAt              time.Time     `json:"processedAt"`
+	CancelledAt              *time.Time    `json:"cancelledAt"`
+	Tags                     []string      `json:"tags"`
+	StatusPageURL            string        `json:"statusPageUrl"`
+	DisplayFinancialStatus   *string       `json:"displayFinancialStatus"`
+	DisplayFulfillmentStatus string        `json:"displayFulfillmentStatus"`
+	TotalPriceSet            moneyBag      `json:"totalPriceSet"`
+	Customer                 *customerNode `json:"customer"`
+	CustomAttributes         []attrNode    `json:"customAttributes"`
+	LineItems                lineConn      `json:"lineItems"`
+}
+
+type customerNode struct {
+	ID                  string  `json:"id"`
+	FirstName           *string `json:"firstName"`
+	LastName            *string `json:"lastName"`
+	DefaultEmailAddress *struct {
+		EmailAddress *string `json:"emailAddress"`
+	} `json:"defaultEmailAddress"`
+}
+
+func (n *customerNode) customer() *Customer {
+	if n == nil {
+		return nil
+	}
+	c := &Customer{ID: n.ID, FirstName: str(n.FirstName), LastName: str(n.LastName)}
+	if n.DefaultEmailAddress != nil {
+		c.Email = str(n.DefaultEmailAddress.EmailAddress)
+	}
+	return c
 }
 
 // quote renders a search-syntax value in double quotes.
@@ -215,7 +236,7 @@ func (c *Client) OrdersByEmail(ctx context.Context, email string, since time.Tim
 			o := Order{ID: n.ID, Name: n.Name, Email: str(n.Email), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
 				ProcessedAt: n.ProcessedAt, CancelledAt: n.CancelledAt, Tags: n.Tags, StatusPageURL: n.StatusPageURL,
 				FinancialStatus: str(n.DisplayFinancialStatus), FulfillmentStatus: n.DisplayFulfillmentStatus,
-				Total: n.TotalPriceSet.ShopMoney, Customer: n.Customer, CustomAttributes: attrsOf(n.CustomAttributes),
+				Total: n.TotalPriceSet.ShopMoney, Customer: n.Customer.customer(), CustomAttributes: attrsOf(n.CustomAttributes),
 				LineItems: n.LineItems.items()}
 			if n.LineItems.PageInfo.HasNextPage {
 				more, err := c.moreLineItems(ctx, n.ID, n.LineItems.PageInfo.EndCursor)
