@@ -7,7 +7,9 @@
 //     GET /admin/oauth/authorize (consent page or auto-approve) redirecting
 //     to redirect_uri with code, hmac, host, shop, state and timestamp, and
 //     POST /admin/oauth/access_token (JSON or form) trading the single-use
-//     code for an offline (or per-user) token with its scopes.
+//     code for an offline (or per-user) token with its scopes; with
+//     expiring=1 an expiring offline token (1 h) and a rotating refresh
+//     token (90 days), renewed by grant_type=refresh_token (tokens.go).
 //   - GraphQL: POST /admin/api/{version}/graphql.json with
 //     X-Shopify-Access-Token; a real parser (operations, variables,
 //     aliases, fragments, @include/@skip) over the QueryRoot.orders /
@@ -104,6 +106,19 @@ type Config struct {
 	WebhookURL string
 	// HTTPClient sends webhooks (default: 10 s timeout).
 	HTTPClient *http.Client
+	// OfflineTokenTTL is the lifetime of an expiring offline access token
+	// (default 1 h); RefreshTokenTTL that of its refresh token (default 90
+	// days). Tests set short lifetimes; expires_in reports whole seconds.
+	OfflineTokenTTL time.Duration
+	RefreshTokenTTL time.Duration
+	// RefreshRecovery is how long a used refresh token can be retried while
+	// its replacement has not been used (default 30 days); negative makes
+	// refresh tokens strictly single-use.
+	RefreshRecovery time.Duration
+	// RejectNonExpiringFrom, when set, makes the Admin API answer 403 to
+	// non-expiring offline tokens from that instant on (Shopify does so for
+	// public apps from 2027-01-01).
+	RejectNonExpiringFrom time.Time
 }
 
 type app struct {
@@ -135,13 +150,6 @@ type shopState struct {
 	nextCust  int64
 }
 
-type tokenInfo struct {
-	shop     string
-	clientID string
-	scopes   map[string]bool
-	expires  time.Time
-}
-
 type codeInfo struct {
 	shop, clientID, scope, redirect string
 	perUser                         bool
@@ -164,6 +172,7 @@ type Emulator struct {
 	shops      []*shopState
 	apps       []*app
 	tokens     map[string]tokenInfo
+	refresh    map[string]*refreshInfo
 	codes      map[string]codeInfo
 	buckets    map[string]*bucket
 	deliveries []Delivery
@@ -215,6 +224,15 @@ func New(cfg Config) *Emulator {
 	if cfg.OrderWindowDays <= 0 {
 		cfg.OrderWindowDays = defaultOrderDays
 	}
+	if cfg.OfflineTokenTTL <= 0 {
+		cfg.OfflineTokenTTL = DefaultOfflineTokenTTL
+	}
+	if cfg.RefreshTokenTTL <= 0 {
+		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if cfg.RefreshRecovery == 0 {
+		cfg.RefreshRecovery = DefaultRefreshRecovery
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -239,6 +257,7 @@ func (e *Emulator) resetLocked() {
 	}
 	e.shops = []*shopState{s}
 	e.tokens = map[string]tokenInfo{}
+	e.refresh = map[string]*refreshInfo{}
 	e.codes = map[string]codeInfo{}
 	e.buckets = map[string]*bucket{}
 	e.deliveries = nil
@@ -296,34 +315,6 @@ func (e *Emulator) app(clientID string) *app {
 		}
 	}
 	return nil
-}
-
-// IssueToken mints an access token for shop ("" = default) with the given
-// scopes, as if the app had been installed (tests and demos).
-func (e *Emulator) IssueToken(shop string, scopes ...string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.shop(shop)
-	if s == nil {
-		return ""
-	}
-	return e.issueLocked(s.domain, e.cfg.ClientID, strings.Join(scopes, ","), time.Time{})
-}
-
-func (e *Emulator) issueLocked(shop, clientID, scope string, expires time.Time) string {
-	tok := "shpat_" + randHex(16)
-	sc := map[string]bool{}
-	for _, s := range strings.Split(scope, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			sc[s] = true
-			// write_X implies read_X.
-			if strings.HasPrefix(s, "write_") {
-				sc["read_"+strings.TrimPrefix(s, "write_")] = true
-			}
-		}
-	}
-	e.tokens[tok] = tokenInfo{shop: shop, clientID: clientID, scopes: sc, expires: expires}
-	return tok
 }
 
 func randHex(n int) string {
@@ -492,8 +483,9 @@ func (e *Emulator) state() any {
 		Shops      []shopOut  `json:"shops"`
 		Apps       []*app     `json:"apps"`
 		Tokens     int        `json:"active_tokens"`
+		Refresh    int        `json:"refresh_tokens"`
 		Deliveries []Delivery `json:"deliveries"`
-	}{Apps: e.apps, Tokens: len(e.tokens), Deliveries: e.deliveries}
+	}{Apps: e.apps, Tokens: len(e.tokens), Refresh: len(e.refresh), Deliveries: e.deliveries}
 	for _, s := range e.shops {
 		out.Shops = append(out.Shops, shopOut{Domain: s.domain, Name: s.name, Orders: s.orders, Webhooks: s.webhooks,
 			Bucket: e.bucketLocked(s.domain + "|" + e.cfg.ClientID).available})

@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -181,6 +182,9 @@ func (e *Emulator) approve(w http.ResponseWriter, r *http.Request, shop, clientI
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
+// accessToken is POST /admin/oauth/access_token: the authorization code
+// grant (optionally expiring=1 for an expiring offline token with a refresh
+// token) and the refresh_token grant.
 func (e *Emulator) accessToken(w http.ResponseWriter, r *http.Request) {
 	if e.kit.Inject(w, r, writeRESTErr) {
 		return
@@ -188,13 +192,22 @@ func (e *Emulator) accessToken(w http.ResponseWriter, r *http.Request) {
 	v := url.Values{}
 	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		var m map[string]string
-		if err := json.Unmarshal(body, &m); err != nil {
-			emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "body must be JSON"})
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			oauthJSONErr(w, "invalid_request", "body must be JSON")
 			return
 		}
 		for k, x := range m {
-			v.Set(k, x)
+			switch x := x.(type) {
+			case string:
+				v.Set(k, x)
+			case json.Number:
+				v.Set(k, x.String())
+			case bool:
+				v.Set(k, strconv.FormatBool(x))
+			}
 		}
 	} else {
 		v, _ = url.ParseQuery(string(body))
@@ -208,28 +221,56 @@ func (e *Emulator) accessToken(w http.ResponseWriter, r *http.Request) {
 	defer e.mu.Unlock()
 	a := e.app(v.Get("client_id"))
 	if a == nil || !hmacEqual(a.Secret, v.Get("client_secret")) {
-		emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_client", "error_description": "Client authentication failed"})
+		oauthJSONErr(w, "invalid_client", "Client authentication failed")
+		return
+	}
+	switch v.Get("grant_type") {
+	case "", "authorization_code":
+	case "refresh_token":
+		if v.Get("refresh_token") == "" {
+			oauthJSONErr(w, "invalid_request", "The refresh_token parameter is required")
+			return
+		}
+		p, scope, ok := e.refreshLocked(a.ClientID, v.Get("refresh_token"))
+		if !ok {
+			oauthJSONErr(w, "invalid_grant", "The refresh token is invalid, expired or revoked")
+			return
+		}
+		emukit.WriteJSON(w, http.StatusOK, p.json(scope))
+		return
+	default:
+		oauthJSONErr(w, "unsupported_grant_type", "Use authorization_code or refresh_token")
 		return
 	}
 	c, ok := e.codes[v.Get("code")]
 	if !ok || c.clientID != a.ClientID || e.cfg.Now().After(c.expires) {
-		emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request",
-			"error_description": "The authorization code was not found or was already used"})
+		oauthJSONErr(w, "invalid_request", "The authorization code was not found or was already used")
 		return
 	}
 	delete(e.codes, v.Get("code"))
-	out := map[string]any{"scope": c.scope}
-	if c.perUser {
-		out["access_token"] = e.issueLocked(c.shop, c.clientID, c.scope, e.cfg.Now().Add(24*time.Hour))
+	switch {
+	case c.perUser:
+		out := map[string]any{"scope": c.scope}
+		out["access_token"] = e.issueLocked(c.shop, c.clientID, c.scope, tokenOnline, e.cfg.Now().Add(24*time.Hour))
 		out["expires_in"] = 86400
 		out["associated_user_scope"] = c.scope
 		out["associated_user"] = map[string]any{"id": 902541635, "first_name": "Demo", "last_name": "Owner",
 			"email": "owner@" + c.shop, "account_owner": true, "locale": "en"}
-	} else {
-		out["access_token"] = e.issueLocked(c.shop, c.clientID, c.scope, time.Time{})
+		emukit.WriteJSON(w, http.StatusOK, out)
+	case truthy(v.Get("expiring")):
+		emukit.WriteJSON(w, http.StatusOK, e.issueExpiringLocked(c.shop, c.clientID, c.scope, "").json(c.scope))
+	default:
+		emukit.WriteJSON(w, http.StatusOK, map[string]any{"scope": c.scope,
+			"access_token": e.issueLocked(c.shop, c.clientID, c.scope, tokenNonExpiring, time.Time{})})
 	}
-	emukit.WriteJSON(w, http.StatusOK, out)
 }
+
+// oauthJSONErr is the token endpoint's OAuth error answer (400).
+func oauthJSONErr(w http.ResponseWriter, code, desc string) {
+	emukit.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
+}
+
+func truthy(s string) bool { return s == "1" || strings.EqualFold(s, "true") }
 
 func hmacEqual(a, b string) bool {
 	return len(a) == len(b) && SignWebhook("k", []byte(a)) == SignWebhook("k", []byte(b))
@@ -283,9 +324,9 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	tok, ok := e.tokens[r.Header.Get("X-Shopify-Access-Token")]
-	if !ok || (!tok.expires.IsZero() && e.cfg.Now().After(tok.expires)) {
-		writeRESTErr(w, http.StatusUnauthorized, "[API] Invalid API key or access token (unrecognized login or wrong password)")
+	tok, status, msg := e.checkTokenLocked(r.Header.Get("X-Shopify-Access-Token"))
+	if status != 0 {
+		writeRESTErr(w, status, msg)
 		return
 	}
 	s := e.shop(tok.shop)

@@ -344,14 +344,26 @@ func (e *Emulator) ctlFinalSale(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) ctlToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Shop   string `json:"shop"`
-		Scopes string `json:"scopes"`
+		Shop     string `json:"shop"`
+		Scopes   string `json:"scopes"`
+		Expiring bool   `json:"expiring"`
 	}
 	if !decode(w, r, &req) {
 		return
 	}
 	if req.Scopes == "" {
 		req.Scopes = "read_orders,read_customers"
+	}
+	if req.Expiring {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		s := e.shop(req.Shop)
+		if s == nil {
+			ctlErr(w, http.StatusNotFound, "unknown shop")
+			return
+		}
+		emukit.WriteJSON(w, http.StatusCreated, e.issueExpiringLocked(s.domain, e.cfg.ClientID, req.Scopes, "").json(req.Scopes))
+		return
 	}
 	tok := e.IssueToken(req.Shop, strings.Split(req.Scopes, ",")...)
 	if tok == "" {
