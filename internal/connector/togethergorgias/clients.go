@@ -2,6 +2,8 @@ package togethergorgias
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -10,7 +12,6 @@ import (
 
 	"switchyard/internal/connector"
 	"switchyard/internal/domain"
-	"switchyard/internal/outbound"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/provider/shopify"
 )
@@ -29,7 +30,9 @@ type shopifyKit struct {
 
 // Shopify connection conventions (Config keys / Secrets keys): Account =
 // <store>.myshopify.com; config base_url (default https://<store>),
-// client_id, redirect_url (ending in CallbackShopify), api_version
+// client_id, redirect_url (ending in CallbackShopify), max_rps (the
+// request rate cap, default 10 per second; the points budget is read from
+// each answer's throttle status), api_version
 // (default shopify.DefaultAPIVersion), token_expiry and
 // refresh_token_expiry (RFC 3339, written by the hub); secrets
 // client_secret, access_token, refresh_token.
@@ -42,32 +45,27 @@ func (c *Connector) shopify(ctx context.Context, merchantID, connID string) (*sh
 		if err != nil {
 			return nil, err
 		}
+		// The orders queries record no delivery rows: they run only while
+		// answering an event, and nothing of an event is stored (not even
+		// that it happened). The token calls above are recorded.
 		tokens := &shopifyTokens{ConnTokens: t.Tokens(), store: c.d.Store, merchantID: conn.MerchantID, connID: conn.ID}
 		budget := shopify.DefaultBudget(conn.Account)
 		budget.Key = t.BudgetKey("oauth", conn.Config["client_id"], conn.Secrets["client_secret"]) + ":graphql"
+		if v := conn.Config["max_rps"]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 1000 {
+				return nil, fmt.Errorf("max_rps %q is not a whole number of requests per second from 1 to 1000", v)
+			}
+			// A merchant's rate sizes a budget of its own.
+			budget.Rate, budget.Burst, budget.Key = float64(n), n, budget.Key+":rps="+v
+		}
 		cl, err := shopify.New(shopify.Config{Shop: strings.ToLower(conn.Account), BaseURL: t.BaseURL, APIVersion: conn.Config["api_version"],
 			Tokens: tokens, OAuth: o, RefreshLock: c.refreshLock(conn.ID), Budget: budget,
-			HTTPClient: t.HTTP, Limiter: t.Limiter, Recorder: scrubbed(t.Recorder), Now: t.Now, Logger: t.Logger})
+			HTTPClient: t.HTTP, Limiter: t.Limiter, Recorder: nil, Now: t.Now, Logger: t.Logger})
 		if err != nil {
 			return nil, err
 		}
 		return &shopifyKit{client: cl, oauth: o, tokens: tokens}, nil
-	})
-}
-
-// scrubbed records the orders queries' deliveries (endpoint, status,
-// class, latency) without the vendor's error text: an error message could
-// quote the customer's email from the query, and nothing from an event
-// may be stored.
-func scrubbed(r outbound.Recorder) outbound.Recorder {
-	if r == nil {
-		return nil
-	}
-	return outbound.RecorderFunc(func(d *domain.Delivery) {
-		if d.Error != "" {
-			d.Error = outbound.PublicSummary(d.Class, d.Status)
-		}
-		r.Record(d)
 	})
 }
 

@@ -82,7 +82,7 @@ const ordersQuery = `query OrdersByEmail($first: Int!, $after: String, $query: S
       id name email createdAt updatedAt processedAt cancelledAt tags statusPageUrl
       displayFinancialStatus displayFulfillmentStatus
       totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id firstName lastName defaultEmailAddress { emailAddress } }
+      customer { id firstName lastName }
       customAttributes { key value }
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }
