@@ -162,6 +162,18 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	resp.Body.Close()
 	call("DELETE", m+"/tokens/"+tok.ID, "", 204)
 	call("DELETE", m+"/tokens/"+tok.ID, "", 404)
+	// together-gorgias: link request, decision and the OAuth links.
+	var sc, tg struct{ ID string }
+	h.api("POST", m+"/connections", `{"vendor":"shopify","account":"acme.myshopify.com","config":{"client_id":"app","redirect_url":"https://hub.example.com/oauth/callback/together-gorgias/shopify"},"secrets":{"client_secret":"s"}}`, 201, &sc)
+	h.api("POST", m+"/installations", fmt.Sprintf(`{"connector":"together-gorgias","connections":{"shopify":%q,"gorgias":%q}}`, sc.ID, in.Connections["gorgias"]), 201, &tg)
+	ti := m + "/installations/" + tg.ID
+	call("GET", ti+"/link", "", 200)
+	call("POST", ti+"/link", `{"shopify_store":"acme.com","gorgias_account":"acme.gorgias.com"}`, 400)
+	call("POST", ti+"/link", `{"shopify_store":"acme.myshopify.com","gorgias_account":"acme.gorgias.com"}`, 202)
+	call("POST", ti+"/link/reject", `{"reason":"unverified"}`, 200)
+	call("POST", ti+"/link", `{"shopify_store":"acme.myshopify.com","gorgias_account":"acme.gorgias.com"}`, 202)
+	call("POST", ti+"/link/approve", "", 200)
+	call("POST", ti+"/authorize", "", 200)
 	call("POST", m+"/installations/"+h.c2+"/uninstall", "", 200)
 	call("GET", "/api/v1/jobs", "", 200)
 	call("GET", "/api/v1/rate-limits", "", 200)

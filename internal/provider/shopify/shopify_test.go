@@ -176,6 +176,10 @@ func TestOAuthInstall(t *testing.T) {
 	if shop != shopifyemu.DefaultShop || !strings.HasPrefix(tok.AccessToken, "shpat_") || strings.Join(tok.Scopes(), ",") != "read_orders,read_customers" {
 		t.Fatalf("token = %s %+v", shop, tok)
 	}
+	// An expiring offline token (expiring=1): an hour, with a refresh token.
+	if tok.ExpiresIn != 3600 || tok.RefreshToken == "" || tok.RefreshTokenExpiresIn <= 0 {
+		t.Fatalf("token = %+v, want an expiring offline token with its refresh token", tok)
+	}
 	if _, err := o.Exchange(ctx, shop, cb.Get("code")); domain.ErrorCode(err) != domain.EINVALID {
 		t.Fatalf("code reuse err = %v, want invalid", err)
 	}
