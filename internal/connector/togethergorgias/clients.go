@@ -3,6 +3,7 @@ package togethergorgias
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,12 @@ import (
 	"switchyard/internal/provider/shopify"
 )
 
+// MinAPIVersion is the oldest Shopify Admin API version a connection may
+// pin (config api_version); the default is shopify.DefaultAPIVersion.
+const MinAPIVersion = "2026-07"
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-(01|04|07|10)$`)
+
 // ShopifyScopes are asked for at install: orders (the final-sale view)
 // and customers (the customer's email).
 var ShopifyScopes = []string{"read_orders", "read_customers"}
@@ -23,6 +30,8 @@ var ShopifyScopes = []string{"read_orders", "read_customers"}
 // shopifyKit is what one Shopify connection builds: the GraphQL client and
 // the OAuth app that installs and refreshes its token.
 type shopifyKit struct {
+	// shop is the connection's account, <store>.myshopify.com.
+	shop   string
 	client *shopify.Client
 	oauth  *shopify.OAuth
 	tokens shopify.TokenStore
@@ -45,6 +54,9 @@ func (c *Connector) shopify(ctx context.Context, merchantID, connID string) (*sh
 		if err != nil {
 			return nil, err
 		}
+		if v := conn.Config["api_version"]; v != "" && (!apiVersionRE.MatchString(v) || v < MinAPIVersion) {
+			return nil, fmt.Errorf("api_version %q must be a stable version YYYY-MM, %s or later", v, MinAPIVersion)
+		}
 		// The orders queries record no delivery rows: they run only while
 		// answering an event, and nothing of an event is stored (not even
 		// that it happened). The token calls above are recorded.
@@ -65,7 +77,7 @@ func (c *Connector) shopify(ctx context.Context, merchantID, connID string) (*sh
 		if err != nil {
 			return nil, err
 		}
-		return &shopifyKit{client: cl, oauth: o, tokens: tokens}, nil
+		return &shopifyKit{shop: strings.ToLower(conn.Account), client: cl, oauth: o, tokens: tokens}, nil
 	})
 }
 

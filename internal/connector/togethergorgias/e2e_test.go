@@ -755,4 +755,42 @@ func TestTokenRefreshBothVendors(t *testing.T) {
 			t.Fatalf("after reconnect = %d %s", st, raw)
 		}
 	})
+
+	t.Run("gorgias invalid_grant degrades; uninstall then asks for a manual removal", func(t *testing.T) {
+		e.gGrants.h = e.gemu
+		conn, err := e.app.Store().GetConnection(e.ctx, e.merchant, e.gConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The merchant disconnects the app in Gorgias: the refresh token is revoked.
+		req, _ := http.NewRequest("POST", e.gURL+"/oauth/revoke", strings.NewReader(url.Values{"token": {conn.Secrets["refresh_token"]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(gorgiasemu.DefaultClientID, gorgiasemu.DefaultClientSecret)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("revoke: %v %v", resp, err)
+		}
+		e.clock.Add(11 * time.Minute)
+		if st, raw := e.call(e.mToken, "POST", e.ipath("/install"), ``); st != 400 {
+			t.Fatalf("repair with a revoked refresh token = %d %s", st, raw)
+		}
+		in := e.installation()
+		if in.State != domain.InstallationDegraded || !strings.Contains(in.StateReason, "reconnect Gorgias") {
+			t.Fatalf("installation = %s %q, want degraded asking to reconnect Gorgias", in.State, in.StateReason)
+		}
+		e.api(e.mToken, "POST", e.ipath("/uninstall"), ``, 200, &in)
+		if in.State != domain.InstallationUninstalled || !strings.Contains(in.StateReason, "delete them in Gorgias") {
+			t.Fatalf("uninstall = %s %q, want the manual removal named", in.State, in.StateReason)
+		}
+		if st, _ := e.hook(token, buyer); st != 401 {
+			t.Fatalf("event after uninstall = %d", st)
+		}
+		e.api(e.mToken, "POST", e.ipath("/uninstall"), ``, 200, nil) // harmless
+		after, err := e.app.Store().GetConnection(e.ctx, e.merchant, e.gConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Secrets["refresh_token"] != "" || after.Secrets["access_token"] != "" {
+			t.Fatal("the refused tokens were kept")
+		}
+	})
 }

@@ -163,6 +163,12 @@ func (c *Connector) serveEvent(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, http.StatusForbidden, errBody("the Shopify store and the Gorgias account are not linked"))
 		return
 	}
+	// The connections must still be the linked store and account (a
+	// connection's account can be edited after the approval).
+	if !strings.EqualFold(gconn.Account+".gorgias.com", l.GorgiasAccount) {
+		writeAnswer(w, http.StatusForbidden, errBody("the Gorgias connection is no longer the linked account"))
+		return
+	}
 	acct := strings.ToLower(strings.TrimSpace(ev.AccountDomain))
 	if !strings.HasSuffix(acct, ".gorgias.com") {
 		acct += ".gorgias.com"
@@ -179,6 +185,10 @@ func (c *Connector) serveEvent(w http.ResponseWriter, r *http.Request) {
 	sk, err := c.shopify(ctx, in.MerchantID, in.Connections[domain.VendorShopify])
 	if err != nil {
 		c.eventFailed(w, r, in, err)
+		return
+	}
+	if sk.shop != l.ShopifyStore {
+		writeAnswer(w, http.StatusForbidden, errBody("the Shopify connection is no longer the linked store"))
 		return
 	}
 	ctx = outbound.WithMeta(ctx, outbound.Meta{MerchantID: in.MerchantID, InstallationID: in.ID})

@@ -243,43 +243,63 @@ func storedID(in *domain.Installation, key string) gorgias.ID {
 // at once: the server marked the installation uninstalled first) and
 // revokes both apps' tokens.
 func (c *Connector) Uninstall(ctx context.Context, in *domain.Installation) error {
-	var errs []error
-	g, err := c.gorgias(ctx, in)
+	gconn, err := c.d.Store.GetConnection(ctx, in.MerchantID, in.Connections[domain.VendorGorgias])
 	if err != nil {
 		return err
 	}
-	if id := storedID(in, RemoteWidget); id != 0 {
-		if err := g.DeleteWidget(ctx, id); err != nil && !errors.Is(err, gorgias.ErrNotFound) {
-			errs = append(errs, err)
+	// Without a usable token (Gorgias refused it, or a previous uninstall
+	// forgot it) nothing can be deleted there: the merchant is told to.
+	revoked := gconn.Secrets["api_key"] == "" && gconn.Secrets["access_token"] == "" && gconn.Secrets["refresh_token"] == ""
+	if !revoked {
+		g, err := c.gorgias(ctx, in)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, o := range []struct {
+			key string
+			del func(context.Context, gorgias.ID) error
+		}{{RemoteWidget, g.DeleteWidget}, {RemoteIntegration, g.DeleteIntegration}} {
+			id := storedID(in, o.key)
+			if id == 0 || revoked {
+				continue
+			}
+			switch err := o.del(ctx, id); {
+			case err == nil, errors.Is(err, gorgias.ErrNotFound):
+				delete(in.RemoteIDs, o.key)
+			case errors.Is(err, gorgias.ErrTokenRevoked):
+				revoked = true
+			default:
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 	}
-	if id := storedID(in, RemoteIntegration); id != 0 {
-		if err := g.DeleteIntegration(ctx, id); err != nil && !errors.Is(err, gorgias.ErrNotFound) {
-			errs = append(errs, err)
-		}
+	in.StateReason = ""
+	if in.RemoteIDs[RemoteWidget] != "" || in.RemoteIDs[RemoteIntegration] != "" {
+		in.StateReason = "Gorgias no longer accepts the Together app's token, so the HTTP integration and widget were not deleted: " +
+			"delete them in Gorgias (Settings → Integrations → HTTP integration → Together, and the ticket widget's edit mode)"
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	delete(in.RemoteIDs, RemoteWidget)
-	delete(in.RemoteIDs, RemoteIntegration)
 	if err := c.d.Store.UpdateInstallation(ctx, in); err != nil {
 		return err
 	}
-	if err := c.revokeGorgias(ctx, in); err != nil {
+	if err := c.revokeGorgias(ctx, in, revoked); err != nil {
 		return err
 	}
 	return c.revokeShopify(ctx, in)
 }
 
-// revokeGorgias revokes the refresh token (then the access token) and
-// removes them and the event token from the connection.
-func (c *Connector) revokeGorgias(ctx context.Context, in *domain.Installation) error {
+// revokeGorgias revokes the refresh token (then the access token), unless
+// Gorgias already refused it, and removes them and the event token from
+// the connection.
+func (c *Connector) revokeGorgias(ctx context.Context, in *domain.Installation, alreadyRevoked bool) error {
 	conn, err := c.d.Store.GetConnection(ctx, in.MerchantID, in.Connections[domain.VendorGorgias])
 	if err != nil {
 		return err
 	}
-	if conn.Secrets["refresh_token"] != "" || conn.Secrets["access_token"] != "" {
+	if !alreadyRevoked && (conn.Secrets["refresh_token"] != "" || conn.Secrets["access_token"] != "") {
 		gk, err := c.gorgiasOAuth(ctx, in.MerchantID, conn.ID)
 		if err != nil {
 			return err
