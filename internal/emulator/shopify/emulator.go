@@ -140,7 +140,6 @@ type shopState struct {
 	domain    string
 	name      string
 	orderDays int
-	schema    schemaDef
 	orders    []*Order
 	customers map[string]Customer
 	webhooks  []*webhookSub
@@ -163,10 +162,11 @@ type bucket struct {
 
 // Emulator is the Shopify emulator. It is an http.Handler.
 type Emulator struct {
-	cfg Config
-	kit *emukit.Kit
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg       Config
+	kit       *emukit.Kit
+	resolvers resolverMap
+	mux       *http.ServeMux
+	log       *slog.Logger
 
 	mu         sync.Mutex
 	shops      []*shopState
@@ -237,7 +237,7 @@ func New(cfg Config) *Emulator {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	e := &Emulator{cfg: cfg, kit: emukit.New(cfg.Now, cfg.Seed), mux: http.NewServeMux(), log: cfg.Logger,
-		queue: make(chan delivery, 256)}
+		queue: make(chan delivery, 256), resolvers: newResolvers()}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.resetLocked()
 	e.routes()
@@ -266,7 +266,7 @@ func (e *Emulator) resetLocked() {
 func (e *Emulator) newShop(domain string, customers int, emails []string) *shopState {
 	name := strings.TrimSuffix(domain, ".myshopify.com")
 	s := &shopState{id: int64(60000000 + hash64(domain)%1000000), domain: domain, name: titleCase(name),
-		orderDays: e.cfg.OrderWindowDays, schema: newSchema(), customers: map[string]Customer{},
+		orderDays: e.cfg.OrderWindowDays, customers: map[string]Customer{},
 		nextOrder: 5000000000, nextLine: 13000000000, nextNum: 1000, nextCust: 7000000000}
 	s.generate(e.cfg.Seed, e.cfg.Now(), customers, emails)
 	return s

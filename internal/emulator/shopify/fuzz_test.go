@@ -36,8 +36,8 @@ string"""`, `{ a(b: [1, 2.5e3, "s", true, null, ENUM, {k: $v}]) }`, `{`, ``, `qu
 	f.Cleanup(e.Close)
 	tok := e.IssueToken("", "read_orders", "read_all_orders")
 	f.Fuzz(func(t *testing.T, query, vars string) {
-		if doc, err := parseDocument(query); err == nil && len(doc.ops) == 0 {
-			t.Fatal("a parsed document without operations")
+		if doc, err := parseQuery(query); (doc == nil) == (err == nil) {
+			t.Fatalf("parseQuery = %v, %v: exactly one must be set", doc, err)
 		}
 		var v json.RawMessage
 		if json.Unmarshal([]byte(vars), &v) != nil {
@@ -54,6 +54,20 @@ string"""`, `{ a(b: [1, 2.5e3, "s", true, null, ENUM, {k: $v}]) }`, `{`, ``, `qu
 		}
 		if !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("answer is not JSON: %s", rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		// A 200 has a list of errors, or the data object.
+		var out struct {
+			Data   json.RawMessage   `json:"data"`
+			Errors []json.RawMessage `json:"errors"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("200 answer of the wrong shape: %v: %s", err, rec.Body)
+		}
+		if len(out.Errors) == 0 && (len(out.Data) == 0 || out.Data[0] != '{') {
+			t.Fatalf("no errors and no data: %s", rec.Body)
 		}
 	})
 }

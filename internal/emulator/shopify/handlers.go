@@ -3,6 +3,7 @@ package shopify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -13,6 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator"
 
 	"switchyard/internal/emulator/emukit"
 )
@@ -330,48 +335,52 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := e.shop(tok.shop)
-	x := &execCtx{shop: s, scopes: tok.scopes, now: e.cfg.Now()}
 	fail := func(errs ...*gqlError) { emukit.WriteJSON(w, http.StatusOK, map[string]any{"errors": errs}) }
 
-	doc, err := parseDocument(req.Query)
+	schema, err := adminSchema()
 	if err != nil {
-		fail(asGQL(err))
+		writeRESTErr(w, http.StatusInternalServerError, "schema unavailable")
 		return
 	}
-	x.doc = doc
-	var op *operation
+	doc, perr := parseQuery(req.Query)
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	var op *ast.OperationDefinition
 	switch {
 	case req.OperationName != "":
-		for _, o := range doc.ops {
-			if o.name == req.OperationName {
-				op = o
-			}
-		}
+		op = doc.Operations.ForName(req.OperationName)
 		if op == nil {
 			fail(&gqlError{Message: fmt.Sprintf("No operation named %q", req.OperationName)})
 			return
 		}
-	case len(doc.ops) == 1:
-		op = doc.ops[0]
+	case len(doc.Operations) == 1:
+		op = doc.Operations[0]
+	case len(doc.Operations) == 0:
+		fail(&gqlError{Message: "No operations in query document"})
+		return
 	default:
 		fail(&gqlError{Message: "An operation name is required"})
 		return
 	}
-	if op.kind != "query" {
+	if op.Operation != ast.Query {
 		fail(&gqlError{Message: "Mutations are not emulated", Ext: map[string]any{"code": "NOT_SUPPORTED"}})
 		return
 	}
-	if x.vars, err = coerceVars(op, req.Variables); err != nil {
-		fail(asGQL(err))
+	if errs := validate(schema, doc); len(errs) > 0 {
+		fail(errs...)
 		return
 	}
-	declared := map[string]bool{}
-	for _, v := range op.vars {
-		declared[v.name] = true
+	vars, verr := coerceVars(schema, op, req.Variables)
+	if verr != nil {
+		fail(verr)
+		return
 	}
-	requested, err := x.analyze("QueryRoot", op.sel, declared, []any{"query"})
-	if err != nil {
-		fail(asGQL(err))
+	x := &execCtx{schema: schema, doc: doc, resolvers: e.resolvers, vars: vars, shop: s, scopes: tok.scopes, now: e.cfg.Now()}
+	requested, _, rerr := x.requested("QueryRoot", op.SelectionSet, 0)
+	if rerr != nil {
+		fail(rerr)
 		return
 	}
 	b := e.bucketLocked(s.domain + "|" + tok.clientID)
@@ -396,7 +405,11 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.available -= float64(requested)
-	data, actual := x.exec("QueryRoot", nil, op.sel, nil)
+	var data any
+	result, actual, ok := x.exec("QueryRoot", nil, op.SelectionSet, nil)
+	if ok {
+		data = result
+	}
 	if actual > requested {
 		actual = requested
 	}
@@ -416,61 +429,48 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 	emukit.WriteJSON(w, http.StatusOK, resp)
 }
 
-func asGQL(err error) *gqlError {
-	if g, ok := err.(*gqlError); ok {
-		return g
-	}
-	return &gqlError{Message: err.Error()}
-}
-
-func coerceVars(op *operation, raw json.RawMessage) (map[string]any, error) {
+// coerceVars checks the request's variables against the operation's
+// declarations (gqlparser's coercion) and answers a bad one as Shopify does.
+func coerceVars(schema *ast.Schema, op *ast.OperationDefinition, raw json.RawMessage) (map[string]any, *gqlError) {
 	in := map[string]any{}
 	if len(raw) > 0 && string(raw) != "null" {
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&in); err != nil {
 			return nil, &gqlError{Message: "Variables must be a JSON object", Ext: map[string]any{"code": "INVALID_VARIABLE"}}
 		}
 	}
-	out := map[string]any{}
-	for _, d := range op.vars {
-		v, ok := in[d.name]
-		if !ok && d.def != nil {
-			v, ok = d.def.resolve(nil), true
-		}
-		if (!ok || v == nil) && d.nonNull {
-			return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
-				Ext: map[string]any{"code": "INVALID_VARIABLE", "value": nil, "problems": []map[string]any{{"path": []any{}, "explanation": "Expected value to not be null"}}}}
-		}
-		base := strings.TrimSuffix(d.typ, "!")
-		if n, isNum := v.(json.Number); isNum {
-			if base == "Int" {
-				i, err := n.Int64()
-				if err != nil {
-					return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
-						Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+	out, err := validator.VariableValues(schema, op, in)
+	if err == nil {
+		return out, nil
+	}
+	ge := &gqlError{Message: "Variables are invalid", Ext: map[string]any{"code": "INVALID_VARIABLE"}}
+	var src *gqlerror.Error
+	if !errors.As(err, &src) {
+		return nil, ge
+	}
+	// The path is ["variable", name, …].
+	if len(src.Path) >= 2 {
+		if name, ok := src.Path[1].(ast.PathName); ok {
+			if d := op.VariableDefinitions.ForName(string(name)); d != nil {
+				var sub []any
+				for _, p := range src.Path[2:] {
+					switch p := p.(type) {
+					case ast.PathName:
+						sub = append(sub, string(p))
+					case ast.PathIndex:
+						sub = append(sub, int(p))
+					}
 				}
-				v = i
-			} else {
-				f, _ := n.Float64()
-				v = f
+				if sub == nil {
+					sub = []any{}
+				}
+				ge.Message = fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.Variable, d.Type.String())
+				ge.Locations = []location{{d.Position.Line, d.Position.Column}}
+				ge.Ext["value"] = in[d.Variable]
+				ge.Ext["problems"] = []map[string]any{{"path": sub, "explanation": src.Message}}
 			}
-		}
-		if base == "Int" && v != nil {
-			if _, isInt := v.(int64); !isInt {
-				return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
-					Ext: map[string]any{"code": "INVALID_VARIABLE"}}
-			}
-		}
-		if (base == "String" || base == "ID") && v != nil {
-			if _, isStr := v.(string); !isStr {
-				return nil, &gqlError{Message: fmt.Sprintf("Variable $%s of type %s was provided invalid value", d.name, d.typ),
-					Ext: map[string]any{"code": "INVALID_VARIABLE"}}
-			}
-		}
-		if ok {
-			out[d.name] = v
 		}
 	}
-	return out, nil
+	return nil, ge
 }

@@ -9,13 +9,15 @@ import (
 // Final-sale line-item properties written by the emulated Together app
 // (assumption, docs/assumptions/shopify.md).
 const (
-	FinalSaleKey     = "_together_final_sale"
-	UpgradedAtKey    = "_together_upgraded_at"
-	DiscountCodeKey  = "_together_discount_code"
-	FinalSaleTag     = "together-final-sale"
-	ReadAllOrders    = "read_all_orders"
-	ReadOrdersScope  = "read_orders"
-	defaultOrderDays = 60
+	FinalSaleKey    = "_together_final_sale"
+	UpgradedAtKey   = "_together_upgraded_at"
+	DiscountCodeKey = "_together_discount_code"
+	FinalSaleTag    = "together-final-sale"
+	ReadAllOrders   = "read_all_orders"
+	ReadOrdersScope = "read_orders"
+	// ReadCustomersScope is needed by QueryRoot.customer.
+	ReadCustomersScope = "read_customers"
+	defaultOrderDays   = 60
 )
 
 // Attribute is a key/value pair (line-item properties, note attributes).
