@@ -82,7 +82,7 @@ const ordersQuery = `query OrdersByEmail($first: Int!, $after: String, $query: S
       id name email createdAt updatedAt processedAt cancelledAt tags statusPageUrl
       displayFinancialStatus displayFulfillmentStatus
       totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id firstName lastName }
+      customer { id firstName lastName defaultEmailAddress { emailAddress } }
       customAttributes { key value }
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }

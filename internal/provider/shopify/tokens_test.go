@@ -120,3 +120,20 @@ func TestRefreshErrors(t *testing.T) {
 		t.Fatalf("refresh = %+v, %v", tok, err)
 	}
 }
+
+// The customer's email is read as defaultEmailAddress.emailAddress
+// (Customer.email is deprecated); the emulator's schema has both.
+func TestCustomerEmailIsTheDefaultAddress(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c, _ := b.client(t, b.emu.IssueToken("", "read_orders", "read_customers"), nil)
+	orders, err := c.OrdersByEmail(context.Background(), seeded, time.Time{})
+	if err != nil || len(orders) == 0 {
+		t.Fatalf("orders: %d %v", len(orders), err)
+	}
+	for _, o := range orders {
+		if o.Customer == nil || !strings.EqualFold(o.Customer.Email, seeded) {
+			t.Fatalf("order %s customer = %+v, want the default email %s", o.Name, o.Customer, seeded)
+		}
+	}
+}
