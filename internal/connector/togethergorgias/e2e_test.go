@@ -498,6 +498,17 @@ func TestLinkApproveInstallEventsUninstall(t *testing.T) {
 	if st, raw := e.hook(token, buyer); st != 200 || len(orderNames(t, raw)) != 2 {
 		t.Fatalf("right token = %d %s", st, raw)
 	}
+	// An event for another account than the linked one is refused.
+	req, _ := http.NewRequest("POST", e.url+togethergorgias.HookPrefix+e.inst, strings.NewReader(`{"ticket_id":1,"account_domain":"other","email":"buyer@example.com"}`))
+	req.Header.Set(togethergorgias.TokenHeader, token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("other account = %v %v", resp, err)
+	}
+	// Unlinked by the operator: answered with nothing, so the widget hides.
+	e.api(adminToken, "POST", e.ipath("/link/reject"), `{"reason":"ownership dispute"}`, 200, nil)
+	if st, raw := e.hook(token, buyer); st != 200 || orderNames(t, raw) != nil {
+		t.Fatalf("unlinked = %d %s, want 200 with nothing", st, raw)
+	}
 
 	// Uninstall: both objects gone, the token refused at once, tokens revoked.
 	e.api(e.mToken, "POST", e.ipath("/uninstall"), ``, 200, nil)

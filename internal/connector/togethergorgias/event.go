@@ -160,7 +160,9 @@ func (c *Connector) serveEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	l := linkOf(in)
 	if l.Status != LinkLinked {
-		writeAnswer(w, http.StatusForbidden, errBody("the Shopify store and the Gorgias account are not linked"))
+		// Unlinked by an operator: nothing to show, and what an earlier
+		// answer left in Gorgias is replaced, so the widget hides at once.
+		writeAnswer(w, http.StatusOK, Answer{})
 		return
 	}
 	// The connections must still be the linked store and account (a

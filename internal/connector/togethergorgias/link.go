@@ -188,7 +188,7 @@ func (c *Connector) approveLink(r *http.Request, in *domain.Installation) (int, 
 
 // rejectLink is the operator refusing the request, with a reason the
 // merchant sees. A linked installation can be unlinked this way too: its
-// events stop being answered at once.
+// events are answered with nothing from then on (the widget hides).
 func (c *Connector) rejectLink(r *http.Request, in *domain.Installation) (int, any, error) {
 	var body struct {
 		Reason string `json:"reason"`
