@@ -24,6 +24,7 @@ import (
 	shopifyemu "switchyard/internal/emulator/shopify"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/store/sqlstore"
+	"switchyard/internal/testutil/pgtest"
 )
 
 const adminToken = "test-admin-token"
@@ -101,7 +102,6 @@ type env struct {
 	inst     string
 	gConn    string
 	sConn    string
-	dbPath   string
 }
 
 type envOpts struct {
@@ -110,6 +110,8 @@ type envOpts struct {
 	// bigBucket lifts the Shopify points budget (the burst's 1,000 queries
 	// would otherwise wait minutes for the 100 points/s restore).
 	bigBucket bool
+	// db is the hub's database URL (default: a new SQLite file).
+	db string
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -128,9 +130,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.gURL, e.sURL = gs.URL, ss.URL
 	t.Cleanup(func() { gs.Close(); ss.Close(); e.gemu.Close(); e.semu.Close() })
 
-	e.dbPath = filepath.Join(t.TempDir(), "hub.db")
+	if o.db == "" {
+		o.db = "sqlite://" + filepath.Join(t.TempDir(), "hub.db")
+	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(e.ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + e.dbPath, SecretKey: bytes.Repeat([]byte{7}, 32),
+	a, err := app.New(e.ctx, app.Config{Addr: "127.0.0.1:0", DB: o.db, SecretKey: bytes.Repeat([]byte{7}, 32),
 		AdminToken: adminToken, Now: e.clock.Now, AllowVendorHosts: []string{strings.TrimPrefix(gs.URL, "http://"), strings.TrimPrefix(ss.URL, "http://")}}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -540,6 +544,9 @@ func (e *env) tableDump() (map[string]int, string) {
 	var sb strings.Builder
 	rows := map[string]int{}
 	err := e.app.Store().Backend().Write(e.ctx, func(tx sqlstore.Tx) error {
+		if e.app.Store().Backend().Name() == "postgres" {
+			return pgDump(e.ctx, tx, rows, &sb)
+		}
 		rs, err := tx.Query(e.ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
 		if err != nil {
 			return err
@@ -590,8 +597,51 @@ func (e *env) tableDump() (map[string]int, string) {
 	return rows, sb.String()
 }
 
+// pgDump reads every row of every table of every schema but the
+// system's, one JSON text per row.
+func pgDump(ctx context.Context, tx sqlstore.Tx, rows map[string]int, sb *strings.Builder) error {
+	rs, err := tx.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
+	if err != nil {
+		return err
+	}
+	var tables [][2]string
+	for rs.Next() {
+		var sc, n string
+		if err := rs.Scan(&sc, &n); err != nil {
+			return err
+		}
+		tables = append(tables, [2]string{sc, n})
+	}
+	rs.Close()
+	for _, tb := range tables {
+		rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT row_to_json(t)::text FROM %q.%q t`, tb[0], tb[1]))
+		if err != nil {
+			return fmt.Errorf("table %s.%s: %w", tb[0], tb[1], err)
+		}
+		for rs.Next() {
+			var row string
+			if err := rs.Scan(&row); err != nil {
+				return err
+			}
+			rows[tb[1]]++
+			sb.WriteString(row + "\n")
+		}
+		rs.Close()
+	}
+	return nil
+}
+
 func TestBurstStoresNothing(t *testing.T) {
-	e := newEnv(t, envOpts{bigBucket: true})
+	burstStoresNothing(t, "")
+}
+
+func TestBurstStoresNothingPostgres(t *testing.T) {
+	burstStoresNothing(t, pgtest.NewDatabase(t))
+}
+
+func burstStoresNothing(t *testing.T, db string) {
+	e := newEnv(t, envOpts{bigBucket: true, db: db})
 	// The default 10 requests/s cap would make the burst take 100 s.
 	e.api(e.mToken, "PATCH", e.mpath("/connections/"+e.sConn), `{"config":{"max_rps":"1000"}}`, 200, nil)
 	e.install()
