@@ -3,6 +3,8 @@ package shopify_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,5 +137,23 @@ func TestCustomerEmailIsTheDefaultAddress(t *testing.T) {
 		if o.Customer == nil || !strings.EqualFold(o.Customer.Email, seeded) {
 			t.Fatalf("order %s customer = %+v, want the default email %s", o.Name, o.Customer, seeded)
 		}
+	}
+}
+
+func TestPinnedAPIVersion(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var path atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path.Store(r.URL.Path)
+		b.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := b.client(t, b.emu.IssueToken("", "read_orders", "read_customers"), func(c *shopify.Config) { c.BaseURL = srv.URL })
+	if _, err := c.OrdersByEmail(context.Background(), seeded, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := path.Load(); got != "/admin/api/2026-07/graphql.json" || shopify.DefaultAPIVersion < "2026-07" {
+		t.Fatalf("path = %v, want API version 2026-07", got)
 	}
 }
