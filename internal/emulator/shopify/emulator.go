@@ -11,9 +11,12 @@
 //     expiring=1 an expiring offline token (1 h) and a rotating refresh
 //     token (90 days), renewed by grant_type=refresh_token (tokens.go).
 //   - GraphQL: POST /admin/api/{version}/graphql.json with
-//     X-Shopify-Access-Token; a real parser (operations, variables,
-//     aliases, fragments, @include/@skip) over the QueryRoot.orders /
-//     order / shop subset, Relay cursors, the orders search syntax
+//     X-Shopify-Access-Token; queries are parsed and validated by gqlparser
+//     against admin_schema.graphql, the Admin API subset served (2026-07:
+//     QueryRoot.orders / order / customer / shop), so a field Shopify does
+//     not have fails with Shopify's error shape; execution from the
+//     validated AST (variables, aliases, fragments, @include/@skip),
+//     Relay cursors, the orders search syntax
 //     (email:, created_at:>=, tag:, …), sortKey/reverse, line-item
 //     customAttributes, extensions.cost with a leaky bucket
 //     (maximumAvailable 2000, restoreRate 100/s by default) and THROTTLED /
