@@ -22,6 +22,11 @@
 //     (maximumAvailable 2000, restoreRate 100/s by default) and THROTTLED /
 //     MAX_COST_EXCEEDED errors; orders older than 60 days are hidden unless
 //     the token has read_all_orders.
+//   - Uninstall: DELETE /admin/api_permissions/current.json (also under
+//     /admin/api/{version}/) with the app's token, or the merchant's
+//     POST /_emulator/uninstall, revokes every token of the app for the
+//     shop at once, sends app/uninstalled and drops the app's
+//     subscriptions (uninstall.go).
 //   - Webhooks: orders/create and orders/updated sent to subscribed
 //     addresses with X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw
 //     body with the app secret), topic, shop, webhook id, event id,
@@ -32,7 +37,8 @@
 //     upgrades lines (the Together app's action) and sends orders/updated.
 //   - Control: /_emulator/state, /_emulator/faults, /_emulator/reset,
 //     /_emulator/accounts, /_emulator/seed, /_emulator/orders,
-//     /_emulator/tokens, /_emulator/webhooks, /_emulator/install.
+//     /_emulator/tokens, /_emulator/webhooks, /_emulator/install,
+//     /_emulator/uninstall.
 //
 // Not emulated: REST Admin endpoints, mutations, token exchange for
 // embedded apps, GraphQL introspection, Pub/Sub or EventBridge delivery.
