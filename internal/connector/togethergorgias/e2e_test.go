@@ -531,6 +531,13 @@ func TestLinkApproveInstallEventsUninstall(t *testing.T) {
 	if len(gconn.Secrets.Names()) != 1 { // client_secret only
 		t.Fatalf("gorgias connection secrets after uninstall = %v", gconn.Secrets.Names())
 	}
+	if a, r := e.semu.TokenCount("", ""); a != 0 || r != 0 {
+		t.Fatalf("shopify tokens of the app after uninstall: %d access, %d refresh", a, r)
+	}
+	sconn, err = e.app.Store().GetConnection(e.ctx, e.merchant, e.sConn)
+	if err != nil || len(sconn.Secrets.Names()) != 1 {
+		t.Fatalf("shopify connection secrets after uninstall = %v, %v", sconn.Secrets.Names(), err)
+	}
 	e.api(e.mToken, "POST", e.ipath("/uninstall"), ``, 200, nil) // harmless
 	if got := e.installation(); got.State != domain.InstallationUninstalled {
 		t.Fatalf("state = %s", got.State)

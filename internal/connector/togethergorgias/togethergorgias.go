@@ -323,14 +323,25 @@ func (c *Connector) revokeGorgias(ctx context.Context, in *domain.Installation, 
 	return c.d.Store.UpdateConnection(ctx, conn)
 }
 
-// revokeShopify forgets the Shopify tokens, so the hub can no longer call
-// the shop (see docs/assumptions/shopify.md: the emulated contract has no
-// revocation endpoint; the access token expires within the hour and the
-// refresh token is never used again).
+// revokeShopify uninstalls the app from the shop, which revokes every token
+// of it (already gone is fine), then forgets the tokens.
 func (c *Connector) revokeShopify(ctx context.Context, in *domain.Installation) error {
 	conn, err := c.d.Store.GetConnection(ctx, in.MerchantID, in.Connections[domain.VendorShopify])
 	if err != nil {
 		return err
+	}
+	if conn.Secrets["access_token"] != "" || conn.Secrets["refresh_token"] != "" {
+		sk, err := c.shopify(ctx, in.MerchantID, conn.ID)
+		if err != nil {
+			return err
+		}
+		if err := sk.client.Uninstall(ctx); err != nil {
+			return err
+		}
+		// Read again: the call may have refreshed (and saved) the token.
+		if conn, err = c.d.Store.GetConnection(ctx, in.MerchantID, conn.ID); err != nil {
+			return err
+		}
 	}
 	delete(conn.Secrets, "refresh_token")
 	delete(conn.Secrets, "access_token")

@@ -11,14 +11,22 @@
 //     expiring=1 an expiring offline token (1 h) and a rotating refresh
 //     token (90 days), renewed by grant_type=refresh_token (tokens.go).
 //   - GraphQL: POST /admin/api/{version}/graphql.json with
-//     X-Shopify-Access-Token; a real parser (operations, variables,
-//     aliases, fragments, @include/@skip) over the QueryRoot.orders /
-//     order / shop subset, Relay cursors, the orders search syntax
+//     X-Shopify-Access-Token; queries are parsed and validated by gqlparser
+//     against admin_schema.graphql, the Admin API subset served (2026-07:
+//     QueryRoot.orders / order / customer / shop), so a field Shopify does
+//     not have fails with Shopify's error shape; execution from the
+//     validated AST (variables, aliases, fragments, @include/@skip),
+//     Relay cursors, the orders search syntax
 //     (email:, created_at:>=, tag:, …), sortKey/reverse, line-item
 //     customAttributes, extensions.cost with a leaky bucket
 //     (maximumAvailable 2000, restoreRate 100/s by default) and THROTTLED /
 //     MAX_COST_EXCEEDED errors; orders older than 60 days are hidden unless
 //     the token has read_all_orders.
+//   - Uninstall: DELETE /admin/api_permissions/current.json (also under
+//     /admin/api/{version}/) with the app's token, or the merchant's
+//     POST /_emulator/uninstall, revokes every token of the app for the
+//     shop at once, sends app/uninstalled and drops the app's
+//     subscriptions (uninstall.go).
 //   - Webhooks: orders/create and orders/updated sent to subscribed
 //     addresses with X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw
 //     body with the app secret), topic, shop, webhook id, event id,
@@ -29,7 +37,8 @@
 //     upgrades lines (the Together app's action) and sends orders/updated.
 //   - Control: /_emulator/state, /_emulator/faults, /_emulator/reset,
 //     /_emulator/accounts, /_emulator/seed, /_emulator/orders,
-//     /_emulator/tokens, /_emulator/webhooks, /_emulator/install.
+//     /_emulator/tokens, /_emulator/webhooks, /_emulator/install,
+//     /_emulator/uninstall.
 //
 // Not emulated: REST Admin endpoints, mutations, token exchange for
 // embedded apps, GraphQL introspection, Pub/Sub or EventBridge delivery.

@@ -23,6 +23,8 @@ fragment OrderBits on Order { id name total: totalPriceSet { shopMoney { amount 
 		`query($id: ID!) { order(id: $id) { name tags } }`,
 		`mutation { orderUpdate(input: {id: "1"}) { order { id } } }`,
 		`fragment A on Order { ...B } fragment B on Order { ...A } { orders(first: 1) { nodes { ...A } } }`,
+		`query($id: ID!) { customer(id: $id) { email defaultEmailAddress { emailAddress } } orders(first: 2) { nodes { ... on Node { id } customer { displayName } } } }`,
+		`{ orders(first: 0) { ...C } } fragment C on OrderConnection { a: edges { ...E } b: edges { ...E } } fragment E on OrderEdge { x: node { id } y: node { name } }`,
 		`{ orders(first: 1) ^ }`, `"""block
 string"""`, `{ a(b: [1, 2.5e3, "s", true, null, ENUM, {k: $v}]) }`, `{`, ``, `query`, `# only a comment`,
 	} {

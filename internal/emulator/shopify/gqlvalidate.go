@@ -83,14 +83,70 @@ func parseQuery(src string) (*ast.QueryDocument, *gqlError) {
 	return nil, out
 }
 
+// Private extension keys by which the Shopify rules name the field (and
+// argument) an error is about; validate turns them into the error's path.
+const (
+	extField    = "\x00field"
+	extArgument = "\x00argument"
+)
+
 // validate checks doc against the schema with Shopify-worded rules.
 func validate(schema *ast.Schema, doc *ast.QueryDocument) []*gqlError {
 	list := validator.ValidateWithRules(schema, doc, shopifyRules())
+	if len(list) == 0 {
+		return nil
+	}
+	paths := fieldPaths(doc)
 	out := make([]*gqlError, 0, len(list))
 	for _, e := range list {
-		out = append(out, fromGQLError(e))
+		ge := fromGQLError(e)
+		if f, ok := ge.Ext[extField].(*ast.Field); ok {
+			ge.Path = paths[f]
+			if a, ok := ge.Ext[extArgument].(string); ok {
+				ge.Path = extend(ge.Path, a)
+			}
+		}
+		delete(ge.Ext, extField)
+		delete(ge.Ext, extArgument)
+		out = append(out, ge)
 	}
 	return out
+}
+
+// fieldPaths gives each field of doc the path graphql-ruby reports in a
+// validation error: the operation ("query", "query Name") or fragment
+// ("fragment Name"), then response keys, with "... on Type" for inline
+// fragments.
+func fieldPaths(doc *ast.QueryDocument) map[*ast.Field][]any {
+	m := map[*ast.Field][]any{}
+	var walk func(set ast.SelectionSet, path []any)
+	walk = func(set ast.SelectionSet, path []any) {
+		for _, s := range set {
+			switch s := s.(type) {
+			case *ast.Field:
+				p := extend(path, responseKey(s))
+				m[s] = p
+				walk(s.SelectionSet, p)
+			case *ast.InlineFragment:
+				label := "..."
+				if s.TypeCondition != "" {
+					label = "... on " + s.TypeCondition
+				}
+				walk(s.SelectionSet, extend(path, label))
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		root := string(op.Operation)
+		if op.Name != "" {
+			root += " " + op.Name
+		}
+		walk(op.SelectionSet, []any{root})
+	}
+	for _, f := range doc.Fragments {
+		walk(f.SelectionSet, []any{"fragment " + f.Name})
+	}
+	return m
 }
 
 // ruleCodes gives gqlparser's rules, kept with their own messages, the
@@ -179,7 +235,7 @@ func ruleUndefinedField(ev *core.Events, add core.AddErrFunc) {
 		if f.ObjectDefinition == nil || f.Definition != nil || f.ObjectDefinition.IsLeafType() {
 			return
 		}
-		add(report(f.Position, map[string]any{"code": "undefinedField", "typeName": f.ObjectDefinition.Name, "fieldName": f.Name},
+		add(report(f.Position, map[string]any{"code": "undefinedField", "typeName": f.ObjectDefinition.Name, "fieldName": f.Name, extField: f},
 			"Field '%s' doesn't exist on type '%s'", f.Name, f.ObjectDefinition.Name))
 	})
 }
@@ -191,7 +247,8 @@ func ruleArgumentNotAccepted(ev *core.Events, add core.AddErrFunc) {
 		}
 		for _, a := range f.Arguments {
 			if f.Definition.Arguments.ForName(a.Name) == nil {
-				add(report(a.Position, map[string]any{"code": "argumentNotAccepted", "name": f.Name, "typeName": "Field", "argumentName": a.Name},
+				add(report(a.Position, map[string]any{"code": "argumentNotAccepted", "name": f.Name, "typeName": "Field", "argumentName": a.Name,
+					extField: f, extArgument: a.Name},
 					"Field '%s' doesn't accept argument '%s'", f.Name, a.Name))
 			}
 		}
@@ -225,7 +282,8 @@ func ruleMissingRequiredArguments(ev *core.Events, add core.AddErrFunc) {
 			return
 		}
 		if m := missingArgs(f.Definition.Arguments, f.Arguments); len(m) > 0 {
-			add(report(f.Position, map[string]any{"code": "missingRequiredArguments", "className": "Field", "name": f.Name, "arguments": strings.Join(m, ", ")},
+			add(report(f.Position, map[string]any{"code": "missingRequiredArguments", "className": "Field", "name": f.Name, "arguments": strings.Join(m, ", "),
+				extField: f},
 				"Field '%s' is missing required arguments: %s", f.Name, strings.Join(m, ", ")))
 		}
 	})
@@ -249,7 +307,7 @@ func ruleSelectionMismatch(ev *core.Events, add core.AddErrFunc) {
 		if t == nil {
 			return
 		}
-		ext := map[string]any{"code": "selectionMismatch", "nodeName": "field '" + f.Name + "'", "typeName": f.Definition.Type.String()}
+		ext := map[string]any{"code": "selectionMismatch", "nodeName": "field '" + f.Name + "'", "typeName": f.Definition.Type.String(), extField: f}
 		switch {
 		case t.IsLeafType() && len(f.SelectionSet) > 0:
 			add(report(f.Position, ext, "Selections can't be made on scalars (field '%s' returns %s but has selections)", f.Name, f.Definition.Type.String()))
@@ -281,4 +339,52 @@ func ruleUndefinedFragment(ev *core.Events, add core.AddErrFunc) {
 				"Fragment %s was used, but not defined", s.Name))
 		}
 	})
+}
+
+// CheckQuery parses and validates query against the emulator's Admin API
+// schema (admin_schema.graphql), as POST /admin/api/{version}/graphql.json
+// does, and lists the deprecated fields it selects, as "Type.field".
+// Clients' tests use it to keep their queries valid and off deprecated
+// fields (Customer.email: read defaultEmailAddress.emailAddress).
+func CheckQuery(query string) (deprecated []string, err error) {
+	schema, err := adminSchema()
+	if err != nil {
+		return nil, err
+	}
+	doc, perr := parseQuery(query)
+	if perr != nil {
+		return nil, perr
+	}
+	if errs := validate(schema, doc); len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return nil, errors.Join(joined...)
+	}
+	seen := map[string]bool{}
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, s := range set {
+			switch s := s.(type) {
+			case *ast.Field:
+				if s.Definition != nil && s.Definition.Directives.ForName("deprecated") != nil && s.ObjectDefinition != nil {
+					if name := s.ObjectDefinition.Name + "." + s.Name; !seen[name] {
+						seen[name] = true
+						deprecated = append(deprecated, name)
+					}
+				}
+				walk(s.SelectionSet)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		walk(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		walk(f.SelectionSet)
+	}
+	return deprecated, nil
 }

@@ -15,8 +15,9 @@ import (
 
 // Webhook topics the emulator sends.
 const (
-	TopicOrdersCreate  = "orders/create"
-	TopicOrdersUpdated = "orders/updated"
+	TopicOrdersCreate   = "orders/create"
+	TopicOrdersUpdated  = "orders/updated"
+	TopicAppUninstalled = "app/uninstalled"
 )
 
 // Webhook headers.
@@ -51,9 +52,15 @@ type delivery struct {
 // enqueueLocked queues topic for o to every matching subscription of s.
 func (e *Emulator) enqueueLocked(s *shopState, topic string, o *Order) {
 	body, _ := json.Marshal(restOrder(o, s.domain))
+	e.enqueueBodyLocked(s, topic, "", body)
+}
+
+// enqueueBodyLocked queues body as topic to the subscriptions of s, only
+// those of clientID when it is set.
+func (e *Emulator) enqueueBodyLocked(s *shopState, topic, clientID string, body []byte) {
 	eventID := randHex(8)
 	for _, h := range s.webhooks {
-		if h.Topic != topic {
+		if h.Topic != topic || (clientID != "" && h.ClientID != clientID) {
 			continue
 		}
 		a := e.app(h.ClientID)
@@ -111,8 +118,8 @@ func (e *Emulator) WaitIdle(ctx context.Context) error { return e.pending.Wait(c
 
 // Subscribe registers address for topic on shop ("" = default).
 func (e *Emulator) Subscribe(shop, topic, address string) error {
-	if topic != TopicOrdersCreate && topic != TopicOrdersUpdated {
-		return errString("topic must be orders/create or orders/updated")
+	if topic != TopicOrdersCreate && topic != TopicOrdersUpdated && topic != TopicAppUninstalled {
+		return errString("topic must be orders/create, orders/updated or app/uninstalled")
 	}
 	u, err := url.Parse(address)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -209,3 +209,26 @@ func (a *tokenAuth) Refresh(ctx context.Context) error {
 	_, err := a.renew(ctx, seen, true)
 	return err
 }
+
+// Uninstall removes the app from the shop (DELETE
+// /admin/api_permissions/current.json with the current access token,
+// refreshed first when expired): every token of the app for the shop stops
+// working at once. An app already gone (401, 403 or 404 after a refresh
+// attempt, or a refresh token Shopify refuses) is not an error.
+func (c *Client) Uninstall(ctx context.Context) error {
+	_, err := c.c.Do(ctx, &outbound.Request{Method: http.MethodDelete, Path: "/admin/api_permissions/current.json",
+		Endpoint: "DELETE /admin/api_permissions/current.json"})
+	if err == nil || errors.Is(err, ErrTokenRevoked) {
+		return nil
+	}
+	switch outbound.StatusOf(err) {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return nil
+	}
+	var oe *outbound.Error
+	if errors.As(err, &oe) && oe.Class == domain.ClassAuth {
+		// No token stored (never connected, or forgotten already).
+		return nil
+	}
+	return fmt.Errorf("error uninstalling the shopify app: %w", err)
+}

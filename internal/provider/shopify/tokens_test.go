@@ -157,3 +157,47 @@ func TestPinnedAPIVersion(t *testing.T) {
 		t.Fatalf("path = %v, want API version 2026-07", got)
 	}
 }
+
+func TestUninstallRevokesEveryToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	access, refresh := b.emu.IssueExpiringToken("", "read_orders")
+	store := oauthstore.NewMemory(&oauth2.Token{AccessToken: access, RefreshToken: refresh, Expiry: b.clock.Now().Add(time.Hour)})
+	c, _ := b.client(t, "", func(cfg *shopify.Config) { cfg.Tokens, cfg.OAuth = store, b.oauth(t, nil) })
+	if a, r := b.emu.TokenCount("", ""); a != 1 || r != 1 {
+		t.Fatalf("before: %d access, %d refresh tokens", a, r)
+	}
+	if err := c.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, r := b.emu.TokenCount("", ""); a != 0 || r != 0 {
+		t.Fatalf("after: %d access, %d refresh tokens", a, r)
+	}
+	// Already gone: the 401 triggers a refresh that is refused; not an error.
+	if err := c.Uninstall(ctx); err != nil {
+		t.Fatalf("second uninstall: %v", err)
+	}
+	b.emu.Kit().SetFaults(emukit.Faults{Outage: true})
+	if _, _ = b.emu.IssueExpiringToken("", "read_orders"); c.Uninstall(ctx) == nil {
+		t.Fatal("an outage is reported")
+	}
+}
+
+// Every query of the client is valid against the emulator's Admin API
+// schema and selects no deprecated field.
+func TestQueriesMatchTheSchema(t *testing.T) {
+	t.Parallel()
+	for name, q := range shopify.Queries {
+		deprecated, err := shopifyemu.CheckQuery(q)
+		if err != nil || len(deprecated) > 0 {
+			t.Errorf("%s: %v, deprecated %v", name, err, deprecated)
+		}
+	}
+	if _, err := shopifyemu.CheckQuery(`{ orders(first: 1) { edges { node { customer { email } } } } }`); err != nil {
+		t.Fatalf("the check itself: %v", err)
+	}
+	if d, _ := shopifyemu.CheckQuery(`{ orders(first: 1) { edges { node { customer { email } } } } }`); len(d) == 0 {
+		t.Fatal("the check does not report Customer.email as deprecated")
+	}
+}
