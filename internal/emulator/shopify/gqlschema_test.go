@@ -260,6 +260,10 @@ func TestGraphQLOperationSelection(t *testing.T) {
 	if _, out, raw := gql(t, s, tok, `mutation { shop { name } }`, nil); len(out.Errors) == 0 || out.Errors[0].Ext["code"] != "NOT_SUPPORTED" {
 		t.Errorf("mutation: %s", raw)
 	}
+	// The token is checked before the document.
+	if st, _, raw := gql(t, s, "shpat_nope", `{ nope `, nil); st != 401 {
+		t.Errorf("bad token and bad query: %d %s", st, raw)
+	}
 }
 
 // A short document whose fragments multiply into millions of fields is

@@ -330,6 +330,11 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Parse, validate and coerce outside the lock; the token is still
+	// checked first, as Shopify answers 401 before looking at the query.
+	schema, op, vars, doc, qerrs := prepareQuery(req)
+	fail := func(errs ...*gqlError) { emukit.WriteJSON(w, http.StatusOK, map[string]any{"errors": errs}) }
+
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	tok, status, msg := e.checkTokenLocked(r.Header.Get("X-Shopify-Access-Token"))
@@ -337,49 +342,11 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 		writeRESTErr(w, status, msg)
 		return
 	}
+	if len(qerrs) > 0 {
+		fail(qerrs...)
+		return
+	}
 	s := e.shop(tok.shop)
-	fail := func(errs ...*gqlError) { emukit.WriteJSON(w, http.StatusOK, map[string]any{"errors": errs}) }
-
-	schema, err := adminSchema()
-	if err != nil {
-		writeRESTErr(w, http.StatusInternalServerError, "schema unavailable")
-		return
-	}
-	doc, perr := parseQuery(req.Query)
-	if perr != nil {
-		fail(perr)
-		return
-	}
-	var op *ast.OperationDefinition
-	switch {
-	case req.OperationName != "":
-		op = doc.Operations.ForName(req.OperationName)
-		if op == nil {
-			fail(&gqlError{Message: fmt.Sprintf("No operation named %q", req.OperationName)})
-			return
-		}
-	case len(doc.Operations) == 1:
-		op = doc.Operations[0]
-	case len(doc.Operations) == 0:
-		fail(&gqlError{Message: "No operations in query document"})
-		return
-	default:
-		fail(&gqlError{Message: "An operation name is required"})
-		return
-	}
-	if op.Operation != ast.Query {
-		fail(&gqlError{Message: "Mutations are not emulated", Ext: map[string]any{"code": "NOT_SUPPORTED"}})
-		return
-	}
-	if errs := validate(schema, doc); len(errs) > 0 {
-		fail(errs...)
-		return
-	}
-	vars, verr := coerceVars(schema, op, req.Variables)
-	if verr != nil {
-		fail(verr)
-		return
-	}
 	x := &execCtx{schema: schema, doc: doc, resolvers: e.resolvers, vars: vars, shop: s, scopes: tok.scopes, now: e.cfg.Now()}
 	requested, _, rerr := x.requested("QueryRoot", op.SelectionSet, 0)
 	if rerr != nil {
@@ -430,6 +397,44 @@ func (e *Emulator) graphql(w http.ResponseWriter, r *http.Request) {
 		resp["errors"] = x.errs
 	}
 	emukit.WriteJSON(w, http.StatusOK, resp)
+}
+
+// prepareQuery parses the request's document, picks its operation,
+// validates it against the schema and coerces the variables; it returns
+// the errors to answer otherwise.
+func prepareQuery(req gqlRequest) (*ast.Schema, *ast.OperationDefinition, map[string]any, *ast.QueryDocument, []*gqlError) {
+	schema, err := adminSchema()
+	if err != nil {
+		return nil, nil, nil, nil, []*gqlError{{Message: "Internal error: schema unavailable", Ext: map[string]any{"code": "INTERNAL_SERVER_ERROR"}}}
+	}
+	doc, perr := parseQuery(req.Query)
+	if perr != nil {
+		return nil, nil, nil, nil, []*gqlError{perr}
+	}
+	var op *ast.OperationDefinition
+	switch {
+	case req.OperationName != "":
+		if op = doc.Operations.ForName(req.OperationName); op == nil {
+			return nil, nil, nil, nil, []*gqlError{{Message: fmt.Sprintf("No operation named %q", req.OperationName)}}
+		}
+	case len(doc.Operations) == 1:
+		op = doc.Operations[0]
+	case len(doc.Operations) == 0:
+		return nil, nil, nil, nil, []*gqlError{{Message: "No operations in query document"}}
+	default:
+		return nil, nil, nil, nil, []*gqlError{{Message: "An operation name is required"}}
+	}
+	if op.Operation != ast.Query {
+		return nil, nil, nil, nil, []*gqlError{{Message: "Mutations are not emulated", Ext: map[string]any{"code": "NOT_SUPPORTED"}}}
+	}
+	if errs := validate(schema, doc); len(errs) > 0 {
+		return nil, nil, nil, nil, errs
+	}
+	vars, verr := coerceVars(schema, op, req.Variables)
+	if verr != nil {
+		return nil, nil, nil, nil, []*gqlError{verr}
+	}
+	return schema, op, vars, doc, nil
 }
 
 // coerceVars checks the request's variables against the operation's
