@@ -24,13 +24,24 @@ import (
 const stateTTL = 30 * time.Minute
 
 // oauthState is what the OAuth state parameter carries: which installation
-// the callback is for. It is signed with the connection's own client
-// secret, so nothing is stored between the link and the callback and only
-// the hub can mint one.
+// the callback is for. It is signed with the hub's key and the
+// connection's client secret (stateKey), so nothing is stored between the
+// link and the callback and only the hub can mint one.
 type oauthState struct {
 	Vendor, Installation, Merchant string
 	Expires                        time.Time
 	Nonce                          string
+}
+
+// stateKey keys a state's MAC with the hub's own key (derived from its
+// secret key, which no merchant knows) and the connection's client secret
+// (merchants of one hub may share an app, and so its secret).
+func (c *Connector) stateKey(clientSecret string) string {
+	var hub []byte
+	if c.d.Clients != nil {
+		hub = c.d.Clients.FingerprintKey
+	}
+	return hex.EncodeToString(hub) + "|" + clientSecret
 }
 
 func stateMAC(secret, payload string) []byte {
@@ -99,7 +110,7 @@ func (c *Connector) authorizeLinks(r *http.Request, in *domain.Installation) (in
 			return 0, nil, err
 		}
 		st := oauthState{Vendor: domain.VendorGorgias, Installation: in.ID, Merchant: in.MerchantID, Expires: exp, Nonce: randomHex(12)}
-		out.GorgiasURL = gk.oauth.AuthCodeURL(st.sign(gconn.Secrets["client_secret"]), st.Nonce)
+		out.GorgiasURL = gk.oauth.AuthCodeURL(st.sign(c.stateKey(gconn.Secrets["client_secret"])), st.Nonce)
 	}
 
 	sconn, err := c.d.Store.GetConnection(ctx, in.MerchantID, in.Connections[domain.VendorShopify])
@@ -114,7 +125,7 @@ func (c *Connector) authorizeLinks(r *http.Request, in *domain.Installation) (in
 		return 0, nil, err
 	}
 	st := oauthState{Vendor: domain.VendorShopify, Installation: in.ID, Merchant: in.MerchantID, Expires: exp, Nonce: randomHex(12)}
-	if out.ShopifyURL, err = sk.oauth.AuthorizeURL(strings.ToLower(sconn.Account), st.sign(sconn.Secrets["client_secret"]), false); err != nil {
+	if out.ShopifyURL, err = sk.oauth.AuthorizeURL(strings.ToLower(sconn.Account), st.sign(c.stateKey(sconn.Secrets["client_secret"])), false); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
@@ -139,7 +150,7 @@ func (c *Connector) verifyState(ctx context.Context, vendor, state string) (*dom
 	if err != nil || conn.Secrets["client_secret"] == "" {
 		return nil, nil, errBadState
 	}
-	if !hmac.Equal(mac, stateMAC(conn.Secrets["client_secret"], payload)) {
+	if !hmac.Equal(mac, stateMAC(c.stateKey(conn.Secrets["client_secret"]), payload)) {
 		return nil, nil, errBadState
 	}
 	return in, conn, nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"switchyard/internal/connector"
 	"switchyard/internal/domain"
 	"switchyard/internal/provider/shopify"
 )
@@ -87,5 +88,20 @@ func TestIntegrationShape(t *testing.T) {
 		if in.HTTP.Form[k] != v {
 			t.Errorf("form %s = %q, want %q", k, in.HTTP.Form[k], v)
 		}
+	}
+}
+
+// A merchant knows its connection's client secret, not the hub's key: a
+// state it signs with the secret alone does not verify.
+func TestStateNeedsTheHubKey(t *testing.T) {
+	c := New(connector.Deps{Clients: &connector.Clients{FingerprintKey: []byte("hub key")}})
+	st := oauthState{Vendor: "gorgias", Installation: "ins_b", Merchant: "mer_b", Expires: time.Unix(1900000000, 0), Nonce: "n"}
+	_, payload, mac, _ := parseState(st.sign("shared app secret"))
+	if string(mac) == string(stateMAC(c.stateKey("shared app secret"), payload)) {
+		t.Fatal("a state signed without the hub's key verifies")
+	}
+	_, payload, mac, _ = parseState(st.sign(c.stateKey("shared app secret")))
+	if string(mac) != string(stateMAC(c.stateKey("shared app secret"), payload)) {
+		t.Fatal("the hub's own state does not verify")
 	}
 }
