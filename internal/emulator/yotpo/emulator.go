@@ -98,6 +98,7 @@ type Emulator struct {
 	stores     []*store
 	tokens     map[string]tokenInfo
 	codes      map[string]codeInfo
+	refresh    map[string]int // Connect refresh token → account index
 	windows    map[string]*window
 	deliveries []Delivery
 	nextHook   int64
@@ -181,6 +182,7 @@ func (e *Emulator) resetLocked() {
 	e.stores = []*store{s}
 	e.tokens = map[string]tokenInfo{}
 	e.codes = map[string]codeInfo{}
+	e.refresh = map[string]int{}
 	e.windows = map[string]*window{}
 	e.deliveries = nil
 }
@@ -204,6 +206,27 @@ func (e *Emulator) AddAccount(a Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stores = append(e.stores, generate(a, e.cfg.Seed, e.cfg.Now(), nil, nil, nil))
+}
+
+// EnableProduct adds a Yotpo product to an existing account (the one with
+// the given app key or GUID, "" = default): Loyalty when guid and apiKey
+// are set, Reviews when appKey and secret are. The account's existing
+// Connect grants see the new product on their next refresh. It reports
+// whether the account was found.
+func (e *Emulator) EnableProduct(account string, a Account) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.storeByAny(account)
+	if s == nil {
+		return false
+	}
+	if a.GUID != "" && a.APIKey != "" {
+		s.acct.GUID, s.acct.APIKey = a.GUID, a.APIKey
+	}
+	if a.AppKey != "" && a.Secret != "" && s.acct.AppKey == "" {
+		s.acct.AppKey, s.acct.Secret = a.AppKey, a.Secret
+	}
+	return true
 }
 
 // SeedEmail adds (or regenerates) deterministic data for email in the
