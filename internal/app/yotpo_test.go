@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
 	"switchyard/internal/app"
 	"switchyard/internal/connector/yotpogorgias"
 	"switchyard/internal/domain"
@@ -464,9 +467,11 @@ func TestYotpoGorgiasSyncRule(t *testing.T) {
 	if err := h.app.Store().UpdateConnection(h.ctx, conn); err != nil {
 		t.Fatal(err)
 	}
+	api := h.openAPIClient()
 	req, _ := http.NewRequest(http.MethodPut, h.url+"/api/v1/merchants/mer_yg_acme/installations/ins_yg_acme/integration-name", strings.NewReader(`{"name":"Yotpo"}`))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err = http.DefaultClient.Do(req)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = api.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,6 +487,34 @@ func TestYotpoGorgiasSyncRule(t *testing.T) {
 	if conn.Secrets["access_token"] == oldToken {
 		t.Fatal("the expiring gorgias token was not refreshed")
 	}
+	req, _ = http.NewRequest(http.MethodGet, h.url+"/api/v1/merchants/mer_yg_acme/installations/ins_yg_acme/integration-name", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err = api.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got yotpogorgias.IntegrationName
+	_ = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || got.Name != "Yotpo" {
+		t.Fatalf("GET integration-name: %d %+v", resp.StatusCode, got)
+	}
+}
+
+// openAPIClient validates requests and responses against api/openapi.yaml.
+func (h *yotpoHub) openAPIClient() *http.Client {
+	h.t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile("../../api/openapi.yaml")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	doc.Servers = nil
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &http.Client{Transport: &validating{t: h.t, router: router, seen: map[string]bool{}}, Timeout: 30 * time.Second}
 }
 
 // Only-Reviews and only-Loyalty merchants get only their sections; the
