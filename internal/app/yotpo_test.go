@@ -657,6 +657,36 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 		}
 	}
 
+	// An escalated question: one ticket; the public reply becomes the answer.
+	q, err := h.yotpo.Escalate(yotpoemu.EscalateRequest{Type: "question", Email: janeEmail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qid := q.(*yotpoemu.Question).ID
+	qext := fmt.Sprintf("yotpo-question-%d", qid)
+	var qticket gorgias.ID
+	h.until(30*time.Second, "question ticket", func() bool {
+		for _, tk := range h.gstate("acme").Tickets {
+			if tk.ExternalID != nil && *tk.ExternalID == qext {
+				qticket = gorgias.ID(tk.ID)
+				return true
+			}
+		}
+		return false
+	})
+	h.message("acme", qticket, agentReply("Yes, at 30 degrees."))
+	h.until(30*time.Second, "the answer in Yotpo", func() bool {
+		for _, qq := range h.yotpo.Questions() {
+			if qq.ID == qid && len(qq.Answers) == 1 && strings.Contains(qq.Answers[0].Content, "30 degrees") {
+				return true
+			}
+		}
+		return false
+	})
+	h.settled("acme")
+	h.clock.Advance(5 * time.Minute)
+	h.until(30*time.Second, "idle", h.noJobsBusy)
+
 	// A forged escalation: 401, nothing stored, no ticket.
 	evs, _ := h.app.Store().ListEvents(h.ctx, domain.EventFilter{MerchantID: "mer_yg_acme", Limit: 1000})
 	tickets := len(h.gstate("acme").Tickets)

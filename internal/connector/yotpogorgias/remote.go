@@ -157,7 +157,15 @@ func (c *Connector) ensureWebhooks(ctx context.Context, in *domain.Installation,
 	}
 	token := yconn.Secrets["escalation_token"]
 	if token == "" {
-		return domain.Errorf(domain.EINVALID, "the yotpo connection has no escalation_token: install through /install/yotpo")
+		// A connection made through the admin API: give it its token.
+		token = newToken()
+		if yconn.Secrets == nil {
+			yconn.Secrets = domain.Secrets{}
+		}
+		yconn.Secrets["escalation_token"] = token
+		if err := c.d.Store.UpdateConnection(ctx, yconn); err != nil {
+			return err
+		}
 	}
 	target := hookURL(hub, "hooks", "yotpo", Name, in.ID, token)
 	have := map[string]bool{}
