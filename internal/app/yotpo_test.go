@@ -351,8 +351,38 @@ func TestYotpoGorgiasInstallFlow(t *testing.T) {
 		t.Fatalf("gorgias connection %+v (%v)", conn, err)
 	}
 
+	// Uninstall removes what the install made and revokes the tokens; the
+	// app-store flow installs it again in the same installation.
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/merchants/mer_yg_acme/installations/ins_yg_acme/uninstall", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("uninstall: %d", resp.StatusCode)
+	}
+	if g := h.gstate("acme"); len(g.Integrations) != 0 || len(g.Widgets) != 0 {
+		t.Fatalf("after uninstall: %d integrations, %d widgets", len(g.Integrations), len(g.Widgets))
+	}
+	h.yMu.Lock()
+	deleted := h.yCalls["DELETE /apps/demo-app/webhooks/1"] + h.yCalls["DELETE /apps/demo-app/webhooks/2"]
+	h.yMu.Unlock()
+	if deleted != 2 {
+		t.Fatalf("%d yotpo webhooks deleted, want 2", deleted)
+	}
+	if n := h.gorgias.Snapshot().OAuth.RevokedRefresh; n == 0 {
+		t.Fatal("the gorgias refresh token was not revoked")
+	}
+	h.install("acme", yotpoemu.DefaultAppKey)
+	ins, _ = h.app.Store().ListInstallations(h.ctx, "mer_yg_acme")
+	if g := h.gstate("acme"); len(ins) != 1 || ins[0].State != domain.InstallationActive || len(g.Integrations) != 1 || len(g.Widgets) != 1 {
+		t.Fatalf("reinstalled: %+v; %d integrations, %d widgets", ins, len(g.Integrations), len(g.Widgets))
+	}
+
 	// A forged or replayed state is refused.
-	resp, err := http.Get(h.url + "/oauth/callback/yotpo/gorgias?code=x&state=forged.sig")
+	resp, err = http.Get(h.url + "/oauth/callback/yotpo/gorgias?code=x&state=forged.sig")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,8 +743,37 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unsigned delivery to the ingest route: %d, want 401", resp.StatusCode)
 	}
+	// The message hook: wrong or missing token 401, unknown installation
+	// 404, malformed 400 (with the right token), oversized 413.
+	conn, err := h.app.Store().GetConnection(h.ctx, "mer_yg_acme", "con_yg_acme_gorgias")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		inst, token, body string
+		want              int
+	}{
+		{"ins_yg_acme", "wrong", `{"customer_email":"x@example.com"}`, 401},
+		{"ins_yg_acme", "", `{"customer_email":"x@example.com"}`, 401},
+		{"ins_nope", conn.Secrets["hook_token"], `{}`, 404},
+		{"ins_yg_acme", conn.Secrets["hook_token"], `{not json`, 400},
+		{"ins_yg_acme", conn.Secrets["hook_token"], `{"x":"` + strings.Repeat("a", 1<<20) + `"}`, 413},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/hooks/gorgias/yotpo-gorgias/"+tc.inst+"/messages", strings.NewReader(tc.body))
+		if tc.token != "" {
+			req.Header.Set(yotpogorgias.HookTokenHeader, tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("message hook %s token %q: %d, want %d", tc.inst, tc.token, resp.StatusCode, tc.want)
+		}
+	}
 	after, _ := h.app.Store().ListEvents(h.ctx, domain.EventFilter{MerchantID: "mer_yg_acme", Limit: 1000})
 	if len(after) != len(evs) || len(h.gstate("acme").Tickets) != tickets {
-		t.Fatalf("forged escalations stored %d events and made %d tickets", len(after)-len(evs), len(h.gstate("acme").Tickets)-tickets)
+		t.Fatalf("refused calls stored %d events and made %d tickets", len(after)-len(evs), len(h.gstate("acme").Tickets)-tickets)
 	}
 }

@@ -252,3 +252,62 @@ func (c *Connector) renameIntegration(r *http.Request, in *domain.Installation) 
 	}
 	return http.StatusOK, IntegrationName{Name: name, IntegrationID: in.RemoteIDs[RemoteIntegration]}, nil
 }
+
+// Uninstall implements connector.Uninstaller: it deletes the Gorgias
+// integration and widget and the Yotpo escalation subscriptions, and
+// revokes the Gorgias refresh token. Objects already gone are not an
+// error, so it can run again.
+func (c *Connector) Uninstall(ctx context.Context, in *domain.Installation) error {
+	g, err := c.gorgiasClient(ctx, in)
+	if err != nil {
+		return err
+	}
+	if id, err := strconv.ParseInt(in.RemoteIDs[RemoteIntegration], 10, 64); err == nil && id > 0 {
+		if err := g.DeleteIntegration(ctx, gorgias.ID(id)); err != nil && !errors.Is(err, gorgias.ErrNotFound) {
+			return fmt.Errorf("error deleting the yotpo integration: %w", err)
+		}
+	}
+	if id, err := strconv.ParseInt(in.RemoteIDs[RemoteWidget], 10, 64); err == nil && id > 0 {
+		if err := g.DeleteWidget(ctx, gorgias.ID(id)); err != nil && !errors.Is(err, gorgias.ErrNotFound) {
+			return fmt.Errorf("error deleting the yotpo widget: %w", err)
+		}
+	}
+	if ids := in.RemoteIDs[RemoteWebhooks]; ids != "" {
+		yc, err := c.yotpo(ctx, in)
+		if err != nil {
+			return err
+		}
+		if yc.reviews != nil {
+			for _, s := range strings.Split(ids, ",") {
+				if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+					if err := yc.reviews.DeleteWebhook(ctx, id); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	conn, err := c.d.Store.GetConnection(ctx, in.MerchantID, in.Connections[domain.VendorGorgias])
+	if err != nil {
+		return err
+	}
+	if rt := conn.Secrets["refresh_token"]; rt != "" && conn.Config["client_id"] != "" {
+		base := conn.BaseURL()
+		if _, _, err := conn.ValidateBaseURL(c.allow()); err != nil {
+			return err
+		}
+		o := gorgias.NewOAuth(base, gorgias.OAuthConfig{ClientID: conn.Config["client_id"], ClientSecret: conn.Secrets["client_secret"]}, c.d.Clients.HTTP)
+		if err := o.Revoke(ctx, rt); err != nil {
+			return err
+		}
+		delete(conn.Secrets, "refresh_token")
+		delete(conn.Secrets, "access_token")
+		if err := c.d.Store.UpdateConnection(ctx, conn); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{RemoteIntegration, RemoteWidget, RemoteWebhooks} {
+		delete(in.RemoteIDs, k)
+	}
+	return c.d.Store.UpdateInstallation(ctx, in)
+}
