@@ -196,3 +196,27 @@ type gmsg struct {
 func (g gmsg) msg() gorgias.Message {
 	return gorgias.Message{FromAgent: g.FromAgent, Channel: g.Channel, Public: g.Public}
 }
+
+func TestConfigureFrom(t *testing.T) {
+	c, _ := newTestConnector(1)
+	set := map[string]string{"gorgias_client_id": "app", "gorgias_client_secret": "s", "sync_delay": "90s", "gorgias_base_url": "http://127.0.0.1:9/a/{account}"}
+	if err := c.ConfigureFrom(func(k string) string { return set[k] }); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.config()
+	if cfg.SyncDelay != 90*time.Second || cfg.YotpoClientID != "app" || cfg.YotpoBaseURL != yotpo.DefaultReviewsBaseURL || cfg.StateTTL != DefaultStateTTL {
+		t.Fatalf("config %+v", cfg)
+	}
+	for _, bad := range []map[string]string{{"sync_delay": "10m"}, {"sync_delay": "soon"}, {"gorgias_base_url": "https://gorgias.example.com"}} {
+		if err := c.ConfigureFrom(func(k string) string { return bad[k] }); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("%v: err %v", bad, err)
+		}
+	}
+	if c.config().SyncDelay != 90*time.Second {
+		t.Fatal("a refused configuration changed the connector")
+	}
+	// A Gorgias host that is not the vendor's own nor allow-listed is refused.
+	if _, err := c.gorgiasBase("acme"); err == nil {
+		t.Fatal("non-allow-listed gorgias base accepted")
+	}
+}

@@ -121,6 +121,31 @@ func (c *Connector) Configure(cfg Config) {
 	c.mu.Unlock()
 }
 
+// ConfigKeys are the keys ConfigureFrom reads (a serve flag or environment
+// variable per key is the operator's way to set them: the hub can wire
+// them through the ConfigureFrom method without naming this package).
+var ConfigKeys = []string{"public_url", "gorgias_base_url", "gorgias_client_id", "gorgias_client_secret", "yotpo_base_url", "yotpo_client_id", "sync_delay"}
+
+// ConfigureFrom sets the configuration from string settings (get returns
+// "" for an unset key). An unreadable sync_delay is an error and changes
+// nothing.
+func (c *Connector) ConfigureFrom(get func(key string) string) error {
+	cfg := Config{PublicURL: get("public_url"), GorgiasBaseURL: get("gorgias_base_url"), GorgiasClientID: get("gorgias_client_id"),
+		GorgiasClientSecret: get("gorgias_client_secret"), YotpoBaseURL: get("yotpo_base_url"), YotpoClientID: get("yotpo_client_id")}
+	if v := get("sync_delay"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > MaxSyncDelay {
+			return domain.Errorf(domain.EINVALID, "yotpo-gorgias sync_delay %q must be a duration above 0 and at most %s", v, MaxSyncDelay)
+		}
+		cfg.SyncDelay = d
+	}
+	if cfg.GorgiasBaseURL != "" && !strings.Contains(cfg.GorgiasBaseURL, "{account}") {
+		return domain.Errorf(domain.EINVALID, "yotpo-gorgias gorgias_base_url %q must contain {account}", cfg.GorgiasBaseURL)
+	}
+	c.Configure(cfg)
+	return nil
+}
+
 func (c *Connector) config() Config {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
