@@ -277,7 +277,7 @@ func escalationExternalID(kind string, id int64) string {
 }
 
 func escalationTicket(ext string) (kind string, id int64, ok bool) {
-	rest, found := strings.CutPrefix(strings.TrimSpace(ext), "yotpo-")
+	rest, found := strings.CutPrefix(ext, "yotpo-")
 	if !found {
 		return "", 0, false
 	}
@@ -286,8 +286,8 @@ func escalationTicket(ext string) (kind string, id int64, ok bool) {
 		return "", 0, false
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 {
-		return "", 0, false
+	if err != nil || n <= 0 || escalationExternalID(kind, n) != ext {
+		return "", 0, false // only the exact form the hub writes
 	}
 	return kind, n, true
 }

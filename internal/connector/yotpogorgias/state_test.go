@@ -122,6 +122,8 @@ func TestEscalationTicketIDs(t *testing.T) {
 		"yotpo-review-12x":  {"", 0, false},
 		"":                  {"", 0, false},
 		"yotpo-review--100": {"", 0, false},
+		"yotpo-review-05":   {"", 0, false},
+		"yotpo-review-+5":   {"", 0, false},
 	} {
 		k, id, ok := escalationTicket(ext)
 		if ok != want.ok || (ok && (k != want.kind || id != want.id)) {
