@@ -595,6 +595,26 @@ func TestYotpoGorgiasSingleProduct(t *testing.T) {
 	if len(ins) != 1 {
 		t.Fatalf("%d installations", len(ins))
 	}
+
+	// The loyalty-only merchant adds Reviews: its sections fill in, and the
+	// escalation subscriptions are made, still without a reinstall.
+	if !h.yotpo.EnableProduct("loy-guid", yotpoemu.Account{AppKey: "loy-app", Secret: "loy-secret"}) {
+		t.Fatal("no such yotpo account")
+	}
+	h.yotpo.SeedEmail("loy-guid", loyEmail, true, true)
+	h.customerMessage("loyaltyonly", loyEmail, "I wrote a review")
+	h.settled("loyaltyonly")
+	h.clock.Advance(5 * time.Minute)
+	h.until(30*time.Second, "reviews after enabling them", func() bool {
+		d := h.yotpoData("loyaltyonly", loyEmail)
+		return d != nil && d.Reviews != nil && len(d.LatestReviews) > 0
+	})
+	h.yMu.Lock()
+	subs := h.yCalls["POST /apps/loy-app/webhooks"]
+	h.yMu.Unlock()
+	if subs != 2 {
+		t.Fatalf("%d escalation subscriptions after adding Reviews, want 2", subs)
+	}
 }
 
 func (h *yotpoHub) agentPage(account string, ticket gorgias.ID) string {

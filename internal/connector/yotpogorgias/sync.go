@@ -122,8 +122,13 @@ func (c *Connector) buildData(ctx context.Context, in *domain.Installation, emai
 		return Data{}, err
 	}
 	if yc.reviews == nil || yc.loyalty == nil {
-		if yc, err = c.discoverProducts(ctx, in, yc); err != nil {
-			return Data{}, err
+		next, err := c.discoverProducts(ctx, in, yc)
+		if err != nil {
+			// Best effort: the products the merchant has still sync; the
+			// next sync looks again.
+			c.d.Logger.WarnContext(ctx, "yotpo: could not renew the connect grant to look for added products", slog.String("installation_id", in.ID), slog.String("error", err.Error()))
+		} else {
+			yc = next
 		}
 	}
 	var d Data
@@ -192,13 +197,20 @@ func (c *Connector) discoverProducts(ctx context.Context, in *domain.Installatio
 		return nil, err
 	}
 	if yc.reviews == nil && next.reviews != nil {
-		if hub, err := c.publicURL(in); err == nil {
+		// Reviews added: subscribe to its escalations (a repair, POST
+		// …/install, does it too if this fails).
+		err := func() error {
+			hub, err := c.publicURL(in)
+			if err != nil {
+				return err
+			}
 			if err := c.ensureWebhooks(ctx, in, hub); err != nil {
-				return nil, err
+				return err
 			}
-			if err := c.d.Store.UpdateInstallation(ctx, in); err != nil {
-				return nil, err
-			}
+			return c.d.Store.UpdateInstallation(ctx, in)
+		}()
+		if err != nil {
+			c.d.Logger.WarnContext(ctx, "yotpo: could not subscribe to escalations of the added Reviews product; repair the installation", slog.String("installation_id", in.ID), slog.String("error", err.Error()))
 		}
 	}
 	return next, nil
