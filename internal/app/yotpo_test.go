@@ -30,22 +30,22 @@ import (
 	"switchyard/internal/provider/gorgias"
 )
 
-// simClock is the hub's simulated clock: it runs with real time (so rate
+// yotpoSimClock is the hub's simulated clock: it runs with real time (so rate
 // budgets refill and tokens age) from two hours in the past, and the test
 // moves it forward. Staying behind real time keeps River's schedule (real
 // time) from holding jobs the connector itself times by this clock.
-type simClock struct {
+type yotpoSimClock struct {
 	mu     sync.Mutex
 	offset time.Duration
 }
 
-func (c *simClock) Now() time.Time {
+func (c *yotpoSimClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return time.Now().Add(c.offset)
 }
 
-func (c *simClock) Advance(d time.Duration) {
+func (c *yotpoSimClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
@@ -58,7 +58,7 @@ type yotpoHub struct {
 	ctx     context.Context
 	app     *app.App
 	url     string
-	clock   *simClock
+	clock   *yotpoSimClock
 	gorgias *gorgiasemu.Emulator
 	gURL    string
 	yotpo   *yotpoemu.Emulator
@@ -70,25 +70,25 @@ type yotpoHub struct {
 }
 
 const (
-	janeEmail = "jane.both@example.com"
-	revEmail  = "rita.reviews@example.com"
-	loyEmail  = "leo.loyalty@example.com"
+	yotpoJaneEmail = "jane.both@example.com"
+	yotpoRevEmail  = "rita.reviews@example.com"
+	yotpoLoyEmail  = "leo.loyalty@example.com"
 )
 
 func startYotpoHub(t *testing.T) *yotpoHub {
 	t.Helper()
-	h := &yotpoHub{t: t, ctx: context.Background(), clock: &simClock{offset: -2 * time.Hour}, yCalls: map[string]int{}}
+	h := &yotpoHub{t: t, ctx: context.Background(), clock: &yotpoSimClock{offset: -2 * time.Hour}, yCalls: map[string]int{}}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{AutoApprove: true})
 	for _, d := range []string{"reviewsonly", "loyaltyonly"} {
 		if err := h.gorgias.AddAccount(gorgiasemu.AccountSpec{Domain: d}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.yotpo = yotpoemu.New(yotpoemu.Config{Customers: -1, Seed: 7, Emails: []string{janeEmail}})
+	h.yotpo = yotpoemu.New(yotpoemu.Config{Customers: -1, Seed: 7, Emails: []string{yotpoJaneEmail}})
 	h.yotpo.AddAccount(yotpoemu.Account{Name: "Reviews Only Store", AppKey: "rev-app", Secret: "rev-secret"})
 	h.yotpo.AddAccount(yotpoemu.Account{Name: "Loyalty Only Store", GUID: "loy-guid", APIKey: "loy-key"})
-	h.yotpo.SeedEmail("rev-app", revEmail, true, true)
-	h.yotpo.SeedEmail("loy-guid", loyEmail, true, true)
+	h.yotpo.SeedEmail("rev-app", yotpoRevEmail, true, true)
+	h.yotpo.SeedEmail("loy-guid", yotpoLoyEmail, true, true)
 	gsrv := httptest.NewServer(h.gorgias)
 	ysrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/_emulator") && r.URL.Path != "/oauth/authorize" {
@@ -125,7 +125,7 @@ func startYotpoHub(t *testing.T) *yotpoHub {
 	return h
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+var yotpoHiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
 // install runs the app-store flow in a fresh browser: /install/yotpo →
 // Gorgias consent (auto-approved) → Yotpo's Connect page, where the
@@ -145,7 +145,7 @@ func (h *yotpoHub) install(account, yotpoAccount string) string {
 		h.t.Fatalf("after Gorgias consent: %d at %s: %s", resp.StatusCode, resp.Request.URL, page)
 	}
 	form := url.Values{"account": {yotpoAccount}, "action": {"connect"}}
-	for _, m := range hiddenRE.FindAllStringSubmatch(string(page), -1) {
+	for _, m := range yotpoHiddenRE.FindAllStringSubmatch(string(page), -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
 	if form.Get("state") == "" {
@@ -164,7 +164,7 @@ func (h *yotpoHub) install(account, yotpoAccount string) string {
 }
 
 // gstate decodes the Gorgias emulator's state of an account.
-type gAccount struct {
+type yotpoGorgiasAccount struct {
 	Customers []struct {
 		ID    int64                      `json:"id"`
 		Email string                     `json:"email"`
@@ -190,10 +190,10 @@ type gAccount struct {
 	} `json:"tickets"`
 }
 
-func (h *yotpoHub) gstate(account string) gAccount {
+func (h *yotpoHub) gstate(account string) yotpoGorgiasAccount {
 	h.t.Helper()
 	raw, _ := json.Marshal(h.gorgias.Snapshot().Accounts[account])
-	var a gAccount
+	var a yotpoGorgiasAccount
 	if err := json.Unmarshal(raw, &a); err != nil {
 		h.t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func (h *yotpoHub) message(account string, ticket gorgias.ID, m *gorgias.Message
 	}
 }
 
-func agentReply(text string) *gorgias.Message {
+func yotpoAgentReply(text string) *gorgias.Message {
 	return &gorgias.Message{Channel: "email", Via: "helpdesk", FromAgent: true, Sender: &gorgias.Person{Email: gorgiasemu.DefaultUserEmail}, BodyText: text}
 }
 
@@ -297,7 +297,7 @@ func (h *yotpoHub) loyaltyCalls() int {
 	return h.yCalls["GET /api/v2/customers"]
 }
 
-// noSyncPending reports whether no job is waiting or running.
+// noJobsBusy reports whether no job is waiting or running.
 func (h *yotpoHub) noJobsBusy() bool {
 	counts, err := h.app.Store().JobCounts(h.ctx)
 	if err != nil {
@@ -404,25 +404,25 @@ func TestYotpoGorgiasSyncRule(t *testing.T) {
 	g := h.gclient("acme")
 
 	// A profile appears (another integration created it): no Yotpo data.
-	if _, err := g.CreateCustomer(h.ctx, gorgias.CustomerFields{Email: janeEmail, Name: "Jane Both"}); err != nil {
+	if _, err := g.CreateCustomer(h.ctx, gorgias.CustomerFields{Email: yotpoJaneEmail, Name: "Jane Both"}); err != nil {
 		t.Fatal(err)
 	}
 	before := h.loyaltyCalls()
 	h.clock.Advance(10 * time.Minute)
 	h.settled("acme")
-	if d := h.yotpoData("acme", janeEmail); d != nil || h.loyaltyCalls() != before {
+	if d := h.yotpoData("acme", yotpoJaneEmail); d != nil || h.loyaltyCalls() != before {
 		t.Fatalf("data %+v and %d loyalty calls after the profile appeared, want none", d, h.loyaltyCalls()-before)
 	}
 
 	// A customer message: nothing before the window, data within 5 minutes.
-	ticket := h.customerMessage("acme", janeEmail, "Where are my points?")
+	ticket := h.customerMessage("acme", yotpoJaneEmail, "Where are my points?")
 	h.settled("acme")
-	if d := h.yotpoData("acme", janeEmail); d != nil {
+	if d := h.yotpoData("acme", yotpoJaneEmail); d != nil {
 		t.Fatalf("data written at once: %+v", d)
 	}
 	h.clock.Advance(5 * time.Minute)
-	h.until(30*time.Second, "yotpo data", func() bool { return h.yotpoData("acme", janeEmail) != nil })
-	d := h.yotpoData("acme", janeEmail)
+	h.until(30*time.Second, "yotpo data", func() bool { return h.yotpoData("acme", yotpoJaneEmail) != nil })
+	d := h.yotpoData("acme", yotpoJaneEmail)
 	if d.Loyalty == nil || d.Reviews == nil || d.Overview == nil || len(d.LatestReviews) == 0 || d.SyncedAt == "" {
 		t.Fatalf("incomplete data %+v", d)
 	}
@@ -434,7 +434,7 @@ func TestYotpoGorgiasSyncRule(t *testing.T) {
 	// Ten messages in a minute: one sync.
 	before = h.loyaltyCalls()
 	for i := range 10 {
-		h.message("acme", ticket, &gorgias.Message{Channel: "email", Via: "email", FromAgent: false, Sender: &gorgias.Person{Email: janeEmail}, BodyText: fmt.Sprintf("hello %d", i)})
+		h.message("acme", ticket, &gorgias.Message{Channel: "email", Via: "email", FromAgent: false, Sender: &gorgias.Person{Email: yotpoJaneEmail}, BodyText: fmt.Sprintf("hello %d", i)})
 		h.clock.Advance(5 * time.Second)
 	}
 	h.settled("acme")
@@ -455,18 +455,18 @@ func TestYotpoGorgiasSyncRule(t *testing.T) {
 	}
 
 	// A new review, then an agent reply: fresh data.
-	prev := h.yotpoData("acme", janeEmail)
-	if _, err := h.yotpo.Escalate(yotpoemu.EscalateRequest{Email: janeEmail}); err != nil {
+	prev := h.yotpoData("acme", yotpoJaneEmail)
+	if _, err := h.yotpo.Escalate(yotpoemu.EscalateRequest{Email: yotpoJaneEmail}); err != nil {
 		t.Fatal(err)
 	}
-	h.message("acme", ticket, agentReply("We are on it."))
+	h.message("acme", ticket, yotpoAgentReply("We are on it."))
 	h.settled("acme")
 	h.clock.Advance(5 * time.Minute)
 	h.until(30*time.Second, "fresh data", func() bool {
-		d := h.yotpoData("acme", janeEmail)
+		d := h.yotpoData("acme", yotpoJaneEmail)
 		return d != nil && d.SyncedAt != prev.SyncedAt
 	})
-	d = h.yotpoData("acme", janeEmail)
+	d = h.yotpoData("acme", yotpoJaneEmail)
 	if *d.Overview.NumberOfReviews != *prev.Overview.NumberOfReviews+1 {
 		t.Fatalf("number of reviews %d, want %d", *d.Overview.NumberOfReviews, *prev.Overview.NumberOfReviews+1)
 	}
@@ -554,15 +554,15 @@ func TestYotpoGorgiasSingleProduct(t *testing.T) {
 	h.install("reviewsonly", "rev-app")
 	h.install("loyaltyonly", "loy-guid")
 	tickets := map[string]gorgias.ID{}
-	for _, tc := range []struct{ account, email string }{{"reviewsonly", revEmail}, {"loyaltyonly", loyEmail}} {
+	for _, tc := range []struct{ account, email string }{{"reviewsonly", yotpoRevEmail}, {"loyaltyonly", yotpoLoyEmail}} {
 		tickets[tc.account] = h.customerMessage(tc.account, tc.email, "hi")
 		h.settled(tc.account)
 	}
 	h.clock.Advance(5 * time.Minute)
 	h.until(30*time.Second, "data", func() bool {
-		return h.yotpoData("reviewsonly", revEmail) != nil && h.yotpoData("loyaltyonly", loyEmail) != nil
+		return h.yotpoData("reviewsonly", yotpoRevEmail) != nil && h.yotpoData("loyaltyonly", yotpoLoyEmail) != nil
 	})
-	r, l := h.yotpoData("reviewsonly", revEmail), h.yotpoData("loyaltyonly", loyEmail)
+	r, l := h.yotpoData("reviewsonly", yotpoRevEmail), h.yotpoData("loyaltyonly", yotpoLoyEmail)
 	if r.Loyalty != nil || r.Reviews == nil || len(r.LatestReviews) == 0 || r.Overview.VIPTierName != "" {
 		t.Fatalf("reviews-only data %+v", r)
 	}
@@ -580,12 +580,12 @@ func TestYotpoGorgiasSingleProduct(t *testing.T) {
 	if !h.yotpo.EnableProduct("rev-app", yotpoemu.Account{GUID: "rev-guid", APIKey: "rev-loyalty-key"}) {
 		t.Fatal("no such yotpo account")
 	}
-	h.yotpo.SeedEmail("rev-app", revEmail, true, true)
-	tk := h.customerMessage("reviewsonly", revEmail, "and my points?")
+	h.yotpo.SeedEmail("rev-app", yotpoRevEmail, true, true)
+	tk := h.customerMessage("reviewsonly", yotpoRevEmail, "and my points?")
 	h.settled("reviewsonly")
 	h.clock.Advance(5 * time.Minute)
 	h.until(30*time.Second, "loyalty after enabling it", func() bool {
-		d := h.yotpoData("reviewsonly", revEmail)
+		d := h.yotpoData("reviewsonly", yotpoRevEmail)
 		return d != nil && d.Loyalty != nil
 	})
 	if page := h.agentPage("reviewsonly", tk); !strings.Contains(page, "Total points earned") {
@@ -601,12 +601,12 @@ func TestYotpoGorgiasSingleProduct(t *testing.T) {
 	if !h.yotpo.EnableProduct("loy-guid", yotpoemu.Account{AppKey: "loy-app", Secret: "loy-secret"}) {
 		t.Fatal("no such yotpo account")
 	}
-	h.yotpo.SeedEmail("loy-guid", loyEmail, true, true)
-	h.customerMessage("loyaltyonly", loyEmail, "I wrote a review")
+	h.yotpo.SeedEmail("loy-guid", yotpoLoyEmail, true, true)
+	h.customerMessage("loyaltyonly", yotpoLoyEmail, "I wrote a review")
 	h.settled("loyaltyonly")
 	h.clock.Advance(5 * time.Minute)
 	h.until(30*time.Second, "reviews after enabling them", func() bool {
-		d := h.yotpoData("loyaltyonly", loyEmail)
+		d := h.yotpoData("loyaltyonly", yotpoLoyEmail)
 		return d != nil && d.Reviews != nil && len(d.LatestReviews) > 0
 	})
 	h.yMu.Lock()
@@ -636,7 +636,7 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 	h.install("acme", yotpoemu.DefaultAppKey)
 	var reviewID int64
 	for _, rv := range h.yotpo.Reviews() {
-		if rv.Email == janeEmail && rv.SKU != yotpoemu.SiteReviewSKU {
+		if rv.Email == yotpoJaneEmail && rv.SKU != yotpoemu.SiteReviewSKU {
 			reviewID = rv.ID
 			break
 		}
@@ -686,7 +686,7 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 
 	// Internal note first, then the public reply.
 	h.message("acme", ticket, gorgias.InternalNote(gorgiasemu.DefaultUserEmail, "internal: check the carrier", ""))
-	h.message("acme", ticket, agentReply("Sorry about that, a replacement is on its way."))
+	h.message("acme", ticket, yotpoAgentReply("Sorry about that, a replacement is on its way."))
 	h.until(30*time.Second, "the reply as a Yotpo comment", func() bool {
 		for _, rv := range h.yotpo.Reviews() {
 			if rv.ID == reviewID && len(rv.Comments) > 0 {
@@ -708,7 +708,7 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 	}
 
 	// An escalated question: one ticket; the public reply becomes the answer.
-	q, err := h.yotpo.Escalate(yotpoemu.EscalateRequest{Type: "question", Email: janeEmail})
+	q, err := h.yotpo.Escalate(yotpoemu.EscalateRequest{Type: "question", Email: yotpoJaneEmail})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +724,7 @@ func TestYotpoGorgiasEscalations(t *testing.T) {
 		}
 		return false
 	})
-	h.message("acme", qticket, agentReply("Yes, at 30 degrees."))
+	h.message("acme", qticket, yotpoAgentReply("Yes, at 30 degrees."))
 	h.until(30*time.Second, "the answer in Yotpo", func() bool {
 		for _, qq := range h.yotpo.Questions() {
 			if qq.ID == qid && len(qq.Answers) == 1 && strings.Contains(qq.Answers[0].Content, "30 degrees") {
