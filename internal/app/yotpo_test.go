@@ -28,6 +28,7 @@ import (
 	gorgiasemu "switchyard/internal/emulator/gorgias"
 	yotpoemu "switchyard/internal/emulator/yotpo"
 	"switchyard/internal/provider/gorgias"
+	"switchyard/internal/testutil/pgtest"
 )
 
 // yotpoSimClock is the hub's simulated clock: it runs with real time (so rate
@@ -75,7 +76,7 @@ const (
 	yotpoLoyEmail  = "leo.loyalty@example.com"
 )
 
-func startYotpoHub(t *testing.T) *yotpoHub {
+func startYotpoHub(t *testing.T, opts ...func(*app.Config)) *yotpoHub {
 	t.Helper()
 	h := &yotpoHub{t: t, ctx: context.Background(), clock: &yotpoSimClock{offset: -2 * time.Hour}, yCalls: map[string]int{}}
 	h.gorgias = gorgiasemu.New(gorgiasemu.Config{AutoApprove: true})
@@ -104,6 +105,9 @@ func startYotpoHub(t *testing.T) *yotpoHub {
 	cfg := app.Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "hub.db"), SecretKey: bytes.Repeat([]byte{7}, 32),
 		AdminToken: adminToken, Coalesce: 100 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: time.Second,
 		AllowVendorHosts: hostsOf(h.gURL, h.yURL), Now: h.clock.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	a, err := app.New(h.ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -398,8 +402,23 @@ func TestYotpoGorgiasInstallFlow(t *testing.T) {
 // reply brings fresh data. The widget renders every field on the agent
 // page. Renaming the integration shows in Gorgias, and an expiring Gorgias
 // token is refreshed and stored.
-func TestYotpoGorgiasSyncRule(t *testing.T) {
-	h := startYotpoHub(t)
+func TestYotpoGorgiasSyncRule(t *testing.T) { yotpoSyncRule(t) }
+
+// The sync rule and escalations on Postgres (River's Postgres driver:
+// unique sync jobs inserted in the event's transaction).
+func TestYotpoGorgiasPostgres(t *testing.T) {
+	t.Run("sync rule", func(t *testing.T) {
+		db := pgtest.NewDatabase(t)
+		yotpoSyncRule(t, func(c *app.Config) { c.DB = db })
+	})
+	t.Run("escalations", func(t *testing.T) {
+		db := pgtest.NewDatabase(t)
+		yotpoEscalations(t, func(c *app.Config) { c.DB = db })
+	})
+}
+
+func yotpoSyncRule(t *testing.T, opts ...func(*app.Config)) {
+	h := startYotpoHub(t, opts...)
 	h.install("acme", yotpoemu.DefaultAppKey)
 	g := h.gclient("acme")
 
@@ -631,8 +650,10 @@ func (h *yotpoHub) agentPage(account string, ticket gorgias.ID) string {
 // An escalated review becomes one ticket even when delivered twice; the
 // agent's public reply becomes a Yotpo comment and an internal note does
 // not; a forged escalation is 401 and creates nothing.
-func TestYotpoGorgiasEscalations(t *testing.T) {
-	h := startYotpoHub(t)
+func TestYotpoGorgiasEscalations(t *testing.T) { yotpoEscalations(t) }
+
+func yotpoEscalations(t *testing.T, opts ...func(*app.Config)) {
+	h := startYotpoHub(t, opts...)
 	h.install("acme", yotpoemu.DefaultAppKey)
 	var reviewID int64
 	for _, rv := range h.yotpo.Reviews() {
