@@ -423,7 +423,12 @@ func yotpoSyncRule(t *testing.T, opts ...func(*app.Config)) {
 	g := h.gclient("acme")
 
 	// A profile appears (another integration created it): no Yotpo data.
-	if _, err := g.CreateCustomer(h.ctx, gorgias.CustomerFields{Email: yotpoJaneEmail, Name: "Jane Both"}); err != nil {
+	pre, err := g.CreateCustomer(h.ctx, gorgias.CustomerFields{Email: yotpoJaneEmail, Name: "Jane Both"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another app's key in the shared customer data document.
+	if err := g.SetCustomerData(h.ctx, pre.ID, map[string]any{"other_app": map[string]any{"points": 7}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	before := h.loyaltyCalls()
@@ -444,6 +449,11 @@ func yotpoSyncRule(t *testing.T, opts ...func(*app.Config)) {
 	d := h.yotpoData("acme", yotpoJaneEmail)
 	if d.Loyalty == nil || d.Reviews == nil || d.Overview == nil || len(d.LatestReviews) == 0 || d.SyncedAt == "" {
 		t.Fatalf("incomplete data %+v", d)
+	}
+	for _, c := range h.gstate("acme").Customers {
+		if c.Email == yotpoJaneEmail && string(c.Data["other_app"]) != `{"points":7}` {
+			t.Fatalf("the other app's key was not kept: %s", c.Data["other_app"])
+		}
 	}
 	h.until(30*time.Second, "sync done", h.noJobsBusy)
 	if n := h.loyaltyCalls() - before; n != 1 {
