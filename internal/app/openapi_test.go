@@ -175,6 +175,10 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	call("POST", ti+"/link/approve", "", 200)
 	call("POST", ti+"/authorize", "", 200)
 	call("POST", m+"/installations/"+h.c2+"/uninstall", "", 200)
+	// yotpo-gorgias's routes answer 404 for another connector's installation
+	// (their 200s are validated in TestYotpoGorgiasSyncRule).
+	call("GET", m+"/installations/"+h.c1+"/integration-name", "", 404)
+	call("PUT", m+"/installations/"+h.c1+"/integration-name", `{"name":"Yotpo"}`, 404)
 	call("GET", "/api/v1/jobs", "", 200)
 	call("GET", "/api/v1/rate-limits", "", 200)
 

@@ -9,12 +9,14 @@ import (
 	"switchyard/internal/connector/togethergorgias"
 	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/connector/whiplashklaviyo"
+	"switchyard/internal/connector/yotpogorgias"
 )
 
 // Factories are the registered connectors, one line each.
 var Factories = []connector.Factory{
 	connector.Of(whiplashgorgias.New), // C1
 	connector.Of(whiplashklaviyo.New), // C2
+	connector.Of(yotpogorgias.New),    // C4
 	connector.Of(togethergorgias.New), // C5
 }
 

@@ -7,7 +7,6 @@
 package whiplashgorgias
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -367,18 +366,7 @@ func errCustomerGone(err error) error {
 	return domain.WrapError(domain.EUNAVAILABLE, "gorgias customer was merged or deleted while it was written; it will be found or created again", err)
 }
 
-// foreignKeys returns the customer data keys switchyard does not own. Data
-// that is not a JSON object (nor empty) is an error: writing ours would
-// replace it.
+// foreignKeys returns the customer data keys switchyard does not own.
 func foreignKeys(cust *gorgias.Customer) (map[string]json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	raw := bytes.TrimSpace(cust.Data)
-	if len(raw) == 0 || string(raw) == "null" {
-		return m, nil
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("gorgias customer %d has data that is not a JSON object; not overwriting it", cust.ID), err)
-	}
-	delete(m, DataKey)
-	return m, nil
+	return cust.DataExcept(DataKey)
 }

@@ -5,9 +5,10 @@
 // Emulated (see docs/assumptions/yotpo.md for every unconfirmed choice):
 //   - Loyalty: x-guid + x-api-key auth, GET /api/v2/customers?customer_email=
 //     (404 when unknown; with_history, with_referral_code), GET /api/v2/campaigns.
-//   - Reviews: POST /oauth/token (client_credentials and authorization_code),
-//     GET /v1/apps/{app_key}/reviews (page/count ≤ 100, since_updated_at,
-//     deleted, user_email), GET /v1/apps/{app_key}/questions, GET /reviews/{id},
+//   - Reviews: POST /oauth/token (client_credentials, authorization_code and
+//     refresh_token, form or JSON bodies), GET /v1/apps/{app_key}/reviews
+//     (page/count ≤ 100, since_updated_at, deleted, user_email),
+//     GET /v1/apps/{app_key}/questions, GET /reviews/{id}, GET /questions/{id},
 //     GET /core/v3/stores/{store_id}/customers (yotpo_ugc summary, email or
 //     external_ids filter), GET /core/v3/stores/{store_id}/products (page_info
 //     cursor, external_ids), GET /products/{app_key}/{sku}/bottomline, the
@@ -19,7 +20,9 @@
 //     subscribed webhooks (optionally signed).
 //   - Connect: GET /oauth/authorize renders a Connect page; its form posts
 //     back and redirects to redirect_uri with code and state (AutoApprove or
-//     auto_approve=1 skips the page).
+//     auto_approve=1 skips the page). The code exchange answers a refresh
+//     token whose refresh_token grant lists the products the account has
+//     now (EnableProduct adds one later).
 //   - Rate limits: fixed one-minute windows per app key (5,000) and per GUID
 //     (600, assumed), answered 429 with Retry-After.
 //   - Control: /_emulator/state, /_emulator/faults, /_emulator/reset,
@@ -98,6 +101,7 @@ type Emulator struct {
 	stores     []*store
 	tokens     map[string]tokenInfo
 	codes      map[string]codeInfo
+	refresh    map[string]int // Connect refresh token → account index
 	windows    map[string]*window
 	deliveries []Delivery
 	nextHook   int64
@@ -181,6 +185,7 @@ func (e *Emulator) resetLocked() {
 	e.stores = []*store{s}
 	e.tokens = map[string]tokenInfo{}
 	e.codes = map[string]codeInfo{}
+	e.refresh = map[string]int{}
 	e.windows = map[string]*window{}
 	e.deliveries = nil
 }
@@ -204,6 +209,27 @@ func (e *Emulator) AddAccount(a Account) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stores = append(e.stores, generate(a, e.cfg.Seed, e.cfg.Now(), nil, nil, nil))
+}
+
+// EnableProduct adds a Yotpo product to an existing account (the one with
+// the given app key or GUID, "" = default): Loyalty when guid and apiKey
+// are set, Reviews when appKey and secret are. The account's existing
+// Connect grants see the new product on their next refresh. It reports
+// whether the account was found.
+func (e *Emulator) EnableProduct(account string, a Account) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.storeByAny(account)
+	if s == nil {
+		return false
+	}
+	if a.GUID != "" && a.APIKey != "" {
+		s.acct.GUID, s.acct.APIKey = a.GUID, a.APIKey
+	}
+	if a.AppKey != "" && a.Secret != "" && s.acct.AppKey == "" {
+		s.acct.AppKey, s.acct.Secret = a.AppKey, a.Secret
+	}
+	return true
 }
 
 // SeedEmail adds (or regenerates) deterministic data for email in the

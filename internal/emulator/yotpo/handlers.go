@@ -26,6 +26,7 @@ func (e *Emulator) routes() {
 	m.HandleFunc("GET /v1/apps/{app_key}/reviews", e.listReviews)
 	m.HandleFunc("GET /v1/apps/{app_key}/questions", e.listQuestions)
 	m.HandleFunc("GET /reviews/{id}", e.getReview)
+	m.HandleFunc("GET /questions/{id}", e.getQuestion)
 	m.HandleFunc("POST /reviews/{id}/comments", e.postComment)
 	m.HandleFunc("POST /questions/{id}/answers", e.postAnswer)
 	m.HandleFunc("GET /core/v3/stores/{store_id}/customers", e.coreCustomers)
@@ -158,22 +159,37 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(e.codes, p.Get("code"))
-		a := e.stores[c.acct].acct
-		out := map[string]any{"token_type": "bearer", "store_name": a.Name,
-			"reviews_enabled": a.AppKey != "", "loyalty_enabled": a.GUID != ""}
-		if a.AppKey != "" {
-			tok := randToken("yt_")
-			e.tokens[tok] = tokenInfo{appKey: a.AppKey, expires: e.cfg.Now().Add(e.cfg.TokenTTL)}
-			out["access_token"], out["expires_in"] = tok, int(e.cfg.TokenTTL.Seconds())
-			out["app_key"], out["store_id"], out["secret"] = a.AppKey, a.AppKey, a.Secret
+		rt := randToken("yr_")
+		e.refresh[rt] = c.acct
+		emukit.WriteJSON(w, http.StatusOK, e.grantLocked(c.acct, rt))
+	case "refresh_token":
+		idx, ok := e.refresh[p.Get("refresh_token")]
+		if !ok || idx >= len(e.stores) {
+			writeReviewsErr(w, http.StatusBadRequest, "invalid_grant: unknown or revoked refresh token")
+			return
 		}
-		if a.GUID != "" {
-			out["loyalty_guid"], out["loyalty_api_key"] = a.GUID, a.APIKey
-		}
-		emukit.WriteJSON(w, http.StatusOK, out)
+		emukit.WriteJSON(w, http.StatusOK, e.grantLocked(idx, p.Get("refresh_token")))
 	default:
 		writeReviewsErr(w, http.StatusBadRequest, "unsupported grant_type")
 	}
+}
+
+// grantLocked is the Connect grant of account idx: the credentials of the
+// products it has now. Called with e.mu held.
+func (e *Emulator) grantLocked(idx int, refresh string) map[string]any {
+	a := e.stores[idx].acct
+	out := map[string]any{"token_type": "bearer", "store_name": a.Name, "refresh_token": refresh,
+		"reviews_enabled": a.AppKey != "", "loyalty_enabled": a.GUID != ""}
+	if a.AppKey != "" {
+		tok := randToken("yt_")
+		e.tokens[tok] = tokenInfo{appKey: a.AppKey, expires: e.cfg.Now().Add(e.cfg.TokenTTL)}
+		out["access_token"], out["expires_in"] = tok, int(e.cfg.TokenTTL.Seconds())
+		out["app_key"], out["store_id"], out["secret"] = a.AppKey, a.AppKey, a.Secret
+	}
+	if a.GUID != "" {
+		out["loyalty_guid"], out["loyalty_api_key"] = a.GUID, a.APIKey
+	}
+	return out
 }
 
 // params merges the query, a form body and a flat JSON body.
@@ -370,6 +386,25 @@ func (e *Emulator) getReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"review": rv}})
+}
+
+func (e *Emulator) getQuestion(w http.ResponseWriter, r *http.Request) {
+	if e.kit.Inject(w, r, writeReviewsErr) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.reviewsAuth(w, r, "", "")
+	if s == nil {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	q := s.question(id)
+	if q == nil {
+		writeReviewsErr(w, http.StatusNotFound, "question not found")
+		return
+	}
+	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"question": q}})
 }
 
 type commentBody struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/domain"
 	"switchyard/internal/jsonx"
 )
 
@@ -184,6 +185,27 @@ func (c *Customer) DataObject() map[string]json.RawMessage {
 		return map[string]json.RawMessage{}
 	}
 	return m
+}
+
+// DataExcept returns the keys of the customer's data document that the
+// caller does not own (every key but own), to be written back with the
+// caller's own key: PUT …/data replaces the whole document, and customer
+// data is shared by every app of the account. Data that is not a JSON
+// object (nor empty) is an error (EINVALID): writing over it would erase it.
+func (c *Customer) DataExcept(own string) (map[string]json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	raw := bytes.TrimSpace(c.Data)
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, domain.WrapError(domain.EINVALID, fmt.Sprintf("gorgias customer %d has data that is not a JSON object; not overwriting it", c.ID), err)
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	delete(m, own)
+	return m, nil
 }
 
 // CustomerFields is the body of CreateCustomer and UpdateCustomer. Empty

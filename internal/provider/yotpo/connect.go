@@ -58,11 +58,14 @@ func (c *Connect) AuthorizeURL(redirectURI, state string) string {
 // Grant is what the code exchange returns: the credentials of the Yotpo
 // products the merchant has. A product not enabled has empty fields.
 type Grant struct {
-	StoreName      string `json:"store_name"`
-	AppKey         string `json:"app_key"`
-	Secret         string `json:"secret"`
-	LoyaltyGUID    string `json:"loyalty_guid"`
-	LoyaltyAPIKey  string `json:"loyalty_api_key"`
+	StoreName     string `json:"store_name"`
+	AppKey        string `json:"app_key"`
+	Secret        string `json:"secret"`
+	LoyaltyGUID   string `json:"loyalty_guid"`
+	LoyaltyAPIKey string `json:"loyalty_api_key"`
+	// RefreshToken renews the grant (Refresh): a product the merchant adds
+	// later appears in the renewed grant, with no new Connect.
+	RefreshToken   string `json:"refresh_token"`
 	AccessToken    string `json:"access_token"`
 	ReviewsEnabled bool   `json:"reviews_enabled"`
 	LoyaltyEnabled bool   `json:"loyalty_enabled"`
@@ -73,18 +76,29 @@ func (c *Connect) Exchange(ctx context.Context, code, redirectURI string) (Grant
 	if code == "" {
 		return Grant{}, domain.Errorf(domain.EINVALID, "yotpo connect: code is required")
 	}
-	body := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "client_id": {c.cfg.ClientID}}
-	resp, err := c.c.Do(ctx, &outbound.Request{Method: http.MethodPost, Path: "/oauth/token", Endpoint: "POST /oauth/token",
-		ContentType: "application/x-www-form-urlencoded", Body: []byte(body.Encode())})
+	return c.grant(ctx, map[string]string{"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI, "client_id": c.cfg.ClientID}, "connect code")
+}
+
+// Refresh renews a grant with its refresh token: the answer lists the
+// products the merchant has now.
+func (c *Connect) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
+	if refreshToken == "" {
+		return Grant{}, domain.Errorf(domain.EINVALID, "yotpo connect: refresh token is required")
+	}
+	return c.grant(ctx, map[string]string{"grant_type": "refresh_token", "refresh_token": refreshToken, "client_id": c.cfg.ClientID}, "connect refresh token")
+}
+
+func (c *Connect) grant(ctx context.Context, body map[string]string, what string) (Grant, error) {
+	resp, err := c.c.Do(ctx, &outbound.Request{Method: http.MethodPost, Path: "/oauth/token", Endpoint: "POST /oauth/token", JSON: body})
 	if err != nil {
 		if outbound.StatusOf(err) == http.StatusBadRequest {
-			return Grant{}, domain.WrapError(domain.EINVALID, "yotpo rejected the connect code", err)
+			return Grant{}, domain.WrapError(domain.EINVALID, "yotpo rejected the "+what, err)
 		}
-		return Grant{}, fmt.Errorf("error exchanging yotpo connect code: %w", err)
+		return Grant{}, fmt.Errorf("error exchanging yotpo %s: %w", what, err)
 	}
 	var g Grant
 	if err := resp.DecodeJSON(&g); err != nil {
-		return Grant{}, fmt.Errorf("error exchanging yotpo connect code: %w", err)
+		return Grant{}, fmt.Errorf("error exchanging yotpo %s: %w", what, err)
 	}
 	if g.AppKey != "" && g.Secret != "" {
 		g.ReviewsEnabled = true

@@ -118,9 +118,10 @@ func (t *tokenSource) get(ctx context.Context, force bool) (string, error) {
 	if !force && t.token != "" && (t.expires.IsZero() || t.now().Before(t.expires)) {
 		return t.token, nil
 	}
+	// JSON body (docs/assumptions/yotpo.md): Yotpo's API reference shows
+	// the token request as JSON; the emulator accepts form bodies too.
 	resp, err := t.c.Do(ctx, &outbound.Request{Method: http.MethodPost, Path: "/oauth/token", Endpoint: "POST /oauth/token",
-		NoAuth: true, ContentType: "application/x-www-form-urlencoded",
-		Body: []byte(url.Values{"client_id": {t.appKey}, "client_secret": {t.secret}, "grant_type": {"client_credentials"}}.Encode())})
+		NoAuth: true, JSON: map[string]string{"client_id": t.appKey, "client_secret": t.secret, "grant_type": "client_credentials"}})
 	if err != nil {
 		return "", fmt.Errorf("error exchanging yotpo token: %w", err)
 	}
@@ -279,6 +280,29 @@ func (r *Reviews) GetReview(ctx context.Context, id int64) (Review, error) {
 	return out.Response.Review, nil
 }
 
+// GetQuestion re-reads one question by id (GET /questions/{id}, an
+// assumption: docs/assumptions/yotpo.md).
+func (r *Reviews) GetQuestion(ctx context.Context, id int64) (Question, error) {
+	var out struct {
+		Response struct {
+			Question Question `json:"question"`
+		} `json:"response"`
+	}
+	if err := r.get(ctx, "/questions/"+strconv.FormatInt(id, 10), "GET /questions/{id}", nil, &out); err != nil {
+		if errNotFound(err) {
+			return Question{}, domain.WrapError(domain.ENOTFOUND, "yotpo question not found", err)
+		}
+		return Question{}, fmt.Errorf("error getting yotpo question: %w", err)
+	}
+	return out.Response.Question, nil
+}
+
+// ReviewEscalation is the escalation view of a review (after a re-read).
+func ReviewEscalation(rv Review) Escalation { return reviewEscalation(rv) }
+
+// QuestionEscalation is the escalation view of a question.
+func QuestionEscalation(q Question) Escalation { return questionEscalation(q) }
+
 func (r *Reviews) get(ctx context.Context, path, endpoint string, q url.Values, out any) error {
 	resp, err := r.c.Do(ctx, &outbound.Request{Method: http.MethodGet, Path: path, Endpoint: endpoint, Query: q})
 	if err != nil {
@@ -310,8 +334,9 @@ type SummaryLookup struct {
 }
 
 // CustomerSummary reads the UGC summary of a reviewer from core v3
-// customers (email filter, an assumption; matched locally on email or
-// external_id).
+// customers, looked up as the public reference documents it
+// (external_ids=<id>, with the email as the external id) and matched
+// locally on email or external_id.
 func (r *Reviews) CustomerSummary(ctx context.Context, email string) (SummaryLookup, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
@@ -325,7 +350,7 @@ func (r *Reviews) CustomerSummary(ctx context.Context, email string) (SummaryLoo
 		} `json:"customers"`
 	}
 	err := r.get(ctx, "/core/v3/stores/"+url.PathEscape(r.appKey)+"/customers", "GET /core/v3/stores/{store_id}/customers",
-		url.Values{"email": {email}}, &out)
+		url.Values{"external_ids": {email}}, &out)
 	if err != nil {
 		if errNotFound(err) {
 			return SummaryLookup{}, nil
@@ -659,6 +684,23 @@ func (r *Reviews) CreateWebhook(ctx context.Context, target, event, secret strin
 		return WebhookSubscription{}, fmt.Errorf("error creating yotpo webhook: %w", err)
 	}
 	return out.Response.Webhook, nil
+}
+
+// ListWebhooks lists the app's subscriptions (GET /apps/{app_key}/webhooks).
+func (r *Reviews) ListWebhooks(ctx context.Context) ([]WebhookSubscription, error) {
+	var out struct {
+		Response struct {
+			Webhooks []WebhookSubscription `json:"webhooks"`
+		} `json:"response"`
+		Webhooks []WebhookSubscription `json:"webhooks"`
+	}
+	if err := r.get(ctx, "/apps/"+url.PathEscape(r.appKey)+"/webhooks", "GET /apps/{app_key}/webhooks", nil, &out); err != nil {
+		return nil, fmt.Errorf("error listing yotpo webhooks: %w", err)
+	}
+	if out.Response.Webhooks != nil {
+		return out.Response.Webhooks, nil
+	}
+	return out.Webhooks, nil
 }
 
 // DeleteWebhook removes a subscription; an unknown id is not an error.

@@ -618,8 +618,73 @@ func TestConnect(t *testing.T) {
 	resp.Body.Close()
 	loc, _ = url.Parse(resp.Header.Get("Location"))
 	g, err = c.Exchange(ctx, loc.Query().Get("code"), redirect)
-	if err != nil || g.ReviewsEnabled || !g.LoyaltyEnabled || g.LoyaltyGUID != "g2" {
+	if err != nil || g.ReviewsEnabled || !g.LoyaltyEnabled || g.LoyaltyGUID != "g2" || g.RefreshToken == "" {
 		t.Fatalf("loyalty-only grant = %+v, %v", g, err)
+	}
+
+	// The merchant adds Reviews later: the renewed grant has it, with no
+	// new Connect.
+	if !b.emu.EnableProduct("g2", yotpoemu.Account{AppKey: "a2", Secret: "s2"}) {
+		t.Fatal("EnableProduct: account not found")
+	}
+	g2, err := c.Refresh(ctx, g.RefreshToken)
+	if err != nil || !g2.ReviewsEnabled || !g2.LoyaltyEnabled || g2.AppKey != "a2" || g2.Secret != "s2" || g2.LoyaltyGUID != "g2" {
+		t.Fatalf("refreshed grant = %+v, %v", g2, err)
+	}
+	if _, err := c.Refresh(ctx, "yr_unknown"); domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("unknown refresh token err = %v, want invalid", err)
+	}
+}
+
+// The token request is JSON (issue 13), a reviewer's summary is looked up
+// with the documented external_ids filter, and a question is re-read by id.
+func TestTokenRequestIsJSONAndQuestionByID(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var tokenCT, lookups []string
+	b := setup(t, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			mu.Lock()
+			tokenCT = append(tokenCT, r.Header.Get("Content-Type"))
+			mu.Unlock()
+		}
+		if strings.HasSuffix(r.URL.Path, "/customers") {
+			mu.Lock()
+			q := r.URL.Query()
+			q.Del("utoken")
+			lookups = append(lookups, q.Encode())
+			mu.Unlock()
+		}
+		b.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	r, err := yotpo.NewReviews(yotpo.ReviewsConfig{BaseURL: srv.URL, AppKey: yotpoemu.DefaultAppKey, Secret: yotpoemu.DefaultSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	qs := b.emu.Questions()
+	if len(qs) == 0 {
+		t.Fatal("no fixture questions")
+	}
+	q, err := r.GetQuestion(ctx, qs[0].ID)
+	if err != nil || int64(q.ID) != qs[0].ID || q.Content != qs[0].Content {
+		t.Fatalf("GetQuestion = %+v, %v", q, err)
+	}
+	if _, err := r.GetQuestion(ctx, 1); !domain.IsNotFound(err) {
+		t.Fatalf("missing question err = %v", err)
+	}
+	if _, err := r.CustomerSummary(ctx, "Who@Example.com"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(lookups) != 1 || lookups[0] != "external_ids=who%40example.com" {
+		t.Fatalf("customer lookups %v, want external_ids only", lookups)
+	}
+	defer mu.Unlock()
+	if len(tokenCT) != 1 || !strings.HasPrefix(tokenCT[0], "application/json") {
+		t.Fatalf("token requests sent as %v, want one JSON", tokenCT)
 	}
 }
 
