@@ -74,8 +74,11 @@ type Config struct {
 	JobTimeout time.Duration
 	// BackoffBase and BackoffCap tune retry backoff (defaults 2 s and 10 min).
 	BackoffBase, BackoffCap time.Duration
-	Version                 string
-	Now                     func() time.Time
+	// ConnectorConfig is operator configuration of connectors, "NAME.KEY"
+	// → value (connector.Configurable); New refuses unknown keys.
+	ConnectorConfig map[string]string
+	Version         string
+	Now             func() time.Time
 }
 
 // Defaults of Config.
@@ -169,6 +172,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
 			Allow: allow, FingerprintKey: fingerprintKey}})
 	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	if err := set.Configure(cfg.ConnectorConfig); err != nil {
 		a.store.Close()
 		return nil, err
 	}

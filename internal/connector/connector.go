@@ -112,6 +112,18 @@ type SettingsValidator interface {
 	ValidateSettings(ctx context.Context, in *domain.Installation) error
 }
 
+// Configurable takes operator configuration that belongs to the hub rather
+// than to a merchant (an app's OAuth client of a vendor, the hub's public
+// URL): `serve --connector-config NAME.KEY=VALUE` (env
+// SWITCHYARD_CONNECTOR_CONFIG="NAME.KEY=VALUE;…"). The app calls
+// ConfigureFrom once at start with every key of ConfigKeys (get answers ""
+// for an unset one) and refuses to start on an error or a key the
+// connector does not list.
+type Configurable interface {
+	ConfigKeys() []string
+	ConfigureFrom(get func(key string) string) error
+}
+
 // ClientBuilder is declared by a connector that builds, with ClientFor in
 // its own package, the clients of roles whose vendor no other connector
 // uses (Clients has methods only for the shared ones).

@@ -215,6 +215,47 @@ func checkRoute(name string, rt Route) error {
 	return fmt.Errorf("connector %s: route %q is outside /hooks/{vendor}/%s/, /install/%s and /oauth/callback/%s (or /install/%s…)", name, rt.Pattern, name, name, name, namespaces(name)[len(namespaces(name))-1])
 }
 
+// Configure applies operator configuration ("NAME.KEY" → value) to the
+// set's connectors: a key of an unknown connector, of one that takes no
+// configuration or not among its ConfigKeys is an error, and so is what a
+// connector's ConfigureFrom refuses. Every Configurable connector is
+// configured, with "" for keys not given.
+func (s *Set) Configure(values map[string]string) error {
+	byConnector := map[string]map[string]string{}
+	for k, v := range values {
+		name, key, ok := strings.Cut(k, ".")
+		if !ok || name == "" || key == "" {
+			return domain.Errorf(domain.EINVALID, "connector config key %q must be NAME.KEY (e.g. yotpo-gorgias.gorgias_client_id)", k)
+		}
+		c, ok := s.byName[name]
+		if !ok {
+			return domain.Errorf(domain.EINVALID, "connector config %q: no connector %s", k, name)
+		}
+		cf, ok := c.(Configurable)
+		if !ok {
+			return domain.Errorf(domain.EINVALID, "connector config %q: %s takes no configuration", k, name)
+		}
+		if !slices.Contains(cf.ConfigKeys(), key) {
+			return domain.Errorf(domain.EINVALID, "connector config %q: %s takes %s", k, name, strings.Join(cf.ConfigKeys(), ", "))
+		}
+		if byConnector[name] == nil {
+			byConnector[name] = map[string]string{}
+		}
+		byConnector[name][key] = v
+	}
+	for _, c := range s.all {
+		cf, ok := c.(Configurable)
+		if !ok {
+			continue
+		}
+		vals := byConnector[c.Name()]
+		if err := cf.ConfigureFrom(func(key string) string { return vals[key] }); err != nil {
+			return fmt.Errorf("connector %s: %w", c.Name(), err)
+		}
+	}
+	return nil
+}
+
 // Get returns the connector named name.
 func (s *Set) Get(name string) (Connector, bool) {
 	c, ok := s.byName[name]

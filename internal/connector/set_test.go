@@ -233,3 +233,54 @@ func TestCheckInstallation(t *testing.T) {
 		})
 	}
 }
+
+// configured takes operator configuration.
+type configured struct {
+	fake
+	got map[string]string
+}
+
+func (c *configured) ConfigKeys() []string { return []string{"client_id", "public_url"} }
+func (c *configured) ConfigureFrom(get func(string) string) error {
+	c.got = map[string]string{"client_id": get("client_id"), "public_url": get("public_url")}
+	if u := c.got["public_url"]; u != "" && !strings.HasPrefix(u, "https://") {
+		return domain.Errorf(domain.EINVALID, "public_url must be https")
+	}
+	return nil
+}
+
+func TestConfigure(t *testing.T) {
+	t.Parallel()
+	build := func() (*connector.Set, *configured) {
+		c := &configured{fake: fake{"a-b", wg}}
+		set, err := connector.Build(c, &fake{"plain", wg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set, c
+	}
+	set, c := build()
+	if err := set.Configure(map[string]string{"a-b.client_id": "app1"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.got["client_id"] != "app1" || c.got["public_url"] != "" {
+		t.Errorf("configured with %v", c.got)
+	}
+	set, c = build()
+	if err := set.Configure(nil); err != nil || c.got == nil {
+		t.Errorf("no values: %v, configured %v (want called with empty values)", err, c.got)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{"client_id", "x", "must be NAME.KEY"},
+		{"zz.client_id", "x", "no connector zz"},
+		{"plain.client_id", "x", "plain takes no configuration"},
+		{"a-b.secret", "x", "a-b takes client_id, public_url"},
+		{"a-b.public_url", "http://hub", "public_url must be https"},
+	} {
+		set, _ := build()
+		err := set.Configure(map[string]string{tc.key: tc.value})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: %v, want %q", tc.key, tc.value, err, tc.want)
+		}
+	}
+}

@@ -121,10 +121,11 @@ func (c *Connector) Configure(cfg Config) {
 	c.mu.Unlock()
 }
 
-// ConfigKeys are the keys ConfigureFrom reads (a serve flag or environment
-// variable per key is the operator's way to set them: the hub can wire
-// them through the ConfigureFrom method without naming this package).
-var ConfigKeys = []string{"public_url", "gorgias_base_url", "gorgias_client_id", "gorgias_client_secret", "yotpo_base_url", "yotpo_client_id", "sync_delay"}
+// ConfigKeys are the keys ConfigureFrom reads (connector.Configurable: the
+// operator sets them with serve --connector-config yotpo-gorgias.KEY=VALUE).
+func (c *Connector) ConfigKeys() []string {
+	return []string{"public_url", "gorgias_base_url", "gorgias_client_id", "gorgias_client_secret", "yotpo_base_url", "yotpo_client_id", "sync_delay"}
+}
 
 // ConfigureFrom sets the configuration from string settings (get returns
 // "" for an unset key). An unreadable sync_delay is an error and changes
