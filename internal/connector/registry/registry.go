@@ -6,14 +6,16 @@ package registry
 
 import (
 	"switchyard/internal/connector"
+	"switchyard/internal/connector/konnektivegorgias"
 	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/connector/whiplashklaviyo"
 )
 
 // Factories are the registered connectors, one line each.
 var Factories = []connector.Factory{
-	connector.Of(whiplashgorgias.New), // C1
-	connector.Of(whiplashklaviyo.New), // C2
+	connector.Of(whiplashgorgias.New),   // C1
+	connector.Of(whiplashklaviyo.New),   // C2
+	connector.Of(konnektivegorgias.New), // C3
 }
 
 // Build builds every registered connector with d and checks the set.
