@@ -94,7 +94,7 @@ func (h *hub) writes() int {
 
 // apply applies a macro on the ticket like an agent, and returns the http
 // action's outcome.
-func (h *hub) apply(ticket gorgias.ID, macro gorgias.ID, values map[string]string) (status int, body map[string]any) {
+func (h *hub) apply(ticket gorgias.ID, macro gorgias.ID, values map[string]string) (status int, response string) {
 	h.t.Helper()
 	res, err := h.g.ApplyMacro(h.ctx, ticket, macro, values)
 	if err != nil {
@@ -103,7 +103,7 @@ func (h *hub) apply(ticket gorgias.ID, macro gorgias.ID, values map[string]strin
 	if len(res.Actions) != 1 {
 		h.t.Fatalf("actions = %+v", res.Actions)
 	}
-	return res.Actions[0].HTTPStatus, nil
+	return res.Actions[0].HTTPStatus, res.Actions[0].Error
 }
 
 func lastNote(t *testing.T, notes []string) string {
@@ -159,7 +159,10 @@ func TestEndToEnd(t *testing.T) {
 		{"Konnektive Full Refund", map[string]string{"orderId": o1}, func() bool { return h.order(o1).RefundRemaining == 0 }},
 		{"Konnektive Partial Refund", map[string]string{"orderId": o2, "refundAmount": "1.25"}, func() bool { return h.order(o2).AmountRefunded == 125 }},
 		{"Konnektive Shipping Address Change", map[string]string{"orderId": o2, "shipCity": "Springfield", "shipAddress1": "742 Evergreen Terrace"},
-			func() bool { c := h.customer(s.customerID); return c.ShipCity == "Springfield" && c.ShipAddress1 == "742 Evergreen Terrace" }},
+			func() bool {
+				c := h.customer(s.customerID)
+				return c.ShipCity == "Springfield" && c.ShipAddress1 == "742 Evergreen Terrace"
+			}},
 		{"Konnektive Billing Address Change", map[string]string{"orderId": o2, "city": "Shelbyville"}, func() bool { return h.customer(s.customerID).City == "Shelbyville" }},
 		{"Konnektive Cancel Order", map[string]string{"orderId": o3, "cancelReason": "customer asked", "fullRefund": "1"}, func() bool { return h.order(o3).OrderStatus == "CANCELLED" }},
 		{"Konnektive Customer Note", map[string]string{"message": "VIP caller, be nice"}, func() bool {

@@ -93,12 +93,18 @@ func (c *Connector) fetch(ctx context.Context, in *domain.Installation, email st
 		errs      [3]error
 	)
 	wg.Add(3)
-	go func() { defer wg.Done(); custs, errs[0] = k.QueryCustomers(ctx, konnektive.CustomerQuery{Email: email}) }()
+	go func() {
+		defer wg.Done()
+		custs, errs[0] = k.QueryCustomers(ctx, konnektive.CustomerQuery{Email: email})
+	}()
 	go func() {
 		defer wg.Done()
 		orders, errs[1] = k.QueryOrders(ctx, konnektive.OrderQuery{Email: email, NewestFirst: true})
 	}()
-	go func() { defer wg.Done(); purchases, errs[2] = k.QueryPurchases(ctx, konnektive.PurchaseQuery{Email: email}) }()
+	go func() {
+		defer wg.Done()
+		purchases, errs[2] = k.QueryPurchases(ctx, konnektive.PurchaseQuery{Email: email})
+	}()
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return Answer{}, err
@@ -124,6 +130,8 @@ func (c *Connector) errorAnswer(ctx context.Context, in *domain.Installation, er
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || outbound.IsTimeout(err):
 		ae.Code, ae.Message = "timeout", fmt.Sprintf("The Konnektive CRM did not answer within %s; try again in a moment.", box)
+	case errors.Is(err, outbound.ErrCircuitOpen):
+		ae.Code, ae.Message = "crm_down", "The Konnektive CRM has been failing or too slow on the last calls; switchyard is probing it and will show the data as soon as it answers."
 	case domain.ErrorCode(err) == domain.EUNAUTHORIZED:
 		ae.Code, ae.Message = "crm_auth", "The Konnektive CRM refused switchyard's API user: check its loginId and password, and that its IP whitelist has switchyard's egress IPs."
 	case errors.As(err, &apiErr):
