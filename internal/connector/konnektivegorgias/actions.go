@@ -111,7 +111,7 @@ func (c *Connector) execute(ctx context.Context, in *domain.Installation, def Ma
 		fail(domain.ActionRejected, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	k, err := c.crm(ctx, in)
+	k, err := c.hotCRM(ctx, in)
 	if err != nil {
 		fail(domain.ActionFailed, http.StatusBadGateway, "the Konnektive connection is misconfigured: "+domain.ErrorMessage(err))
 		return

@@ -27,7 +27,7 @@ const adminToken = "test-admin-token"
 // Gorgias and Konnektive emulators, one merchant and one konnektive-gorgias
 // installation (not yet installed).
 type hub struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	url      string
 	gorgias  *gorgiasemu.Emulator
@@ -40,10 +40,10 @@ type hub struct {
 	crm      *konnektive.Client // the test's own view of the CRM
 }
 
-func startHub(t *testing.T, settings map[string]string) *hub {
+func startHub(t testing.TB, settings map[string]string) *hub {
 	t.Helper()
 	h := &hub{t: t, ctx: context.Background()}
-	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: 200 * time.Millisecond})
+	h.gorgias = gorgiasemu.New(gorgiasemu.Config{Window: 10 * time.Millisecond})
 	h.crmEmu = konnektiveemu.New(konnektiveemu.Config{Seed: 11, Customers: 80})
 	gs, ks := httptest.NewServer(h.gorgias), httptest.NewServer(h.crmEmu)
 	t.Cleanup(func() { gs.Close(); ks.Close(); h.gorgias.Close(); h.crmEmu.Close() })
@@ -66,7 +66,7 @@ func startHub(t *testing.T, settings map[string]string) *hub {
 	var m, gg, kk, in struct{ ID string }
 	h.api("POST", "/api/v1/merchants", `{"name":"Acme"}`, 201, &m)
 	h.merchant = m.ID
-	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"gorgias","account":"acme","config":{"base_url":%q,"email":%q,"rate_window":"200ms"},"secrets":{"api_key":%q}}`,
+	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"gorgias","account":"acme","config":{"base_url":%q,"email":%q,"rate_window":"10ms"},"secrets":{"api_key":%q}}`,
 		h.gURL, gorgiasemu.DefaultUserEmail, gorgiasemu.DefaultAPIKey), 201, &gg)
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/connections", fmt.Sprintf(`{"vendor":"konnektive","account":%q,"config":{"base_url":%q},"secrets":{"password":%q}}`,
 		konnektiveemu.DefaultLoginID, h.kURL, konnektiveemu.DefaultPassword), 201, &kk)
@@ -78,7 +78,7 @@ func startHub(t *testing.T, settings map[string]string) *hub {
 	h.api("POST", "/api/v1/merchants/"+m.ID+"/installations", fmt.Sprintf(`{"connector":"konnektive-gorgias","connections":{"konnektive":%q,"gorgias":%q},"settings":%s}`, kk.ID, gg.ID, sb), 201, &in)
 	h.inst = in.ID
 
-	h.g, err = gorgias.New(gorgias.Config{Account: "acme", BaseURL: h.gURL, Email: gorgiasemu.DefaultUserEmail, APIKey: gorgiasemu.DefaultAPIKey, Window: 200 * time.Millisecond})
+	h.g, err = gorgias.New(gorgias.Config{Account: "acme", BaseURL: h.gURL, Email: gorgiasemu.DefaultUserEmail, APIKey: gorgiasemu.DefaultAPIKey, Window: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,7 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 		return err
 	}
 	in.State = domain.InstallationActive
+	defer c.forget(in.ID)
 	return c.d.Store.UpdateInstallation(ctx, in)
 }
 
@@ -239,6 +240,7 @@ func (c *Connector) ensureMacros(ctx context.Context, g *gorgias.Client, in *dom
 // id, then by name; objects already gone are fine), clears their ids and
 // the token nonce (the old token stops working).
 func (c *Connector) Uninstall(ctx context.Context, in *domain.Installation) error {
+	c.forget(in.ID) // the server marked it uninstalled: hooks stop now
 	g, err := c.gorgias(ctx, in)
 	if err != nil {
 		return err
@@ -305,5 +307,6 @@ func (c *Connector) Uninstall(ctx context.Context, in *domain.Installation) erro
 	delete(in.RemoteIDs, RemoteHookNonce)
 	delete(in.Settings, SettingIntegrationID)
 	c.cache.dropInstallation(in.ID)
+	defer c.forget(in.ID)
 	return c.d.Store.UpdateInstallation(ctx, in)
 }

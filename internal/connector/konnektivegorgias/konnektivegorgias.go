@@ -40,6 +40,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"switchyard/internal/connector"
@@ -94,16 +95,86 @@ const IntegrationName = "Konnektive Integration"
 
 const hookPrefix = "/hooks/gorgias/" + Name + "/"
 
+// hotTTL bounds how long the hook routes reuse an installation and its
+// CRM client without reading the database (the pull's latency budget is a
+// few milliseconds, and a read can queue behind a write's fsync on
+// SQLite). Install and Uninstall drop the entry at once in this process;
+// other changes (settings, a rotated CRM password, another replica's
+// uninstall) are seen within hotTTL.
+const hotTTL = 2 * time.Second
+
 // Connector is C3.
 type Connector struct {
 	d     connector.Deps
 	cache *pullCache
+
+	hotMu sync.Mutex
+	hot   map[string]hotEntry
+}
+
+type hotEntry struct {
+	in  *domain.Installation
+	crm *konnektive.Client
+	exp time.Time
 }
 
 // New returns the connector.
 func New(d connector.Deps) *Connector {
 	d = d.WithDefaults()
-	return &Connector{d: d, cache: newPullCache(d.Now)}
+	return &Connector{d: d, cache: newPullCache(d.Now), hot: map[string]hotEntry{}}
+}
+
+// lookup returns the installation for a hook call, from the hot cache
+// when fresh.
+func (c *Connector) lookup(ctx context.Context, id string) (*domain.Installation, error) {
+	now := c.d.Now()
+	c.hotMu.Lock()
+	e, ok := c.hot[id]
+	c.hotMu.Unlock()
+	if ok && now.Before(e.exp) {
+		return e.in, nil
+	}
+	in, err := c.d.Store.LookupInstallation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.hotMu.Lock()
+	if len(c.hot) > 10000 {
+		clear(c.hot)
+	}
+	c.hot[id] = hotEntry{in: in, exp: now.Add(hotTTL)}
+	c.hotMu.Unlock()
+	return in, nil
+}
+
+// hotCRM is the installation's CRM client for the hook routes, reused for
+// hotTTL.
+func (c *Connector) hotCRM(ctx context.Context, in *domain.Installation) (*konnektive.Client, error) {
+	now := c.d.Now()
+	c.hotMu.Lock()
+	e, ok := c.hot[in.ID]
+	c.hotMu.Unlock()
+	if ok && e.crm != nil && e.in == in && now.Before(e.exp) {
+		return e.crm, nil
+	}
+	k, err := c.crm(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	c.hotMu.Lock()
+	if e, ok := c.hot[in.ID]; ok && e.in == in {
+		e.crm = k
+		c.hot[in.ID] = e
+	}
+	c.hotMu.Unlock()
+	return k, nil
+}
+
+// forget drops an installation from the hot cache (install, uninstall).
+func (c *Connector) forget(id string) {
+	c.hotMu.Lock()
+	delete(c.hot, id)
+	c.hotMu.Unlock()
 }
 
 // Name implements connector.Connector.
@@ -247,7 +318,7 @@ type installationKey struct{}
 // degraded. Unknown: 404; wrong token: 401; not installed: 404.
 func (c *Connector) auth(next func(w http.ResponseWriter, r *http.Request, in *domain.Installation)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := c.d.Store.LookupInstallation(r.Context(), r.PathValue("installation"))
+		in, err := c.lookup(r.Context(), r.PathValue("installation"))
 		if err != nil || in.Connector != Name {
 			writeJSON(w, http.StatusNotFound, errorBody("not_found", "unknown installation"))
 			return

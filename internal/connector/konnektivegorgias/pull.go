@@ -81,7 +81,7 @@ func (c *Connector) pull(ctx context.Context, in *domain.Installation, email str
 // fetch queries customers, orders and purchases by email side by side
 // (wide date range), then the customer's transactions.
 func (c *Connector) fetch(ctx context.Context, in *domain.Installation, email string) (Answer, error) {
-	k, err := c.crm(ctx, in)
+	k, err := c.hotCRM(ctx, in)
 	if err != nil {
 		return Answer{}, err
 	}
