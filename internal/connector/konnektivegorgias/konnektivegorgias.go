@@ -311,8 +311,6 @@ func (c *Connector) hookToken(in *domain.Installation) string {
 	return "kg_" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-type installationKey struct{}
-
 // auth authenticates a Gorgias call: the installation exists, is this
 // connector's, carries the token (constant-time compare) and is active or
 // degraded. Unknown: 404; wrong token: 401; not installed: 404.

@@ -176,9 +176,10 @@ type cacheEntry struct {
 }
 
 type flight struct {
-	done chan struct{}
-	body []byte
-	ok   bool
+	waiters int
+	done    chan struct{}
+	body    []byte
+	ok      bool
 }
 
 // pullCache keeps answers per installation and email for a short time,
@@ -244,11 +245,22 @@ func (p *pullCache) dropInstallation(id string) {
 	}
 }
 
+// inFlight is how many callers share the running fetch of key (tests).
+func (p *pullCache) inFlight(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f, ok := p.flights[key]; ok {
+		return 1 + f.waiters
+	}
+	return 0
+}
+
 // do runs fn once for concurrent callers of the same key. A caller whose
 // ctx ends first gets nil. The leader's ctx bounds fn.
 func (p *pullCache) do(ctx context.Context, key string, fn func(context.Context) ([]byte, bool)) ([]byte, bool) {
 	p.mu.Lock()
 	if f, ok := p.flights[key]; ok {
+		f.waiters++
 		p.mu.Unlock()
 		select {
 		case <-f.done:

@@ -1,0 +1,194 @@
+package konnektivegorgias
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchyard/internal/domain"
+	"switchyard/internal/provider/konnektive"
+)
+
+func TestNormalizeFlagsAndRequired(t *testing.T) {
+	def, ok := macroByKey("cancel-order")
+	if !ok {
+		t.Fatal("no cancel-order")
+	}
+	for _, c := range []struct {
+		raw  map[string]string
+		want string // error substring, "" = ok
+	}{
+		{map[string]string{"orderId": "A", "cancelReason": "r"}, ""},
+		{map[string]string{"orderId": "A", "cancelReason": "r", "fullRefund": "1", "afterNextBill": " 0 "}, ""},
+		{map[string]string{"orderId": "A", "cancelReason": "r", "fullRefund": "2"}, "fullRefund must be 0 (false) or 1 (true)"},
+		{map[string]string{"orderId": "A", "cancelReason": "r", "fullRefund": "true"}, "fullRefund must be 0"},
+		{map[string]string{"cancelReason": "r"}, "orderId is required"},
+		{map[string]string{"orderId": " ", "cancelReason": ""}, "orderId and cancelReason is required"},
+	} {
+		args, err := def.normalize(c.raw)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.raw, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: error %v, want %q", c.raw, err, c.want)
+		case c.want == "" && (args["fullRefund"] != "0" && args["fullRefund"] != "1"):
+			t.Errorf("%v: fullRefund %q not defaulted", c.raw, args["fullRefund"])
+		}
+	}
+}
+
+func TestMacrosAreTheGuides(t *testing.T) {
+	ms := Macros()
+	if len(ms) != 11 {
+		t.Fatalf("%d macros", len(ms))
+	}
+	keys := map[string]bool{}
+	for _, m := range ms {
+		if !strings.HasPrefix(m.Name, "Konnektive ") || keys[m.Key] {
+			t.Fatalf("macro %+v", m)
+		}
+		keys[m.Key] = true
+		mac, err := m.macro("https://hub.example.com/hooks/gorgias/konnektive-gorgias/ins_1", "tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		args, err := mac.Actions[0].HTTPArgs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args.Method != "POST" || !strings.HasSuffix(args.URL, "/actions/"+m.Key) || len(args.Form) != len(m.Args) {
+			t.Fatalf("%s: %+v", m.Name, args)
+		}
+		for i, a := range m.Args {
+			row := args.Form[i]
+			if !bool(row.Editable) || (a.Flag && row.Value != "0") || (!a.Flag && row.Value != "") {
+				t.Fatalf("%s: row %+v for %+v", m.Name, row, a)
+			}
+		}
+		if len(args.Headers) != 1 || bool(args.Headers[0].Editable) || args.Headers[0].Value != "tok" {
+			t.Fatalf("%s: headers %+v", m.Name, args.Headers)
+		}
+	}
+}
+
+func TestIdemKey(t *testing.T) {
+	a := idemKey("ins", "1", "full-refund", map[string]string{"orderId": "A"})
+	if a != idemKey("ins", "1", "full-refund", map[string]string{"orderId": "A"}) {
+		t.Fatal("not deterministic")
+	}
+	for _, b := range []string{
+		idemKey("ins", "2", "full-refund", map[string]string{"orderId": "A"}),
+		idemKey("ins", "1", "cancel-order", map[string]string{"orderId": "A"}),
+		idemKey("ins", "1", "full-refund", map[string]string{"orderId": "B"}),
+		idemKey("ins2", "1", "full-refund", map[string]string{"orderId": "A"}),
+		idemKey("ins", "1", "full-refund", map[string]string{"orderId": "A", "x": ""}),
+	} {
+		if a == b {
+			t.Fatal("different actions share a key")
+		}
+	}
+	def, _ := macroByKey("cancel-order")
+	if idemKey("i", "1", def.Key, def.canonical(map[string]string{"orderId": "A ", "cancelReason": "r"})) !=
+		idemKey("i", "1", def.Key, def.canonical(map[string]string{"orderId": "A", "cancelReason": "r", "fullRefund": "0", "junk": "x"})) {
+		t.Fatal("the same arguments (trimmed, flags defaulted, undeclared ignored) give different keys")
+	}
+}
+
+func TestRedactArgs(t *testing.T) {
+	got := redactArgs(map[string]string{"orderId": "A", "password": "p", "apiKey": "k", "X-Switchyard-Token": "t", "loginId": "l"})
+	if len(got) != 1 || got["orderId"] != "A" {
+		t.Fatalf("redacted = %v", got)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	st, code, _ := classify(reject("bad"), false)
+	if st != domain.ActionRejected || code != 422 {
+		t.Fatalf("rejection = %s %d", st, code)
+	}
+	st, code, _ = classify(domain.Errorf(domain.EINVALID, "country must be 2 letters"), true)
+	if st != domain.ActionRejected || code != 422 {
+		t.Fatalf("client check = %s %d", st, code)
+	}
+	st, code, msg := classify(context.DeadlineExceeded, true)
+	if st != domain.ActionFailed || code != 502 || !strings.Contains(msg, "may or may not") {
+		t.Fatalf("timeout = %s %d %s", st, code, msg)
+	}
+	st, code, msg = classify(&domain.Error{Code: domain.EINVALID, Message: "Purchase is already cancelled", Err: &konnektive.APIError{Message: "Purchase is already cancelled"}}, true)
+	if st != domain.ActionFailed || code != 422 || !strings.Contains(msg, "refused it: Purchase is already cancelled") {
+		t.Fatalf("CRM refusal = %s %d %s", st, code, msg)
+	}
+}
+
+func TestPullCacheUnit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c := newPullCache(clock)
+	c.put("i\x00a", []byte("A"), time.Minute)
+	c.put("j\x00a", []byte("J"), time.Minute)
+	if b, ok := c.get("i\x00a"); !ok || string(b) != "A" {
+		t.Fatal("miss")
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	if _, ok := c.get("i\x00a"); ok {
+		t.Fatal("expired entry served")
+	}
+	c.put("i\x00a", []byte("A"), time.Minute)
+	c.dropInstallation("i")
+	if _, ok := c.get("i\x00a"); ok {
+		t.Fatal("dropped installation served")
+	}
+	if _, ok := c.get("j\x00a"); ok {
+		t.Fatal("expired")
+	}
+
+	// Concurrent pulls of one key share one fetch.
+	var calls atomic.Int32
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make([]string, 5)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _ := c.do(context.Background(), "k", func(context.Context) ([]byte, bool) {
+				calls.Add(1)
+				<-release
+				return []byte("body"), true
+			})
+			results[i] = string(b)
+		}()
+	}
+	for c.inFlight("k") < len(results) { // all five joined the one fetch
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d fetches", n)
+	}
+	for _, r := range results {
+		if r != "body" {
+			t.Fatalf("results %q", results)
+		}
+	}
+	// A waiter whose context ends first gets nothing, and the leader is
+	// not disturbed.
+	block := make(chan struct{})
+	go c.do(context.Background(), "slow", func(context.Context) ([]byte, bool) { <-block; return []byte("x"), true })
+	for c.inFlight("slow") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if b, _ := c.do(ctx, "slow", func(context.Context) ([]byte, bool) { return nil, false }); b != nil {
+		t.Fatal("a cancelled waiter got a body")
+	}
+	close(block)
+}
