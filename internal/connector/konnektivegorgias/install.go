@@ -183,14 +183,18 @@ func (c *Connector) ensureWidget(ctx context.Context, g *gorgias.Client, in *dom
 	return nil
 }
 
-// ensureMacros keeps exactly one macro of each of the 11 names.
+// ensureMacros keeps exactly one macro of each of the 11 names. One
+// listing (search "Konnektive") finds them; a stored id missing from it
+// (renamed by hand) is read once and, if it exists, renamed back.
 func (c *Connector) ensureMacros(ctx context.Context, g *gorgias.Client, in *domain.Installation, base, token string) error {
 	byName := map[string][]gorgias.ID{}
+	listed := map[gorgias.ID]bool{}
 	for m, err := range g.ListMacros(ctx, "Konnektive", gorgias.ListOptions{Limit: 100}) {
 		if err != nil {
 			return fmt.Errorf("error listing macros: %w", err)
 		}
 		byName[m.Name] = append(byName[m.Name], m.ID)
+		listed[m.ID] = true
 	}
 	for _, def := range Macros() {
 		spec, err := def.macro(base, token)
@@ -200,11 +204,11 @@ func (c *Connector) ensureMacros(ctx context.Context, g *gorgias.Client, in *dom
 		key := remoteMacroPref + def.Key
 		var found gorgias.ID
 		if id := storedID(in, key); id != 0 {
-			got, err := g.GetMacro(ctx, id)
-			switch {
-			case err == nil && got.Name == def.Name:
-				found = got.ID
-			case err != nil && !isNotFound(err):
+			if listed[id] {
+				found = id
+			} else if _, err := g.GetMacro(ctx, id); err == nil {
+				found = id
+			} else if !isNotFound(err) {
 				return fmt.Errorf("error reading macro %q: %w", def.Name, err)
 			}
 		}

@@ -25,6 +25,10 @@ func TestRepairAndUninstall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A macro renamed by hand gets its name back (matched by stored id).
+	if _, err := h.g.UpdateMacro(h.ctx, r.macroIDs["Konnektive Customer Update"], gorgias.Macro{Name: "Customer update (old)"}); err != nil {
+		t.Fatal(err)
+	}
 	// A copy made by hand (same name) is removed, not kept beside ours.
 	dup, err := h.g.CreateMacro(h.ctx, gorgias.Macro{Name: "Konnektive Cancel Order"})
 	if err != nil {
@@ -35,7 +39,8 @@ func TestRepairAndUninstall(t *testing.T) {
 	if again.Settings["IntegrationId"] != first.Settings["IntegrationId"] {
 		t.Fatalf("IntegrationId changed on repair: %s → %s", first.Settings["IntegrationId"], again.Settings["IntegrationId"])
 	}
-	if r2.macroIDs["Konnektive Customer Note"] != r.macroIDs["Konnektive Customer Note"] {
+	if r2.macroIDs["Konnektive Customer Note"] != r.macroIDs["Konnektive Customer Note"] ||
+		r2.macroIDs["Konnektive Customer Update"] != r.macroIDs["Konnektive Customer Update"] {
 		t.Fatal("a macro that still existed was recreated")
 	}
 	if r2.macroIDs["Konnektive Cancel Order"] == dup.ID && r2.macroIDs["Konnektive Cancel Order"] != r.macroIDs["Konnektive Cancel Order"] {

@@ -2,6 +2,7 @@ package konnektivegorgias
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,4 +192,22 @@ func TestPullCacheUnit(t *testing.T) {
 		t.Fatal("a cancelled waiter got a body")
 	}
 	close(block)
+}
+
+// FuzzReadArgs: the macro body parser never panics and returns either
+// arguments or an error.
+func FuzzReadArgs(f *testing.F) {
+	f.Add("application/json", `{"orderId":"A","fullRefund":"1"}`)
+	f.Add("application/json", `{"orderId":12.5,"x":null,"b":true}`)
+	f.Add("application/x-www-form-urlencoded", "orderId=A&fullRefund=2")
+	f.Add("application/json", `[1,2]`)
+	f.Add("text/plain", "")
+	f.Fuzz(func(t *testing.T, ct, body string) {
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		args, err := readArgs(r)
+		if err == nil && args == nil {
+			t.Fatal("nil arguments without an error")
+		}
+	})
 }
