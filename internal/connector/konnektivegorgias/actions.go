@@ -46,6 +46,11 @@ func (c *Connector) serveAction(w http.ResponseWriter, r *http.Request, in *doma
 		return
 	}
 	raw, err := readArgs(r)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("too_large", fmt.Sprintf("the body is over %d bytes", maxActionBody)))
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody("bad_request", err.Error()))
 		return
@@ -256,7 +261,7 @@ func redactArgs(args map[string]string) map[string]string {
 func readArgs(r *http.Request) (map[string]string, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxActionBody))
 	if err != nil {
-		return nil, fmt.Errorf("the request body is unreadable or over %d bytes", maxActionBody)
+		return nil, fmt.Errorf("error reading the request body: %w", err)
 	}
 	out := map[string]string{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -105,6 +105,22 @@ func TestPullEndpoint(t *testing.T) {
 	if status != 404 {
 		t.Fatalf("unknown installation = %d, want 404", status)
 	}
+	// The action endpoint: wrong token, bad ticket, malformed and oversized bodies, unknown action.
+	act := "/hooks/gorgias/konnektive-gorgias/" + h.inst + "/actions/customer-note?ticket=1"
+	for _, c := range []struct {
+		path, token, body string
+		want              int
+	}{
+		{act, "wrong", `{"message":"x"}`, 401},
+		{"/hooks/gorgias/konnektive-gorgias/" + h.inst + "/actions/customer-note?ticket=abc", token, `{"message":"x"}`, 400},
+		{act, token, `{"message":`, 400},
+		{act, token, `{"message":"` + strings.Repeat("x", 70<<10) + `"}`, 413},
+		{"/hooks/gorgias/konnektive-gorgias/" + h.inst + "/actions/delete-everything?ticket=1", token, `{}`, 404},
+	} {
+		if status, raw := h.do("POST", c.path, c.body, http.Header{"X-Switchyard-Token": {c.token}, "Content-Type": {"application/json"}}); status != c.want {
+			t.Fatalf("POST %s = %d %s, want %d", c.path, status, raw, c.want)
+		}
+	}
 
 	status, a := h.pull("nobody-here@example.com", token)
 	if status != 200 || a.Customer != nil || a.Orders == nil || len(a.Orders) != 0 || a.Error != nil {
