@@ -13,9 +13,9 @@ import (
 
 // Factories are the registered connectors, one line each.
 var Factories = []connector.Factory{
-	connector.Of(whiplashgorgias.New),   // C1
-	connector.Of(whiplashklaviyo.New),   // C2
-	connector.Of(konnektivegorgias.New), // C3
+	connector.Of(whiplashgorgias.New), // C1
+	connector.Of(whiplashklaviyo.New), // C2
+	connector.Of(konnektivegorgias.New),
 }
 
 // Build builds every registered connector with d and checks the set.
