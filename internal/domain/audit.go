@@ -40,7 +40,11 @@ type ActionAudit struct {
 	Result  json.RawMessage `json:"result,omitempty"`
 	Message string          `json:"message"`
 	// HTTPStatus is the status the action endpoint answered.
-	HTTPStatus int        `json:"http_status"`
+	HTTPStatus int `json:"http_status"`
+	// ReleaseKey makes FinishAction drop the idempotency claim, so the same
+	// action may run again at once (its outcome was unknown: the vendor
+	// could not be reached). Not stored.
+	ReleaseKey bool       `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }

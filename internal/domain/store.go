@@ -134,7 +134,8 @@ type Store interface {
 	// Sets ID and CreatedAt on a claimed a.
 	ClaimAction(ctx context.Context, a *ActionAudit, window time.Duration) (existing *ActionAudit, claimed bool, err error)
 	// FinishAction stores the outcome of a claimed action (status, request,
-	// result, message, HTTP status, finished_at).
+	// result, message, HTTP status, finished_at) and, with a.ReleaseKey,
+	// drops its idempotency claim in the same transaction.
 	FinishAction(ctx context.Context, a *ActionAudit) error
 	// ListActionAudits lists one merchant's action audit rows, newest first.
 	ListActionAudits(ctx context.Context, f ActionAuditFilter) ([]*ActionAudit, error)

@@ -83,6 +83,9 @@ func (c *Connector) serveAction(w http.ResponseWriter, r *http.Request, in *doma
 	defer cancel()
 	email := strings.ToLower(strings.TrimSpace(q.Get("email")))
 	c.execute(ctx, in, def, raw, email, a)
+	// The CRM could not be reached: the outcome is unknown, and the note
+	// asks the agent to check the CRM and apply again, which must then run.
+	a.ReleaseKey = a.Status == domain.ActionFailed && a.HTTPStatus >= 500
 	c.postNote(ctx, in, def, a)
 	if err := c.d.Store.FinishAction(ctx, a); err != nil {
 		c.d.Logger.ErrorContext(ctx, "konnektive action outcome not recorded", slog.String("installation_id", in.ID), slog.String("audit_id", a.ID), slog.String("error", err.Error()))

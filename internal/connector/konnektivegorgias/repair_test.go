@@ -232,3 +232,44 @@ func TestSettingsCheckNamesTheSide(t *testing.T) {
 		}
 	}
 }
+
+// TestActionAfterOutage: a macro whose CRM call could not be made answers
+// 502 with a note saying so, and does not hold its idempotency key: the
+// agent applies it again after the outage and it runs.
+func TestActionAfterOutage(t *testing.T) {
+	h := startHub(t, nil)
+	h.install()
+	s := h.findSubject()
+	tk := h.ticket(s.email)
+	macro := h.remote().macroIDs["Konnektive Customer Note"]
+	values := map[string]string{"customerId": s.customerID, "message": "call back tomorrow"}
+
+	h.crmEmu.Kit().SetFaults(emukit.Faults{Outage: true})
+	if status, _ := h.apply(tk, macro, values); status != 502 {
+		t.Fatalf("during the outage = %d, want 502", status)
+	}
+	if n := lastNote(t, h.notes(tk)); !strings.Contains(n, "failed") || !strings.Contains(n, "could not be reached") {
+		t.Fatalf("note %q", n)
+	}
+	h.crmEmu.Kit().SetFaults(emukit.Faults{})
+	if status, _ := h.apply(tk, macro, values); status != 200 {
+		t.Fatalf("after the outage = %d, want 200", status)
+	}
+	found := 0
+	for _, n := range h.customer(s.customerID).Notes {
+		if n.Message == "call back tomorrow" {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Fatalf("CRM note added %d times", found)
+	}
+	if n := lastNote(t, h.notes(tk)); !strings.Contains(n, "— done") {
+		t.Fatalf("note %q", n)
+	}
+	// Now it holds the key: a third delivery is a replay.
+	before := h.writes()
+	if status, _ := h.apply(tk, macro, values); status != 200 || h.writes() != before {
+		t.Fatalf("replay = %d with %d writes", status, h.writes()-before)
+	}
+}

@@ -95,6 +95,10 @@ func (s *Store) FinishAction(ctx context.Context, a *domain.ActionAudit) error {
 		var err error
 		n, err = tx.Exec(ctx, `UPDATE action_audit SET status = ?, request = ?, result = ?, message = ?, http_status = ?, finished_at = ? WHERE id = ? AND merchant_id = ?`,
 			string(a.Status), string(a.Request), string(a.Result), a.Message, a.HTTPStatus, s.b.TimeArg(now), a.ID, a.MerchantID)
+		if err != nil || n == 0 || !a.ReleaseKey {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM action_claims WHERE installation_id = ? AND idem_key = ? AND audit_id = ?`, a.InstallationID, a.IdemKey, a.ID)
 		return err
 	})
 	if err != nil {

@@ -71,6 +71,34 @@ func exerciseActionAudit(t *testing.T, open Opener) {
 		wantCode(t, b.store.FinishAction(b.ctx, a), domain.ENOTFOUND)
 	})
 
+	t.Run("ActionReleaseKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		first := b.action("11", "k")
+		_, _, err := b.store.ClaimAction(b.ctx, first, time.Hour)
+		must(t, err)
+		first.Status, first.HTTPStatus, first.Message, first.ReleaseKey = domain.ActionFailed, 502, "unreachable", true
+		must(t, b.store.FinishAction(b.ctx, first))
+		second := b.action("11", "k")
+		prev, claimed, err := b.store.ClaimAction(b.ctx, second, time.Hour)
+		must(t, err)
+		if !claimed || prev != nil || second.ID == first.ID {
+			t.Fatalf("after a release: claimed %v, prev %+v", claimed, prev)
+		}
+		// Finishing the first again never drops the second's claim.
+		must(t, b.store.FinishAction(b.ctx, first))
+		prev, claimed, err = b.store.ClaimAction(b.ctx, b.action("11", "k"), time.Hour)
+		must(t, err)
+		if claimed || prev.ID != second.ID {
+			t.Fatalf("the second claim was dropped: %v %+v", claimed, prev)
+		}
+		rows, err := b.store.ListActionAudits(b.ctx, domain.ActionAuditFilter{MerchantID: b.mer.ID, TicketID: "11"})
+		must(t, err)
+		if len(rows) != 2 {
+			t.Fatalf("rows = %d, want 2 (both runs audited)", len(rows))
+		}
+	})
+
 	t.Run("ActionClaimExpires", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
