@@ -140,6 +140,22 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(page, `data-widget-type="http"`) || !strings.Contains(page, s.customerID) || !strings.Contains(page, string(s.orders[0].OrderID)) {
 		t.Fatalf("agent page has no Konnektive widget with customer %s and order %s:\n%s", s.customerID, s.orders[0].OrderID, page)
 	}
+	// Orders with items, totals and fulfilment tracking; subscriptions with
+	// status, next bill date, interval, product and price.
+	want := []string{"Konnektive CRM", string(s.purchases[0].PurchaseID), string(s.purchases[0].ProductName), "Next bill date", "Interval (days)",
+		"Refundable", s.orders[0].TotalAmount.String(), string(s.orders[0].Items[0].Name)}
+	for _, o := range s.orders {
+		for _, f := range o.Fulfillments {
+			if f.TrackingNumber != "" {
+				want = append(want, string(f.TrackingNumber))
+			}
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Fatalf("agent page lacks %q", w)
+		}
+	}
 
 	m := r.macroIDs
 	o1, o2, o3 := string(s.orders[0].OrderID), string(s.orders[1].OrderID), string(s.orders[2].OrderID)

@@ -36,6 +36,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -317,6 +318,11 @@ func (c *Connector) hookToken(in *domain.Installation) string {
 func (c *Connector) auth(next func(w http.ResponseWriter, r *http.Request, in *domain.Installation)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := c.lookup(r.Context(), r.PathValue("installation"))
+		if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
+			c.d.Logger.ErrorContext(r.Context(), "konnektive-gorgias hook: installation lookup failed", slog.String("error", err.Error()))
+			writeJSON(w, http.StatusServiceUnavailable, errorBody("unavailable", "try again"))
+			return
+		}
 		if err != nil || in.Connector != Name {
 			writeJSON(w, http.StatusNotFound, errorBody("not_found", "unknown installation"))
 			return
