@@ -96,13 +96,18 @@ const IntegrationName = "Konnektive Integration"
 
 const hookPrefix = "/hooks/gorgias/" + Name + "/"
 
-// hotTTL bounds how long the hook routes reuse an installation and its
-// CRM client without reading the database (the pull's latency budget is a
-// few milliseconds, and a read can queue behind a write's fsync on
-// SQLite). Install and Uninstall drop the entry at once in this process;
-// other changes (settings, a rotated CRM password, another replica's
-// uninstall) are seen within hotTTL.
+// hotTTL bounds how long the hook routes use an installation and its CRM
+// client without reading the database (the pull's latency budget is a few
+// milliseconds, and a read can queue behind a write's fsync on SQLite).
+// Past it the entry is still served while one background read refreshes
+// it, so no request waits on the database once an installation is warm.
+// Install and Uninstall drop the entry at once in this process; other
+// changes (settings, a rotated CRM password, another replica's uninstall)
+// are seen within hotTTL plus one read.
 const hotTTL = 2 * time.Second
+
+// hotRefreshTimeout bounds a background refresh.
+const hotRefreshTimeout = 10 * time.Second
 
 // Connector is C3.
 type Connector struct {
@@ -110,32 +115,55 @@ type Connector struct {
 	cache *pullCache
 
 	hotMu sync.Mutex
-	hot   map[string]hotEntry
+	hot   map[string]*hotEntry
 }
 
+// hotEntry is an installation and its CRM client as the hook routes use
+// them. A refresh replaces it whole; only refreshing changes in place
+// (under hotMu).
 type hotEntry struct {
-	in  *domain.Installation
-	crm *konnektive.Client
-	exp time.Time
+	in         *domain.Installation
+	crm        *konnektive.Client // nil until built
+	exp        time.Time
+	refreshing bool
 }
 
 // New returns the connector.
 func New(d connector.Deps) *Connector {
 	d = d.WithDefaults()
-	return &Connector{d: d, cache: newPullCache(d.Now), hot: map[string]hotEntry{}}
+	return &Connector{d: d, cache: newPullCache(d.Now), hot: map[string]*hotEntry{}}
 }
 
-// lookup returns the installation for a hook call, from the hot cache
-// when fresh.
-func (c *Connector) lookup(ctx context.Context, id string) (*domain.Installation, error) {
+// load reads an installation and builds its CRM client.
+func (c *Connector) load(ctx context.Context, id string) (*hotEntry, error) {
+	in, err := c.d.Store.LookupInstallation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e := &hotEntry{in: in, exp: c.d.Now().Add(hotTTL)}
+	if in.Connector == Name && in.Connections[domain.VendorKonnektive] != "" {
+		if k, err := c.crm(ctx, in); err == nil {
+			e.crm = k
+		}
+	}
+	return e, nil
+}
+
+// hotGet returns an installation's entry: fresh, or stale while one
+// background read refreshes it, or read now when there is none.
+func (c *Connector) hotGet(ctx context.Context, id string) (*hotEntry, error) {
 	now := c.d.Now()
 	c.hotMu.Lock()
 	e, ok := c.hot[id]
-	c.hotMu.Unlock()
-	if ok && now.Before(e.exp) {
-		return e.in, nil
+	if ok && !now.Before(e.exp) && !e.refreshing {
+		e.refreshing = true
+		go c.refresh(context.WithoutCancel(ctx), id, e)
 	}
-	in, err := c.d.Store.LookupInstallation(ctx, id)
+	c.hotMu.Unlock()
+	if ok {
+		return e, nil
+	}
+	e, err := c.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -143,32 +171,51 @@ func (c *Connector) lookup(ctx context.Context, id string) (*domain.Installation
 	if len(c.hot) > 10000 {
 		clear(c.hot)
 	}
-	c.hot[id] = hotEntry{in: in, exp: now.Add(hotTTL)}
+	c.hot[id] = e
 	c.hotMu.Unlock()
-	return in, nil
+	return e, nil
 }
 
-// hotCRM is the installation's CRM client for the hook routes, reused for
-// hotTTL.
-func (c *Connector) hotCRM(ctx context.Context, in *domain.Installation) (*konnektive.Client, error) {
-	now := c.d.Now()
+// refresh replaces a stale entry (unless it was dropped meanwhile); an
+// installation gone from the database is dropped.
+func (c *Connector) refresh(ctx context.Context, id string, old *hotEntry) {
+	ctx, cancel := context.WithTimeout(ctx, hotRefreshTimeout)
+	defer cancel()
+	e, err := c.load(ctx, id)
 	c.hotMu.Lock()
-	e, ok := c.hot[in.ID]
-	c.hotMu.Unlock()
-	if ok && e.crm != nil && e.in == in && now.Before(e.exp) {
-		return e.crm, nil
+	defer c.hotMu.Unlock()
+	if c.hot[id] != old {
+		return // dropped or replaced (install, uninstall)
 	}
-	k, err := c.crm(ctx, in)
+	switch {
+	case err == nil:
+		c.hot[id] = e
+	case domain.ErrorCode(err) == domain.ENOTFOUND:
+		delete(c.hot, id)
+	default:
+		old.refreshing = false // keep serving it; the next call retries
+		c.d.Logger.WarnContext(ctx, "konnektive-gorgias: installation refresh failed", slog.String("installation_id", id), slog.String("error", err.Error()))
+	}
+}
+
+// lookup returns the installation for a hook call.
+func (c *Connector) lookup(ctx context.Context, id string) (*domain.Installation, error) {
+	e, err := c.hotGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	return e.in, nil
+}
+
+// hotCRM is the installation's CRM client for the hook routes.
+func (c *Connector) hotCRM(ctx context.Context, in *domain.Installation) (*konnektive.Client, error) {
 	c.hotMu.Lock()
-	if e, ok := c.hot[in.ID]; ok && e.in == in {
-		e.crm = k
-		c.hot[in.ID] = e
-	}
+	e, ok := c.hot[in.ID]
 	c.hotMu.Unlock()
-	return k, nil
+	if ok && e.crm != nil && e.in.Connections[domain.VendorKonnektive] == in.Connections[domain.VendorKonnektive] {
+		return e.crm, nil
+	}
+	return c.crm(ctx, in)
 }
 
 // forget drops an installation from the hot cache (install, uninstall).

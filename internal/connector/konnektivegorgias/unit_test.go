@@ -3,13 +3,16 @@ package konnektivegorgias
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"switchyard/internal/connector"
 	"switchyard/internal/domain"
+	"switchyard/internal/domain/mock"
 	"switchyard/internal/provider/konnektive"
 )
 
@@ -210,4 +213,77 @@ func FuzzReadArgs(f *testing.F) {
 			t.Fatal("nil arguments without an error")
 		}
 	})
+}
+
+// TestHotCache: a fresh entry is served without the database; a stale one
+// is served while one background read replaces it; an installation gone
+// from the database is dropped; forget drops at once.
+func TestHotCache(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var reads atomic.Int32
+	var gone atomic.Bool
+	st := &mock.Store{LookupInstallationFn: func(_ context.Context, id string) (*domain.Installation, error) {
+		n := reads.Add(1)
+		if gone.Load() {
+			return nil, domain.Errorf(domain.ENOTFOUND, "installation %s not found", id)
+		}
+		return &domain.Installation{ID: id, Connector: "other", Settings: map[string]string{"read": strconv.Itoa(int(n))}}, nil
+	}}
+	c := New(connector.Deps{Store: st, Now: clock})
+	ctx := context.Background()
+	waitReads := func(n int32) {
+		for reads.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	in, err := c.lookup(ctx, "ins_1")
+	if err != nil || in.Settings["read"] != "1" {
+		t.Fatalf("first = %+v %v", in, err)
+	}
+	in, _ = c.lookup(ctx, "ins_1")
+	if reads.Load() != 1 || in.Settings["read"] != "1" {
+		t.Fatalf("fresh entry read again (%d reads)", reads.Load())
+	}
+	advance(hotTTL)
+	in, _ = c.lookup(ctx, "ins_1") // stale: served, refreshed behind
+	if in.Settings["read"] != "1" {
+		t.Fatalf("stale = %+v", in)
+	}
+	waitReads(2)
+	for {
+		if in, _ = c.lookup(ctx, "ins_1"); in.Settings["read"] == "2" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if reads.Load() != 2 {
+		t.Fatalf("%d reads, want 2 (one refresh)", reads.Load())
+	}
+	gone.Store(true)
+	advance(hotTTL)
+	c.lookup(ctx, "ins_1") // stale, refresh finds it gone
+	waitReads(3)
+	for {
+		c.hotMu.Lock()
+		_, ok := c.hot["ins_1"]
+		c.hotMu.Unlock()
+		if !ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.lookup(ctx, "ins_1"); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Fatalf("gone installation = %v", err)
+	}
+	gone.Store(false)
+	c.lookup(ctx, "ins_2")
+	c.forget("ins_2")
+	before := reads.Load()
+	c.lookup(ctx, "ins_2")
+	if reads.Load() != before+1 {
+		t.Fatal("forget did not drop the entry")
+	}
 }
