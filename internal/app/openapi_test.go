@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"switchyard/internal/app"
+	konnektiveemu "switchyard/internal/emulator/konnektive"
 )
 
 // invalidKey marks a request the test sends invalid on purpose: only its
@@ -90,7 +94,12 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	v := &validating{t: t, router: router, seen: map[string]bool{}}
 	client := &http.Client{Transport: v, Timeout: 30 * time.Second}
 
-	h := startHub(t, time.Second)
+	// A Konnektive CRM for konnektive-gorgias's admin routes.
+	crm := httptest.NewServer(konnektiveemu.New(konnektiveemu.Config{}))
+	t.Cleanup(crm.Close)
+	h := startHub(t, time.Second, func(c *app.Config) {
+		c.AllowVendorHosts = append(c.AllowVendorHosts, strings.TrimPrefix(crm.URL, "http://"))
+	})
 	call := func(method, path, body string, want int) {
 		t.Helper()
 		ctx := context.Background()
@@ -179,6 +188,14 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	// (their 200s are validated in TestYotpoGorgiasSyncRule).
 	call("GET", m+"/installations/"+h.c1+"/integration-name", "", 404)
 	call("PUT", m+"/installations/"+h.c1+"/integration-name", `{"name":"Yotpo"}`, 404)
+	// konnektive-gorgias: its audit rows and plugin settings.
+	var kc, c3 struct{ ID string }
+	h.api("POST", m+"/connections", fmt.Sprintf(`{"vendor":"konnektive","account":"demo","config":{"base_url":%q},"secrets":{"password":"konnektive-pass"}}`, crm.URL), 201, &kc)
+	h.api("POST", m+"/installations", fmt.Sprintf(`{"connector":"konnektive-gorgias","connections":{"konnektive":%q,"gorgias":%q},"settings":{"hubUrl":%q}}`,
+		kc.ID, in.Connections["gorgias"], h.url), 201, &c3)
+	call("GET", m+"/installations/"+c3.ID+"/audit?ticket=1&limit=10", "", 200)
+	call("GET", m+"/installations/"+h.c1+"/audit", "", 404)
+	call("GET", m+"/installations/"+c3.ID+"/plugin-settings", "", 200)
 	call("GET", "/api/v1/jobs", "", 200)
 	call("GET", "/api/v1/rate-limits", "", 200)
 

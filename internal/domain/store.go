@@ -127,4 +127,16 @@ type Store interface {
 	// Ready reports whether the database answers and every migration is applied.
 	Ready(ctx context.Context) error
 	Close() error
+
+	// ClaimAction records a pending agent action unless one with the same
+	// installation and IdemKey was claimed less than window ago: then it
+	// returns that one and claimed=false (a retried delivery runs once).
+	// Sets ID and CreatedAt on a claimed a.
+	ClaimAction(ctx context.Context, a *ActionAudit, window time.Duration) (existing *ActionAudit, claimed bool, err error)
+	// FinishAction stores the outcome of a claimed action (status, request,
+	// result, message, HTTP status, finished_at) and, with a.ReleaseKey,
+	// drops its idempotency claim in the same transaction.
+	FinishAction(ctx context.Context, a *ActionAudit) error
+	// ListActionAudits lists one merchant's action audit rows, newest first.
+	ListActionAudits(ctx context.Context, f ActionAuditFilter) ([]*ActionAudit, error)
 }

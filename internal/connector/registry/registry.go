@@ -6,6 +6,7 @@ package registry
 
 import (
 	"switchyard/internal/connector"
+	"switchyard/internal/connector/konnektivegorgias"
 	"switchyard/internal/connector/togethergorgias"
 	"switchyard/internal/connector/whiplashgorgias"
 	"switchyard/internal/connector/whiplashklaviyo"
@@ -14,10 +15,11 @@ import (
 
 // Factories are the registered connectors, one line each.
 var Factories = []connector.Factory{
-	connector.Of(whiplashgorgias.New), // C1
-	connector.Of(whiplashklaviyo.New), // C2
-	connector.Of(yotpogorgias.New),    // C4
-	connector.Of(togethergorgias.New), // C5
+	connector.Of(whiplashgorgias.New),   // C1
+	connector.Of(whiplashklaviyo.New),   // C2
+	connector.Of(konnektivegorgias.New), // C3
+	connector.Of(yotpogorgias.New),      // C4
+	connector.Of(togethergorgias.New),   // C5
 }
 
 // Build builds every registered connector with d and checks the set.

@@ -63,6 +63,10 @@ type Store struct {
 	JobCountsFn           func(ctx context.Context) ([]domain.JobCount, error)
 	ReadyFn               func(ctx context.Context) error
 	CloseFn               func() error
+
+	ClaimActionFn      func(ctx context.Context, a *domain.ActionAudit, window time.Duration) (*domain.ActionAudit, bool, error)
+	FinishActionFn     func(ctx context.Context, a *domain.ActionAudit) error
+	ListActionAuditsFn func(ctx context.Context, f domain.ActionAuditFilter) ([]*domain.ActionAudit, error)
 }
 
 func unset(method string) string {
@@ -403,4 +407,28 @@ func (s *Store) Close() error {
 		panic(unset("Close"))
 	}
 	return s.CloseFn()
+}
+
+// ClaimAction calls ClaimActionFn.
+func (s *Store) ClaimAction(ctx context.Context, a *domain.ActionAudit, window time.Duration) (*domain.ActionAudit, bool, error) {
+	if s.ClaimActionFn == nil {
+		panic(unset("ClaimAction"))
+	}
+	return s.ClaimActionFn(ctx, a, window)
+}
+
+// FinishAction calls FinishActionFn.
+func (s *Store) FinishAction(ctx context.Context, a *domain.ActionAudit) error {
+	if s.FinishActionFn == nil {
+		panic(unset("FinishAction"))
+	}
+	return s.FinishActionFn(ctx, a)
+}
+
+// ListActionAudits calls ListActionAuditsFn.
+func (s *Store) ListActionAudits(ctx context.Context, f domain.ActionAuditFilter) ([]*domain.ActionAudit, error) {
+	if s.ListActionAuditsFn == nil {
+		panic(unset("ListActionAudits"))
+	}
+	return s.ListActionAuditsFn(ctx, f)
 }
