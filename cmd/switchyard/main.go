@@ -55,6 +55,7 @@ type serveCmd struct {
 	JobTimeout    time.Duration `name:"job-timeout" env:"SWITCHYARD_JOB_TIMEOUT" default:"2m" help:"Longest one attempt of a job may run."`
 
 	AllowVendorHosts []string          `name:"allow-vendor-hosts" env:"SWITCHYARD_ALLOW_VENDOR_HOSTS" sep:"," help:"Hosts beyond the vendors' own (host or host:port, comma-separated) that connections may name in base_url and vendor calls may reach even at non-public addresses: emulators, sandboxes, a proxy. Default: none."`
+	PublicURL        string            `name:"public-url" env:"SWITCHYARD_PUBLIC_URL" help:"The hub's external base URL (https://hub.example.com), which Gorgias and the OAuth providers call back. Empty: connectors use their installation's setting or the request's origin."`
 	ConnectorConfig  map[string]string `name:"connector-config" env:"SWITCHYARD_CONNECTOR_CONFIG" mapsep:";" help:"Operator configuration of connectors as NAME.KEY=VALUE (repeat the flag, or separate with ; in the env variable), e.g. yotpo-gorgias.gorgias_client_id=… for the hub's Gorgias app. Secrets are better given in the env variable than on the command line."`
 	MaxRetryAfter    time.Duration     `name:"max-retry-after" env:"SWITCHYARD_MAX_RETRY_AFTER" default:"5m" help:"Longest a vendor's Retry-After may pause a rate budget or delay a job."`
 }
@@ -68,7 +69,7 @@ func (c *serveCmd) Run(g *globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, app.Config{Addr: c.Addr, DB: c.DB, SecretKey: key, AdminToken: c.AdminToken, Workers: c.Workers, RetryHorizon: c.RetryHorizon, RescueStuckAfter: c.RescueAfter, JobTimeout: c.JobTimeout, Version: version,
-		AllowVendorHosts: c.AllowVendorHosts, MaxRetryAfter: c.MaxRetryAfter, ConnectorConfig: c.ConnectorConfig}, logger)
+		AllowVendorHosts: c.AllowVendorHosts, MaxRetryAfter: c.MaxRetryAfter, ConnectorConfig: c.ConnectorConfig, PublicURL: c.PublicURL}, logger)
 	if err != nil {
 		return err
 	}

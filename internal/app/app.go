@@ -74,6 +74,10 @@ type Config struct {
 	JobTimeout time.Duration
 	// BackoffBase and BackoffCap tune retry backoff (defaults 2 s and 10 min).
 	BackoffBase, BackoffCap time.Duration
+	// PublicURL is the hub's external base URL, which vendors call back
+	// (HTTP integrations, macro actions, OAuth redirects). Empty: each
+	// connector falls back to its own setting or the request's origin.
+	PublicURL string
 	// ConnectorConfig is operator configuration of connectors, "NAME.KEY"
 	// → value (connector.Configurable); New refuses unknown keys.
 	ConnectorConfig map[string]string
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if httpClient == nil {
 		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
-	set, err := registry.Build(connector.Deps{Store: a.store, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
+	set, err := registry.Build(connector.Deps{Store: a.store, PublicURL: cfg.PublicURL, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
 		SyncSlice: min(30*time.Second, cfg.JobTimeout/4), Progress: a.metrics.ObserveBackfill,
 		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
 			Allow: allow, FingerprintKey: fingerprintKey}})

@@ -144,8 +144,12 @@ type Deps struct {
 	// Progress is told about long-running work (backfill phases; metrics).
 	// May be nil.
 	Progress func(installationID, phase string, done, total int)
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// PublicURL is the hub's external base URL (serve --public-url), which
+	// vendors call back (HTTP integrations, macro actions, OAuth redirects);
+	// connectors may let an installation override it. May be empty.
+	PublicURL string
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // WithDefaults fills unset fields.

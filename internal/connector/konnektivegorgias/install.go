@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"switchyard/internal/domain"
 	"switchyard/internal/provider/gorgias"
@@ -19,6 +20,9 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 	s, err := parseSettings(in)
 	if err != nil {
 		return err
+	}
+	if s.hubURL == "" {
+		s.hubURL = strings.TrimRight(c.d.PublicURL, "/")
 	}
 	if s.hubURL == "" {
 		return errNoHubURL

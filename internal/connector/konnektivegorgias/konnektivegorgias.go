@@ -461,7 +461,7 @@ func errorBody(code, msg string) map[string]any {
 	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
 }
 
-var errNoHubURL = domain.Errorf(domain.EINVALID, "setting %s is required to install: switchyard's public base URL, which Gorgias calls", SettingHubURL)
+var errNoHubURL = domain.Errorf(domain.EINVALID, "setting %s is required to install when the hub runs without --public-url: switchyard's public base URL, which Gorgias calls", SettingHubURL)
 
 // isNotFound reports a Gorgias 404 (object deleted).
 func isNotFound(err error) bool { return errors.Is(err, gorgias.ErrNotFound) }

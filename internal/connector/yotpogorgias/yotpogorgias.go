@@ -15,6 +15,7 @@
 package yotpogorgias
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -131,7 +132,7 @@ func (c *Connector) ConfigKeys() []string {
 // "" for an unset key). An unreadable sync_delay is an error and changes
 // nothing.
 func (c *Connector) ConfigureFrom(get func(key string) string) error {
-	cfg := Config{PublicURL: get("public_url"), GorgiasBaseURL: get("gorgias_base_url"), GorgiasClientID: get("gorgias_client_id"),
+	cfg := Config{PublicURL: cmp.Or(get("public_url"), c.d.PublicURL), GorgiasBaseURL: get("gorgias_base_url"), GorgiasClientID: get("gorgias_client_id"),
 		GorgiasClientSecret: get("gorgias_client_secret"), YotpoBaseURL: get("yotpo_base_url"), YotpoClientID: get("yotpo_client_id")}
 	if v := get("sync_delay"); v != "" {
 		d, err := time.ParseDuration(v)
