@@ -127,4 +127,8 @@ type Store interface {
 	// Ready reports whether the database answers and every migration is applied.
 	Ready(ctx context.Context) error
 	Close() error
+
+	// Activity counts inbound events and deliveries per minute in the
+	// filter's window: only the minutes with any activity, oldest first.
+	Activity(ctx context.Context, f ActivityFilter) ([]ActivityMinute, error)
 }

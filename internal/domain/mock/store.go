@@ -63,6 +63,7 @@ type Store struct {
 	JobCountsFn           func(ctx context.Context) ([]domain.JobCount, error)
 	ReadyFn               func(ctx context.Context) error
 	CloseFn               func() error
+	ActivityFn            func(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error)
 }
 
 func unset(method string) string {
@@ -403,4 +404,12 @@ func (s *Store) Close() error {
 		panic(unset("Close"))
 	}
 	return s.CloseFn()
+}
+
+// Activity calls ActivityFn.
+func (s *Store) Activity(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error) {
+	if s.ActivityFn == nil {
+		panic(unset("Activity"))
+	}
+	return s.ActivityFn(ctx, f)
 }

@@ -391,6 +391,7 @@ func Exercise(t *testing.T, open Opener) {
 	exerciseSync(t, open)
 	exerciseCoalescing(t, open)
 	exerciseTokens(t, open)
+	exerciseActivity(t, open)
 
 	t.Run("Ready", func(t *testing.T) {
 		t.Parallel()
