@@ -256,3 +256,9 @@ func (c *client) login(token string) {
 		c.e.t.Fatalf("login = %d %s", status, loc)
 	}
 }
+
+// whiplashSeed seeds n orders over the 14 days before now (the backfill's
+// history).
+func whiplashSeed(n int) whiplashemu.SeedOptions {
+	return whiplashemu.SeedOptions{Seed: 21, Orders: n, From: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -14), Days: 13}
+}

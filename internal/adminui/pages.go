@@ -95,7 +95,10 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		for _, b := range rlOut.Budgets {
 			bv := budgetView{BudgetStatus: b, State: "ok"}
 			if b.Burst > 0 {
-				bv.Used = 1 - b.Tokens/float64(b.Burst)
+				bv.Used = min(max(1-b.Tokens/float64(b.Burst), 0), 1)
+			}
+			if b.Tokens < -0.5 {
+				bv.State = fmt.Sprintf("%.0f calls reserved ahead (waiting for budget)", -b.Tokens)
 			}
 			class := "bar-ok"
 			switch {
@@ -462,6 +465,9 @@ func (u *UI) backfillStatus(r *http.Request, s *session, m, id string) (backfill
 		Backfill backfillProgress `json:"backfill"`
 	}
 	if err := u.call(r.Context(), s.token, http.MethodGet, apiPath(m, "installations", pathEscape(id), "backfill"), nil, nil, &out); err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return backfillView{}, nil // never started (the installation itself was found by the caller)
+		}
 		return backfillView{}, err
 	}
 	p := out.Backfill
@@ -598,7 +604,7 @@ type widgetData struct {
 }
 
 func (u *UI) timeline(w http.ResponseWriter, r *http.Request, s *session, m string) {
-	email := strings.TrimSpace(r.URL.Query().Get("email"))
+	email := domain.NormalizeEmail(r.URL.Query().Get("email"))
 	data := map[string]any{"Email": email}
 	if email == "" {
 		u.render(w, r, s, http.StatusOK, "timeline", data)
