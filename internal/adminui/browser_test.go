@@ -143,6 +143,9 @@ func TestBrowserLoginTimelineCSRFAndTenancy(t *testing.T) {
 	if got := text(t, bctx, "#timeline"); !strings.Contains(got, "order.status_changed") || !strings.Contains(got, "processed") {
 		t.Errorf("timeline: %q", got)
 	}
+	if got := text(t, bctx, "#syncs"); !strings.Contains(got, "gorgias_customer") || !strings.Contains(got, "up to date") {
+		t.Errorf("syncs of the customer: %q", got)
+	}
 	side := text(t, bctx, ".sidebar")
 	if !strings.Contains(side, "whiplash") || !strings.Contains(side, "open customer") {
 		t.Errorf("widget data: %q", side)

@@ -635,7 +635,45 @@ func (u *UI) timeline(w http.ResponseWriter, r *http.Request, s *session, m stri
 	}
 	data["Events"], data["Page"] = rows, keysetOf(r, len(out.Events), last)
 	data["Widgets"] = u.widgetData(r, s, m, email)
+	data["Syncs"] = u.customerSyncs(r, s, m, email)
 	u.render(w, r, s, http.StatusOK, "timeline", data)
+}
+
+// syncRow is one coalesced sync keyed by the customer's email: where the
+// hub stands in writing that customer to a vendor.
+type syncRow struct {
+	Installation, Connector, Kind string
+	SyncedAt                      *time.Time
+	Pending                       int64
+	UpdatedAt                     time.Time
+}
+
+// customerSyncs reads, for each of the merchant's installations, the syncs
+// keyed by this email (the installations come from the API, so within the
+// merchant).
+func (u *UI) customerSyncs(r *http.Request, s *session, m, email string) []syncRow {
+	var ins struct {
+		Installations []domain.Installation `json:"installations"`
+	}
+	if err := u.call(r.Context(), s.token, http.MethodGet, apiPath(m, "installations"), nil, nil, &ins); err != nil {
+		return nil
+	}
+	kinds := make([]string, 0, len(u.cfg.Connectors.Syncers()))
+	for k := range u.cfg.Connectors.Syncers() {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var out []syncRow
+	for _, in := range ins.Installations {
+		for _, kind := range kinds {
+			st, err := u.cfg.Store.GetSync(r.Context(), domain.SyncKey{InstallationID: in.ID, Kind: kind, Key: email})
+			if err != nil || st.DirtySeq == 0 || (st.MerchantID != "" && st.MerchantID != m) {
+				continue
+			}
+			out = append(out, syncRow{Installation: in.ID, Connector: in.Connector, Kind: kind, SyncedAt: st.SyncedAt, Pending: st.DirtySeq - st.SyncedSeq, UpdatedAt: st.UpdatedAt})
+		}
+	}
+	return out
 }
 
 // widgetData reads the customer from each Gorgias account the merchant's
