@@ -56,6 +56,7 @@ type UI struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	sess   sessions
+	act    activityCache
 	panels map[string]Panel
 }
 

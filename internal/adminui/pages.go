@@ -55,7 +55,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	now := u.cfg.Now().UTC()
 	end := now.Truncate(time.Minute).Add(time.Minute)
 	f := domain.ActivityFilter{MerchantID: s.merchant, AllMerchants: s.operator, Since: end.Add(-time.Hour), Until: end}
-	acts, err := u.cfg.Store.Activity(r.Context(), f)
+	acts, err := u.activity(r.Context(), f)
 	if err != nil {
 		u.failErr(w, r, s, err)
 		return

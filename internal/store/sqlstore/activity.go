@@ -41,7 +41,13 @@ func (s *Store) Activity(ctx context.Context, f domain.ActivityFilter) ([]domain
 	args := []any{since, until}
 	scope := ""
 	if f.MerchantID != "" {
+		// The time range is what narrows: SQLite (no statistics) would
+		// otherwise pick the (merchant_id, id) index and read all of the
+		// merchant's rows; "+" keeps it on the time index.
 		scope = " AND merchant_id = ?"
+		if s.b.Name() != "postgres" {
+			scope = " AND +merchant_id = ?"
+		}
 		args = append(args, f.MerchantID)
 	}
 	rows, err := s.b.Read().Query(ctx, `SELECT `+s.minuteOf("received_at")+`, COUNT(*) FROM inbound_events WHERE received_at >= ? AND received_at < ?`+scope+` GROUP BY 1`, args...)
