@@ -101,6 +101,7 @@ func New(cfg Config) (*UI, error) {
 	m.Handle("POST /ui/m/{merchant}/installations/{installation}/backfill", u.scopedForm(u.startBackfill))
 	m.Handle("GET /ui/m/{merchant}/timeline", u.scoped(u.timeline))
 	m.Handle("GET /ui/m/{merchant}/events", u.scoped(u.events))
+	m.Handle("POST /ui/m/{merchant}/events/{event}/replay", u.scopedForm(u.replayEvent))
 	m.Handle("GET /ui/m/{merchant}/deliveries", u.scoped(u.deliveries))
 	m.Handle("GET /ui/m/{merchant}/dead-letters", u.scoped(u.deadLetters))
 	m.Handle("POST /ui/m/{merchant}/dead-letters/replay", u.scopedForm(u.replayDeadLetters))

@@ -2,6 +2,7 @@ package adminui_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -205,19 +206,25 @@ func TestBrowserLoginTimelineCSRFAndTenancy(t *testing.T) {
 	}
 }
 
-// TestBrowserDeadLetterReplay: a sync dead-lettered during a Gorgias outage
-// is replayed from the list and the page shows it delivered.
+// TestBrowserDeadLetterReplay: two syncs dead-lettered during a Gorgias
+// outage, one replayed with its own button and the other with the bulk
+// form; the page refreshes itself until both show delivered.
 func TestBrowserDeadLetterReplay(t *testing.T) {
 	e := startEnv(t)
 	e.faults(e.gURL, `{"outage":true}`)
-	o := e.order(7)
+	o, o2 := e.order(7), e.order(9)
+	if domain.NormalizeEmail(o.Email) == domain.NormalizeEmail(o2.Email) {
+		t.Fatal("orders 7 and 9 have one customer: pick others")
+	}
 	e.hook(e.c1, o)
-	e.waitFor("a dead letter", 60*time.Second, func() bool { return len(e.deadLetters("acme")) > 0 })
+	e.hook(e.c1, o2)
+	e.waitFor("two dead letters", 60*time.Second, func() bool { return len(e.deadLetters("acme")) >= 2 })
 	e.faults(e.gURL, `{}`)
 	e.hook(e.c1, e.order(8)) // another customer's sync probes Gorgias and closes the circuit
-	dl := e.deadLetters("acme")[0]
-	if dl.ReplayedAt != nil || dl.JobKind != "sync" {
-		t.Fatalf("dead letter %+v", dl)
+	dls := e.deadLetters("acme")
+	dl, other := dls[1], dls[0] // oldest first
+	if dl.ReplayedAt != nil || dl.JobKind != "sync" || len(dls) != 2 {
+		t.Fatalf("dead letters %+v", dls)
 	}
 	e.waitFor("the Gorgias budget's circuit to close", 30*time.Second, func() bool {
 		for _, b := range e.app.Limiter().Status() {
@@ -257,9 +264,30 @@ func TestBrowserDeadLetterReplay(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes shown: %q", outcomes)
-	st, err := e.app.Store().GetSync(context.Background(), domain.SyncKey{InstallationID: e.c1, Kind: "gorgias_customer", Key: domain.NormalizeEmail(o.Email)})
+	var key domain.SyncKey
+	if err := json.Unmarshal(dl.JobArgs, &key); err != nil || key.Kind != "gorgias_customer" {
+		t.Fatalf("dead letter args %s: %v", dl.JobArgs, err)
+	}
+	st, err := e.app.Store().GetSync(context.Background(), key)
 	if err != nil || st.SyncedAt == nil || st.SyncedSeq != st.DirtySeq {
 		t.Fatalf("the sync is not done: %+v %v", st, err)
+	}
+	if got := text(t, bctx, fmt.Sprintf("#dl-%d .outcome", other.ID)); got != "pending" {
+		t.Fatalf("the other letter: %q", got)
+	}
+	// Bulk: select all (only letters not yet replayed have a box) and replay.
+	do(t, bctx, chromedp.Click("#all"), chromedp.Click("#replay-selected"), chromedp.WaitVisible("#flash"))
+	if got := text(t, bctx, "#flash"); got != "Replaying 1 dead letter(s)." {
+		t.Errorf("flash after the bulk replay: %q", got)
+	}
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('#dead-letters .outcome span')).map(x => x.textContent).join(',')`))
+		if err == nil && got == "delivered,delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outcomes after the bulk replay: %q", got)
+		}
 	}
 	if n := eval[int](t, bctx, `document.querySelectorAll('[data-refresh]').length`); n != 0 {
 		t.Errorf("the page still refreshes after the outcome")

@@ -585,6 +585,21 @@ func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s *session, m st
 		"Installation": r.URL.Query().Get("installation"), "Vendor": r.URL.Query().Get("vendor")})
 }
 
+// replayEvent sends a stored event through its job again.
+func (u *UI) replayEvent(w http.ResponseWriter, r *http.Request, s *session, m string) {
+	id, err := strconv.ParseInt(r.PathValue("event"), 10, 64)
+	if err != nil {
+		u.fail(w, r, s, http.StatusBadRequest, "That is not an event id.")
+		return
+	}
+	if err := u.call(r.Context(), s.token, http.MethodPost, apiPath(m, "events", strconv.FormatInt(id, 10), "replay"), nil, nil, nil); err != nil {
+		u.flashErr(w, r, s, err)
+	} else {
+		u.setFlash(s, fmt.Sprintf("Event #%d is being processed again.", id))
+	}
+	back(w, r, "/ui/m/"+pathEscape(m)+"/events")
+}
+
 // ---- timeline
 
 type timelineEvent struct {

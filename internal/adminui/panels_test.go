@@ -151,3 +151,49 @@ func TestConnectorPanelAndAction(t *testing.T) {
 		t.Errorf("%d POSTs reached the API, want only the one approved", n)
 	}
 }
+
+// TestSessionCookieSecureOverTLS: served over TLS, the session cookie is
+// Secure (and still HttpOnly, SameSite=Strict).
+func TestSessionCookieSecureOverTLS(t *testing.T) {
+	st := &mock.Store{LookupAPITokenFn: func(_ context.Context, plain string) (*domain.APIToken, error) {
+		return &domain.APIToken{MerchantID: "m1"}, nil
+	}}
+	set, err := connector.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(Config{API: &fakeAPI{}, Store: st, Connectors: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(u)
+	defer srv.Close()
+	c := srv.Client()
+	c.Jar = newJar(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(srv.URL + "/ui/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "sy_login" && !ck.Secure {
+			t.Errorf("login cookie over TLS is not Secure")
+		}
+	}
+	resp, err = c.PostForm(srv.URL+"/ui/login", url.Values{"csrf": {fieldValue(t, string(page), "csrf")}, "token": {"sy_m1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var sc *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "sy_session" {
+			sc = ck
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || sc == nil || !sc.Secure || !sc.HttpOnly || sc.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login over TLS = %d, session cookie %+v", resp.StatusCode, sc)
+	}
+}
