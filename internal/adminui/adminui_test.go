@@ -27,6 +27,22 @@ func TestSessionCSRFAndTenancy(t *testing.T) {
 		t.Fatalf("login without its CSRF token = %d, want 403", status)
 	}
 
+	// Sent to the login page, then back to the page asked for (query kept).
+	if status, loc := anon.get("/ui/m/acme/timeline?email=a%2Bb@example.com"); status != http.StatusSeeOther || loc != "/ui/login?next=%2Fui%2Fm%2Facme%2Ftimeline%3Femail%3Da%252Bb%40example.com" {
+		t.Fatalf("redirect to login = %d %s", status, loc)
+	}
+	_, page = anon.get("/ui/login?next=%2Fui%2Fm%2Facme%2Ftimeline%3Femail%3Da%252Bb%40example.com")
+	if status, loc := anon.post("/ui/login", url.Values{"csrf": {csrf(t, page)}, "token": {adminToken}, "next": {"/ui/m/acme/timeline?email=a%2Bb@example.com"}}); status != http.StatusSeeOther || loc != "/ui/m/acme/timeline?email=a%2Bb@example.com" {
+		t.Fatalf("login with next = %d %s", status, loc)
+	}
+	for _, next := range []string{"https://evil.example/ui/", "//evil.example/ui/", "/api/v1/merchants", "/ui/\\evil"} {
+		c := e.client()
+		_, page = c.get("/ui/login")
+		if status, loc := c.post("/ui/login", url.Values{"csrf": {csrf(t, page)}, "token": {adminToken}, "next": {next}}); status != http.StatusSeeOther || loc != "/ui/" {
+			t.Errorf("login with next %q = %d %s, want /ui/", next, status, loc)
+		}
+	}
+
 	op := e.client()
 	op.login(adminToken)
 	u, _ := url.Parse(e.url + "/ui/")
@@ -35,8 +51,9 @@ func TestSessionCSRFAndTenancy(t *testing.T) {
 		t.Fatalf("cookies after login = %v", cookies)
 	}
 	// The jar does not keep attributes: read them off a fresh login.
-	_, page = anon.get("/ui/login")
-	resp, err := anon.http.PostForm(e.url+"/ui/login", url.Values{"csrf": {csrf(t, page)}, "token": {adminToken}})
+	fresh := e.client()
+	_, page = fresh.get("/ui/login")
+	resp, err := fresh.http.PostForm(e.url+"/ui/login", url.Values{"csrf": {csrf(t, page)}, "token": {adminToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
