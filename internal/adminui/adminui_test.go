@@ -134,6 +134,34 @@ func TestSessionCSRFAndTenancy(t *testing.T) {
 		t.Fatalf("after logout = %d %s", status, loc)
 	}
 
+	// Repair and uninstall, by the operator.
+	_, page = op.get("/ui/m/acme/installations/" + e.c1)
+	opToken := csrf(t, page)
+	if status, _ := op.post("/ui/m/acme/installations/"+e.c1+"/install", url.Values{"csrf": {opToken}}); status != http.StatusSeeOther {
+		t.Fatalf("repair = %d", status)
+	}
+	if _, body = op.get("/ui/m/acme/installations/" + e.c1); !strings.Contains(body, "Installed: the installation is active.") {
+		t.Fatalf("after repair:\n%s", body)
+	}
+	// A failed install reads as the API says it, cut for a merchant: the
+	// other merchant's Gorgias account does not exist in the emulator.
+	oc := e.client()
+	oc.login(e.othToken)
+	_, page = oc.get("/ui/m/other/installations/" + e.otherC1)
+	if status, _ := oc.post("/ui/m/other/installations/"+e.otherC1+"/install", url.Values{"csrf": {csrf(t, page)}}); status != http.StatusSeeOther {
+		t.Fatalf("install of other = %d", status)
+	}
+	_, body = oc.get("/ui/m/other/installations/" + e.otherC1)
+	if !strings.Contains(body, `class="flash error"`) || !strings.Contains(body, "gorgias") || strings.Contains(body, "{&#34;error") || !strings.Contains(body, `id="state-reason"`) {
+		t.Fatalf("failed install page:\n%s", body)
+	}
+	if status, _ := op.post("/ui/m/acme/installations/"+e.c1+"/uninstall", url.Values{"csrf": {opToken}}); status != http.StatusSeeOther {
+		t.Fatalf("uninstall = %d", status)
+	}
+	if _, body = op.get("/ui/m/acme/installations/" + e.c1); !strings.Contains(body, "Uninstalled:") || !strings.Contains(body, "state-uninstalled") {
+		t.Fatalf("after uninstall:\n%s", body)
+	}
+
 	// A one-time login link works once.
 	link := e.app.UI().LoginLink(e.acmeToken)
 	lc := e.client()

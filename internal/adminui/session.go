@@ -190,7 +190,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s := u.newSession(token, operator, merchant)
 	u.setCookie(w, r, loginCookie, "", "/ui/login", -1)
-	u.setCookie(w, r, sessionCookie, s.id, "/ui/", int(u.cfg.SessionTTL.Seconds()))
+	u.setCookie(w, r, sessionCookie, s.id, "/ui/", 0) // a browser-session cookie; the server expires it after SessionTTL unused
 	next := safeNext(r.PostFormValue("next"))
 	if next == "" {
 		next = u.home(s)
@@ -224,7 +224,7 @@ func (u *UI) loginByLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := u.newSession(l.token, operator, merchant)
-	u.setCookie(w, r, sessionCookie, s.id, "/ui/", int(u.cfg.SessionTTL.Seconds()))
+	u.setCookie(w, r, sessionCookie, s.id, "/ui/", 0)
 	http.Redirect(w, r, u.home(s), http.StatusSeeOther)
 }
 
