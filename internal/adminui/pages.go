@@ -816,6 +816,7 @@ type deadLetterRow struct {
 	domain.DeadLetter
 	Outcome      string // "", "replaying", "delivered", "failed again (#id)", "replayed"
 	OutcomeClass string // its first word, for the style
+	Work         string // what the job was: its kind, and a sync's kind and key
 }
 
 func (u *UI) deadLetters(w http.ResponseWriter, r *http.Request, s *session, m string) {
@@ -829,7 +830,11 @@ func (u *UI) deadLetters(w http.ResponseWriter, r *http.Request, s *session, m s
 	rows := make([]deadLetterRow, 0, len(out.DeadLetters))
 	replaying := false
 	for _, dl := range out.DeadLetters {
-		row := deadLetterRow{DeadLetter: dl}
+		row := deadLetterRow{DeadLetter: dl, Work: dl.JobKind}
+		var k domain.SyncKey
+		if dl.JobKind == "sync" && json.Unmarshal(dl.JobArgs, &k) == nil && k.Kind != "" {
+			row.Work = "sync " + k.Kind + " " + k.Key
+		}
 		if dl.ReplayedAt != nil {
 			row.Outcome = u.outcome(r, m, dl, out.DeadLetters)
 			row.OutcomeClass, _, _ = strings.Cut(row.Outcome, " ")

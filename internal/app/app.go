@@ -312,7 +312,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.store.StartJobs(ctx, a.river); err != nil {
 		return fmt.Errorf("error starting job workers: %w", err)
 	}
-	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))
+	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("admin_ui", a.URL()+"/ui/"), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
 	var serveErr error
