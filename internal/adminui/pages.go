@@ -651,6 +651,12 @@ func (u *UI) timeline(w http.ResponseWriter, r *http.Request, s *session, m stri
 	data["Events"], data["Page"] = rows, keysetOf(r, len(out.Events), last)
 	data["Widgets"] = u.widgetData(r, s, m, email)
 	data["Syncs"] = u.customerSyncs(r, s, m, email)
+	var ins struct {
+		Installations []domain.Installation `json:"installations"`
+	}
+	if err := u.call(r.Context(), s.token, http.MethodGet, apiPath(m, "installations"), nil, nil, &ins); err == nil {
+		data["Panels"] = u.timelinePanels(r, s, m, email, ins.Installations)
+	}
 	u.render(w, r, s, http.StatusOK, "timeline", data)
 }
 

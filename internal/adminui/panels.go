@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -25,11 +26,16 @@ type Panel struct {
 	// connector's GET admin routes (call). nil: the template gets only the
 	// installation.
 	Load func(ctx context.Context, call PanelCall, in *domain.Installation) (any, error)
+	// Timeline, when set, adds a section to a customer's timeline (e.g. the
+	// agents' actions on that customer, from an audit admin route): it
+	// reads what template "timeline:<connector>" shows for one
+	// installation and email.
+	Timeline func(ctx context.Context, call PanelCall, in *domain.Installation, email string) (any, error)
 }
 
 // PanelCall calls the admin API with the session's token: method, a path
-// relative to the installation (e.g. "link-requests"), a JSON body or nil,
-// and where to decode the answer.
+// relative to the installation (e.g. "link-requests" or "audit?email=…"),
+// a JSON body or nil, and where to decode the answer.
 type PanelCall func(method, path string, body, out any) error
 
 // PanelView is what a panel template gets.
@@ -59,24 +65,61 @@ func (u *UI) panel(r *http.Request, s *session, merchant string, in *domain.Inst
 	base := "/ui/m/" + pathEscape(merchant) + "/installations/" + pathEscape(in.ID)
 	v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Back: base}
 	if p.Load != nil {
-		call := func(method, path string, body, out any) error {
-			if !adminRoutePath.MatchString(path) {
-				return domain.Errorf(domain.EINVALID, "bad admin route path %q", path)
-			}
-			return u.call(r.Context(), s.token, method, apiPath(merchant, "installations", pathEscape(in.ID), path), nil, body, out)
-		}
-		data, err := p.Load(r.Context(), call, in)
+		data, err := p.Load(r.Context(), u.panelCall(r, s, merchant, in), in)
 		if err != nil {
 			v.Error = u.readableFor(s, err)
 		}
 		v.Data = data
 	}
-	t := u.pages["installation"].Lookup("panel:" + in.Connector)
+	return u.renderPanel("installation", "panel:"+in.Connector, v)
+}
+
+// timelinePanels renders the connector sections of a customer's timeline,
+// one per installation whose connector has one.
+func (u *UI) timelinePanels(r *http.Request, s *session, merchant, email string, ins []domain.Installation) []template.HTML {
+	var out []template.HTML
+	for i := range ins {
+		in := &ins[i]
+		p, ok := u.panels[in.Connector]
+		if !ok || p.Timeline == nil || in.State == domain.InstallationUninstalled {
+			continue
+		}
+		base := "/ui/m/" + pathEscape(merchant) + "/installations/" + pathEscape(in.ID)
+		v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Back: "/ui/m/" + pathEscape(merchant) + "/timeline?email=" + url.QueryEscape(email)}
+		data, err := p.Timeline(r.Context(), u.panelCall(r, s, merchant, in), in, email)
+		if err != nil {
+			v.Error = u.readableFor(s, err)
+		}
+		v.Data = data
+		out = append(out, u.renderPanel("timeline", "timeline:"+in.Connector, v))
+	}
+	return out
+}
+
+// panelCall calls the installation's connector admin routes with the
+// session's token.
+func (u *UI) panelCall(r *http.Request, s *session, merchant string, in *domain.Installation) PanelCall {
+	return func(method, path string, body, out any) error {
+		p, query, _ := strings.Cut(path, "?")
+		if !adminRoutePath.MatchString(p) {
+			return domain.Errorf(domain.EINVALID, "bad admin route path %q", path)
+		}
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return domain.Errorf(domain.EINVALID, "bad admin route query %q", query)
+		}
+		return u.call(r.Context(), s.token, method, apiPath(merchant, "installations", pathEscape(in.ID), p), q, body, out)
+	}
+}
+
+func (u *UI) renderPanel(page, name string, v PanelView) template.HTML {
+	t := u.pages[page].Lookup(name)
 	if t == nil {
-		return template.HTML(fmt.Sprintf(`<p class="error">No panel template for %s.</p>`, template.HTMLEscapeString(in.Connector))) //nolint:gosec // escaped
+		return template.HTML(fmt.Sprintf(`<p class="error">No template %s.</p>`, template.HTMLEscapeString(name))) //nolint:gosec // escaped
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
+		u.cfg.Logger.Error("admin ui: a connector panel could not be rendered", "template", name, "error", err.Error())
 		return template.HTML(`<p class="error">The connector panel could not be rendered.</p>`)
 	}
 	return template.HTML(buf.String()) //nolint:gosec // output of an html/template

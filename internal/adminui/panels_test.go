@@ -37,6 +37,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"error":{"code":"forbidden","message":"this route needs the operator token"}}`)
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/merchants/m1/installations/i1":
 		_ = json.NewEncoder(w).Encode(domain.Installation{ID: "i1", MerchantID: "m1", Connector: "together-gorgias", State: domain.InstallationActive, RemoteIDs: map[string]string{"integration_id": "42"}})
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/merchants/m1/installations":
+		_ = json.NewEncoder(w).Encode(map[string]any{"installations": []domain.Installation{{ID: "i1", MerchantID: "m1", Connector: "together-gorgias", State: domain.InstallationActive}}})
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/merchants/m1/installations/i1/audit":
+		_ = json.NewEncoder(w).Encode(map[string]any{"rows": []string{"refund by agent for " + r.URL.Query().Get("email")}})
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/merchants/m1/installations/i1/link-requests":
 		_, _ = io.WriteString(w, `{"requests":[{"id":"7","brand":"Fizz & Co"}]}`)
 	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/merchants/m1/installations/i1/link-requests/approve":
@@ -65,7 +69,7 @@ func (f *fakeAPI) called(prefix string) int {
 
 // TestConnectorPanelAndAction: a connector's panel is rendered on its
 // installation page from the data its Load reads through the connector's
-// admin routes, and a panel form posts to one of those routes with the
+// admin routes, its timeline section on a customer's timeline, and a panel form posts to one of those routes with the
 // session's token and the form's fields as the JSON body; a path that is
 // not an admin route's form is refused before any call.
 func TestConnectorPanelAndAction(t *testing.T) {
@@ -91,6 +95,14 @@ func TestConnectorPanelAndAction(t *testing.T) {
 		err := call(http.MethodGet, "link-requests", nil, &out)
 		return out.Requests, err
 	}}
+	u.panels["together-gorgias"] = Panel{Load: u.panels["together-gorgias"].Load, Timeline: func(ctx context.Context, call PanelCall, in *domain.Installation, email string) (any, error) {
+		var out struct {
+			Rows []string `json:"rows"`
+		}
+		err := call(http.MethodGet, "audit?email="+url.QueryEscape(email), nil, &out)
+		return out.Rows, err
+	}}
+	template.Must(u.pages["timeline"].New("timeline:together-gorgias").Parse(`<section id="audit">{{range .Data}}<p>{{.}}</p>{{end}}</section>`))
 	template.Must(u.pages["installation"].New("panel:together-gorgias").Parse(
 		`<section id="panel">{{range .Data}}<form method="post" action="{{$.ActionURL}}"><input type="hidden" name="csrf" value="{{$.CSRF}}">` +
 			`<input type="hidden" name="_path" value="link-requests/approve"><input type="hidden" name="request_id" value="{{.ID}}">{{.Brand}}</form>{{end}}` +
@@ -125,6 +137,9 @@ func TestConnectorPanelAndAction(t *testing.T) {
 	status, page := get("/ui/m/m1/installations/i1")
 	if status != 200 || !strings.Contains(page, `<section id="panel">`) || !strings.Contains(page, "Fizz &amp; Co") || !strings.Contains(page, "integration 42") {
 		t.Fatalf("installation page = %d, no panel:\n%s", status, page)
+	}
+	if status, page := get("/ui/m/m1/timeline?email=Ann%2Bx@Example.com"); status != 200 || !strings.Contains(page, `<section id="audit"><p>refund by agent for ann&#43;x@example.com</p></section>`) {
+		t.Fatalf("timeline = %d, no connector section:\n%s", status, page)
 	}
 	csrf := fieldValue(t, page, "csrf")
 	if status, _ := post("/ui/m/m1/installations/i1/action", url.Values{"csrf": {csrf}, "_path": {"link-requests/approve"}, "request_id": {"7"}}); status != http.StatusSeeOther {
