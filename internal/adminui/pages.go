@@ -33,6 +33,7 @@ type overviewData struct {
 	EventsChart, DeliveriesChart            template.HTML
 	Budgets                                 []budgetView
 	BudgetsError                            string
+	BudgetPager                             pager
 	Queue                                   []queueView
 	QueueTotal                              int
 	QueueError                              string
@@ -113,6 +114,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			d.Budgets = append(d.Budgets, bv)
 		}
 		sort.Slice(d.Budgets, func(i, j int) bool { return d.Budgets[i].Key < d.Budgets[j].Key })
+		d.Budgets, d.BudgetPager = pageOf(r, "bpage", d.Budgets)
 
 		var jobs struct {
 			Jobs []domain.JobCount `json:"jobs"`
@@ -168,13 +170,13 @@ type pager struct {
 	Prev, Next         string
 }
 
-func pageOf[T any](r *http.Request, all []T) ([]T, pager) {
+func pageOf[T any](r *http.Request, param string, all []T) ([]T, pager) {
 	p := pager{Total: len(all), Pages: max(1, (len(all)+pageSize-1)/pageSize)}
-	p.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	p.Page, _ = strconv.Atoi(r.URL.Query().Get(param))
 	p.Page = min(max(p.Page, 1), p.Pages)
 	link := func(n int) string {
 		q := r.URL.Query()
-		q.Set("page", strconv.Itoa(n))
+		q.Set(param, strconv.Itoa(n))
 		return r.URL.Path + "?" + q.Encode()
 	}
 	if p.Page > 1 {
@@ -230,7 +232,7 @@ func (u *UI) merchants(w http.ResponseWriter, r *http.Request, s *session) {
 		u.failErr(w, r, s, err)
 		return
 	}
-	rows, p := pageOf(r, out.Merchants)
+	rows, p := pageOf(r, "page", out.Merchants)
 	u.render(w, r, s, http.StatusOK, "merchants", map[string]any{"Merchants": rows, "Pager": p})
 }
 
@@ -263,8 +265,9 @@ func (u *UI) merchantPage(w http.ResponseWriter, r *http.Request, s *session, m 
 	for _, in := range ins.Installations {
 		rows = append(rows, installationRow{Installation: in, Backfill: u.hasBackfill(in.Connector)})
 	}
-	page, p := pageOf(r, rows)
-	u.render(w, r, s, http.StatusOK, "merchant", map[string]any{"M": mer, "Installations": page, "Pager": p, "Connections": cs.Connections})
+	page, p := pageOf(r, "page", rows)
+	conns, cp := pageOf(r, "cpage", cs.Connections)
+	u.render(w, r, s, http.StatusOK, "merchant", map[string]any{"M": mer, "Installations": page, "Pager": p, "Connections": conns, "ConnPager": cp})
 }
 
 func (u *UI) hasBackfill(name string) bool {
