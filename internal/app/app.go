@@ -16,6 +16,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"switchyard/internal/adminui"
 	"switchyard/internal/baseservice"
 	"switchyard/internal/connector"
 	"switchyard/internal/connector/registry"
@@ -104,6 +105,7 @@ type App struct {
 	connectors *connector.Set
 	river      *river.Config
 	writers    int
+	ui         *adminui.UI
 	http       *http.Server
 	ln         net.Listener
 }
@@ -171,10 +173,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if httpClient == nil {
 		httpClient = outbound.NewHTTPClient(outbound.NewDialGuard(allow, cfg.Resolver), outbound.DefaultTimeout)
 	}
+	clients := &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
+		Allow: allow, FingerprintKey: fingerprintKey}
 	set, err := registry.Build(connector.Deps{Store: a.store, PublicURL: cfg.PublicURL, Coalesce: cfg.Coalesce, Now: cfg.Now, Logger: logger,
-		SyncSlice: min(30*time.Second, cfg.JobTimeout/4), Progress: a.metrics.ObserveBackfill,
-		Clients: &connector.Clients{Store: a.store, Limiter: a.limiter, Recorder: a.recorder, HTTP: httpClient, Now: cfg.Now, Logger: logger,
-			Allow: allow, FingerprintKey: fingerprintKey}})
+		SyncSlice: min(30*time.Second, cfg.JobTimeout/4), Progress: a.metrics.ObserveBackfill, Clients: clients})
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -197,7 +199,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	})
 	srv := server.New(server.Config{Store: a.store, Ingest: a.ingest, Metrics: a.metrics.Handler(), Limiter: a.limiter, Connectors: set, AdminToken: cfg.AdminToken, Version: cfg.Version, Logger: logger,
 		AllowVendorHosts: allow})
-	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+	// The admin UI (/ui/) calls the admin API in process through srv.
+	a.ui, err = adminui.New(adminui.Config{API: srv, Store: a.store, Connectors: set, Clients: clients, Now: cfg.Now, Logger: logger})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	root := http.NewServeMux()
+	root.Handle("/ui/", a.ui)
+	root.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	root.Handle("/", srv)
+	a.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a, nil
 }
@@ -271,6 +283,9 @@ func (a *App) Connector(name string) connector.Connector {
 	return c
 }
 
+// UI returns the admin UI (LoginLink makes a one-time login link).
+func (a *App) UI() *adminui.UI { return a.ui }
+
 // Limiter returns the shared rate limiter.
 func (a *App) Limiter() *outbound.LocalLimiter { return a.limiter }
 
@@ -308,7 +323,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.store.StartJobs(ctx, a.river); err != nil {
 		return fmt.Errorf("error starting job workers: %w", err)
 	}
-	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))
+	a.logger.Info("switchyard serving", slog.String("addr", a.Addr()), slog.String("admin_ui", a.URL()+"/ui/"), slog.String("db", redactURL(a.cfg.DB)), slog.Int("workers", a.cfg.Workers))
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
 	var serveErr error

@@ -156,7 +156,10 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 	call("POST", fmt.Sprintf("%s/events/%d/replay", m, evs.Events[0].ID), "", 202)
 	call("POST", m+"/events/abc/replay", "", 400)
 	call("GET", m+"/deliveries?vendor=gorgias", "", 200)
+	call("GET", fmt.Sprintf("%s/deliveries?event=%d&before=99999", m, evs.Events[0].ID), "", 200)
+	call("GET", fmt.Sprintf("%s/events?before=%d&limit=5", m, evs.Events[0].ID), "", 200)
 	call("GET", m+"/dead-letters?pending=true", "", 200)
+	call("GET", m+"/dead-letters?before=5", "", 200)
 	call("POST", m+"/dead-letters/424242/replay", "", 404)
 	call("GET", m+"/tokens", "", 200)
 	var tok struct{ ID string }

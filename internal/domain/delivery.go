@@ -41,7 +41,9 @@ type DeliveryFilter struct {
 	InstallationID string
 	Vendor         string
 	EventID        int64
-	Limit          int
+	// BeforeID pages backwards: only deliveries with a smaller id.
+	BeforeID int64
+	Limit    int
 }
 
 // DeadLetter is a job that exhausted its retries or hit a terminal error,
@@ -66,5 +68,7 @@ type DeadLetterFilter struct {
 	InstallationID string
 	// Pending limits the result to letters not yet replayed.
 	Pending bool
-	Limit   int
+	// BeforeID pages backwards: only letters with a smaller id.
+	BeforeID int64
+	Limit    int
 }

@@ -35,5 +35,7 @@ type EventFilter struct {
 	MerchantID     string
 	InstallationID string
 	CustomerEmail  string
-	Limit          int
+	// BeforeID pages backwards: only events with a smaller id (0: from the newest).
+	BeforeID int64
+	Limit    int
 }

@@ -139,4 +139,7 @@ type Store interface {
 	FinishAction(ctx context.Context, a *ActionAudit) error
 	// ListActionAudits lists one merchant's action audit rows, newest first.
 	ListActionAudits(ctx context.Context, f ActionAuditFilter) ([]*ActionAudit, error)
+	// Activity counts inbound events and deliveries per minute in the
+	// filter's window: only the minutes with any activity, oldest first.
+	Activity(ctx context.Context, f ActivityFilter) ([]ActivityMinute, error)
 }

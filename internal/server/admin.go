@@ -287,7 +287,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	evs, err := s.cfg.Store.ListEvents(r.Context(), domain.EventFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), CustomerEmail: r.URL.Query().Get("email"), Limit: queryInt(r, "limit")})
+	evs, err := s.cfg.Store.ListEvents(r.Context(), domain.EventFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), CustomerEmail: r.URL.Query().Get("email"), BeforeID: queryInt64(r, "before"), Limit: queryInt(r, "limit")})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -313,7 +313,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	ds, err := s.cfg.Store.ListDeliveries(r.Context(), domain.DeliveryFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Vendor: r.URL.Query().Get("vendor"), Limit: queryInt(r, "limit")})
+	ds, err := s.cfg.Store.ListDeliveries(r.Context(), domain.DeliveryFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Vendor: r.URL.Query().Get("vendor"), EventID: queryInt64(r, "event"), BeforeID: queryInt64(r, "before"), Limit: queryInt(r, "limit")})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -331,7 +331,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	dls, err := s.cfg.Store.ListDeadLetters(r.Context(), domain.DeadLetterFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Pending: r.URL.Query().Get("pending") == "true", Limit: queryInt(r, "limit")})
+	dls, err := s.cfg.Store.ListDeadLetters(r.Context(), domain.DeadLetterFilter{MerchantID: r.PathValue("merchant"), InstallationID: r.URL.Query().Get("installation"), Pending: r.URL.Query().Get("pending") == "true", BeforeID: queryInt64(r, "before"), Limit: queryInt(r, "limit")})
 	if err != nil {
 		s.Error(w, r, err)
 		return

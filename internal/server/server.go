@@ -212,6 +212,11 @@ func queryInt(r *http.Request, name string) int {
 	return n
 }
 
+func queryInt64(r *http.Request, name string) int64 {
+	n, _ := strconv.ParseInt(r.URL.Query().Get(name), 10, 64)
+	return n
+}
+
 func pathInt(r *http.Request, name string) (int64, error) {
 	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil {

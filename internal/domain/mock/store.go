@@ -67,6 +67,7 @@ type Store struct {
 	ClaimActionFn      func(ctx context.Context, a *domain.ActionAudit, window time.Duration) (*domain.ActionAudit, bool, error)
 	FinishActionFn     func(ctx context.Context, a *domain.ActionAudit) error
 	ListActionAuditsFn func(ctx context.Context, f domain.ActionAuditFilter) ([]*domain.ActionAudit, error)
+	ActivityFn            func(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error)
 }
 
 func unset(method string) string {
@@ -431,4 +432,12 @@ func (s *Store) ListActionAudits(ctx context.Context, f domain.ActionAuditFilter
 		panic(unset("ListActionAudits"))
 	}
 	return s.ListActionAuditsFn(ctx, f)
+}
+
+// Activity calls ActivityFn.
+func (s *Store) Activity(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error) {
+	if s.ActivityFn == nil {
+		panic(unset("Activity"))
+	}
+	return s.ActivityFn(ctx, f)
 }

@@ -50,6 +50,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f domain.DeliveryFilter) ([]
 	w.eq("installation_id", f.InstallationID)
 	w.eq("vendor", f.Vendor)
 	w.eq("event_id", f.EventID)
+	w.before(f.BeforeID)
 	q := `SELECT id, merchant_id, installation_id, vendor, account, method, endpoint, status, latency_us, class, error, job_id, event_id, created_at FROM deliveries` +
 		w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
 	rows, err := s.b.Read().Query(ctx, q, w.args...)
@@ -132,6 +133,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f domain.DeadLetterFilter) 
 	if f.Pending {
 		w.raw("replayed_at IS NULL")
 	}
+	w.before(f.BeforeID)
 	q := `SELECT ` + deadLetterCols + ` FROM dead_letters` + w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
 	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {

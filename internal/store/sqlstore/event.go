@@ -159,6 +159,7 @@ func (s *Store) ListEvents(ctx context.Context, f domain.EventFilter) ([]*domain
 	w.eq("merchant_id", f.MerchantID)
 	w.eq("installation_id", f.InstallationID)
 	w.eq("customer_email", domain.NormalizeEmail(f.CustomerEmail))
+	w.before(f.BeforeID)
 	q := `SELECT ` + eventCols + ` FROM inbound_events` + w.sql() + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limitOf(f.Limit))
 	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {

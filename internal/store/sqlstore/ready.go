@@ -59,6 +59,14 @@ func (w *where) eq(col string, v any) {
 
 func (w *where) raw(cond string) { w.conds = append(w.conds, cond) }
 
+// before adds "id < ?" when id is set (keyset paging, newest first).
+func (w *where) before(id int64) {
+	if id > 0 {
+		w.conds = append(w.conds, "id < ?")
+		w.args = append(w.args, id)
+	}
+}
+
 func (w *where) sql() string {
 	if len(w.conds) == 0 {
 		return ""

@@ -392,6 +392,7 @@ func Exercise(t *testing.T, open Opener) {
 	exerciseCoalescing(t, open)
 	exerciseTokens(t, open)
 	exerciseActionAudit(t, open)
+	exerciseActivity(t, open)
 
 	t.Run("Ready", func(t *testing.T) {
 		t.Parallel()
