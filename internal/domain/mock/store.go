@@ -67,7 +67,7 @@ type Store struct {
 	ClaimActionFn      func(ctx context.Context, a *domain.ActionAudit, window time.Duration) (*domain.ActionAudit, bool, error)
 	FinishActionFn     func(ctx context.Context, a *domain.ActionAudit) error
 	ListActionAuditsFn func(ctx context.Context, f domain.ActionAuditFilter) ([]*domain.ActionAudit, error)
-	ActivityFn            func(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error)
+	ActivityFn         func(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error)
 }
 
 func unset(method string) string {
