@@ -31,13 +31,7 @@ func (s *Server) installInstallation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.Install(r.Context(), in); err != nil {
-		err = connector.CallerError(err)
-		if domain.ErrorCode(err) == domain.EINTERNAL {
-			// Neither the vendor's answer nor the caller's mistake: log the
-			// cause, and answer try-again without its detail.
-			s.cfg.Logger.ErrorContext(r.Context(), "install failed", slog.String("installation", in.ID), slog.String("error", err.Error()))
-			err = domain.WrapError(domain.EUNAVAILABLE, "install failed, try again later", err)
-		}
+		err = s.remoteError(r, in, "install failed", "install failed, try again later", err)
 		s.noteInstallFailed(r, in, err)
 		s.Error(w, r, err)
 		return
@@ -152,12 +146,7 @@ func (s *Server) uninstallInstallation(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Ingest.Invalidate(in.ID)
 	if u, ok := c.(connector.Uninstaller); ok {
 		if err := u.Uninstall(r.Context(), in); err != nil {
-			err = connector.CallerError(err)
-			if domain.ErrorCode(err) == domain.EINTERNAL {
-				s.cfg.Logger.ErrorContext(r.Context(), "uninstall failed", slog.String("installation", in.ID), slog.String("error", err.Error()))
-				err = domain.WrapError(domain.EUNAVAILABLE, "uninstall did not finish removing the remote objects; run it again", err)
-			}
-			s.Error(w, r, err)
+			s.Error(w, r, s.remoteError(r, in, "uninstall failed", "uninstall did not finish removing the remote objects; run it again", err))
 			return
 		}
 	}
@@ -197,4 +186,17 @@ func (s *Server) connectorAdmin(byConnector map[string]connector.AdminRoute) htt
 		s.cfg.Ingest.Invalidate(in.ID)
 		WriteJSON(w, status, body)
 	})
+}
+
+// remoteError maps an error of a connector's work in the vendor accounts
+// for the admin caller: a vendor's answer or the caller's mistake as
+// connector.CallerError says; anything else is logged with its cause and
+// answered as try-again (tryAgain) without its detail.
+func (s *Server) remoteError(r *http.Request, in *domain.Installation, logMsg, tryAgain string, err error) error {
+	err = connector.CallerError(err)
+	if domain.ErrorCode(err) != domain.EINTERNAL {
+		return err
+	}
+	s.cfg.Logger.ErrorContext(r.Context(), logMsg, slog.String("installation", in.ID), slog.String("error", err.Error()))
+	return domain.WrapError(domain.EUNAVAILABLE, tryAgain, err)
 }
