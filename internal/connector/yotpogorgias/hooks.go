@@ -110,32 +110,42 @@ func (c *Connector) store(w http.ResponseWriter, r *http.Request, ev *domain.Inb
 	hookReply(w, http.StatusAccepted, "")
 }
 
+// authenticHook reads a hook's body and its installation and checks the
+// installation's token (secret name of the vendor's connection) and that
+// it takes events; on any failure it has answered and reports false.
+func (c *Connector) authenticHook(w http.ResponseWriter, r *http.Request, vendor, secretName, got string) (*domain.Installation, []byte, bool) {
+	body, err := readBody(w, r)
+	if err != nil {
+		c.hookError(w, r, err)
+		return nil, nil, false
+	}
+	in, err := c.hookInstallation(r.Context(), r.PathValue("installation"))
+	if err != nil {
+		c.hookError(w, r, err)
+		return nil, nil, false
+	}
+	ok, err := c.tokenOK(r.Context(), in, vendor, secretName, got)
+	if err != nil {
+		c.hookError(w, r, err)
+		return nil, nil, false
+	}
+	if !ok {
+		c.hookError(w, r, domain.Errorf(domain.EUNAUTHORIZED, "wrong token"))
+		return nil, nil, false
+	}
+	if !in.State.Processes() {
+		c.hookError(w, r, domain.Errorf(domain.ECONFLICT, "installation %s is %s; nothing stored", in.ID, in.State))
+		return nil, nil, false
+	}
+	return in, body, true
+}
+
 // messageHook takes the Gorgias HTTP integration's call (ticket or message
 // created), authenticated by the installation's token header. The event
 // is stored; the customer's sync follows (HandleEvent).
 func (c *Connector) messageHook(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	body, err := readBody(w, r)
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
-	in, err := c.hookInstallation(ctx, r.PathValue("installation"))
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
-	ok, err := c.tokenOK(ctx, in, domain.VendorGorgias, "hook_token", r.Header.Get(HookTokenHeader))
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
+	in, body, ok := c.authenticHook(w, r, domain.VendorGorgias, "hook_token", r.Header.Get(HookTokenHeader))
 	if !ok {
-		c.hookError(w, r, domain.Errorf(domain.EUNAUTHORIZED, "wrong token"))
-		return
-	}
-	if !in.State.Processes() {
-		c.hookError(w, r, domain.Errorf(domain.ECONFLICT, "installation %s is %s; nothing stored", in.ID, in.State))
 		return
 	}
 	var p MessagePayload
@@ -153,28 +163,8 @@ func (c *Connector) messageHook(w http.ResponseWriter, r *http.Request) {
 // (Yotpo documents no signature). A wrong token is 401 and nothing is
 // stored. One escalated item is one event, however often it is delivered.
 func (c *Connector) escalationHook(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	body, err := readBody(w, r)
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
-	in, err := c.hookInstallation(ctx, r.PathValue("installation"))
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
-	ok, err := c.tokenOK(ctx, in, domain.VendorYotpo, "escalation_token", r.PathValue("token"))
-	if err != nil {
-		c.hookError(w, r, err)
-		return
-	}
+	in, body, ok := c.authenticHook(w, r, domain.VendorYotpo, "escalation_token", r.PathValue("token"))
 	if !ok {
-		c.hookError(w, r, domain.Errorf(domain.EUNAUTHORIZED, "wrong token"))
-		return
-	}
-	if !in.State.Processes() {
-		c.hookError(w, r, domain.Errorf(domain.ECONFLICT, "installation %s is %s; nothing stored", in.ID, in.State))
 		return
 	}
 	parsed, err := yotpoSource{}.Parse(body)
