@@ -212,4 +212,3 @@ func togetherPanel() Panel {
 		return &v, err
 	}}
 }
-
