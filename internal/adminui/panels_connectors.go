@@ -146,6 +146,15 @@ func saveKonnektiveSettings(_ context.Context, api PanelAPI, in *domain.Installa
 		}
 	}
 	var stored []string
+	// withStored adds to an API error what was stored before it.
+	withStored := func(err error, note string) error {
+		var ae *apiError
+		if len(stored) == 0 || !errors.As(err, &ae) {
+			return err
+		}
+		return &apiError{Status: ae.Status, Code: ae.Code, Message: strings.TrimSuffix(ae.Message, ".") +
+			". The new " + strings.Join(stored, " and ") + " values were stored " + note}
+	}
 	for _, c := range []struct {
 		vendor, label string
 		p             patch
@@ -158,17 +167,12 @@ func saveKonnektiveSettings(_ context.Context, api PanelAPI, in *domain.Installa
 			return "", domain.Errorf(domain.EINVALID, "the installation has no %s connection", c.label)
 		}
 		if err := api.Merchant(http.MethodPatch, c.p, nil, "connections", id); err != nil {
-			return "", err
+			return "", withStored(err, "but not checked yet: correct this field and save again.")
 		}
 		stored = append(stored, c.label)
 	}
 	if err := api.Merchant(http.MethodPatch, map[string]any{"settings": settings}, nil, "installations", in.ID); err != nil {
-		var ae *apiError
-		if len(stored) > 0 && errors.As(err, &ae) {
-			return "", &apiError{Status: ae.Status, Code: ae.Code, Message: strings.TrimSuffix(ae.Message, ".") +
-				". The new " + strings.Join(stored, " and ") + " values were stored but do not pass this check: correct them and save again."}
-		}
-		return "", err
+		return "", withStored(err, "but do not pass this check: correct them and save again.")
 	}
 	if len(stored) == 0 && len(settings) == 0 {
 		return "Plugin settings checked: both sides answer; nothing changed.", nil

@@ -49,6 +49,11 @@ func (f *konnektiveAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.patches[p] = body
 		f.order = append(f.order, p)
+		if cfg, _ := body["config"].(map[string]any); cfg["base_url"] == "http://10.0.0.1" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":{"code":"invalid","message":"base_url host 10.0.0.1 is not allowed"}}`)
+			return
+		}
 		if p == "/api/v1/merchants/m1/installations/k1" && f.checkErr != "" {
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "invalid", "message": f.checkErr}})
@@ -187,6 +192,17 @@ func TestKonnektivePluginSettingsForm(t *testing.T) {
 	if !strings.Contains(page, `<p class="flash error" role="status" id="flash">Gorgias (baseUrl, userName, apiKey): gorgias did not accept`) ||
 		!strings.Contains(page, "The new Gorgias values were stored but do not pass this check") {
 		t.Errorf("error after a wrong key:\n%s", page)
+	}
+
+	// The CRM connection refused after the Gorgias one was stored: said,
+	// and the check is not run.
+	api.reset("")
+	post(form("apiKey", "k2", "crmBaseUrl", "http://10.0.0.1"))
+	if i := api.body(iPath); i != "-" || api.body(gPath) == "-" {
+		t.Errorf("after a refused connection: gorgias %s, installation %s", api.body(gPath), i)
+	}
+	if page := get("/ui/m/m1/installations/k1"); !strings.Contains(page, "base_url host 10.0.0.1 is not allowed. The new Gorgias values were stored but not checked yet") {
+		t.Errorf("error after a refused connection:\n%s", page)
 	}
 
 	// An unknown form is refused before any call.
