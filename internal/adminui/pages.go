@@ -239,6 +239,8 @@ func (u *UI) merchants(w http.ResponseWriter, r *http.Request, s *session) {
 type installationRow struct {
 	domain.Installation
 	Backfill bool
+	// Badge is the connector panel's short status (Panel.Badge), if any.
+	Badge string
 }
 
 func (u *UI) merchantPage(w http.ResponseWriter, r *http.Request, s *session, m string) {
@@ -263,7 +265,11 @@ func (u *UI) merchantPage(w http.ResponseWriter, r *http.Request, s *session, m 
 	}
 	rows := make([]installationRow, 0, len(ins.Installations))
 	for _, in := range ins.Installations {
-		rows = append(rows, installationRow{Installation: in, Backfill: u.hasBackfill(in.Connector)})
+		row := installationRow{Installation: in, Backfill: u.hasBackfill(in.Connector)}
+		if b := u.panels[in.Connector].Badge; b != nil {
+			row.Badge = b(&row.Installation)
+		}
+		rows = append(rows, row)
 	}
 	page, p := pageOf(r, "page", rows)
 	conns, cp := pageOf(r, "cpage", cs.Connections)

@@ -31,6 +31,10 @@ type Panel struct {
 	// reads what template "timeline:<connector>" shows for one
 	// installation and email.
 	Timeline func(ctx context.Context, call PanelCall, in *domain.Installation, email string) (any, error)
+	// Badge, when set, is a short status shown next to the installation in
+	// its merchant's list (from the installation alone: no call), e.g. a
+	// link request waiting for the operator.
+	Badge func(in *domain.Installation) string
 	// Forms, when set, handle the panel's forms that need more than one
 	// admin call (e.g. a settings form saved across connections and the
 	// installation): a form posting _form=<key> to the action route runs

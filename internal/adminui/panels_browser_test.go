@@ -274,11 +274,19 @@ func TestBrowserTogetherPanel(t *testing.T) {
 
 	// The operator approves.
 	do(t, bctx, chromedp.Click(".logout button"), chromedp.WaitVisible("#token"))
-	loginAs(t, bctx, h.env, adminToken, page)
-	do(t, bctx, chromedp.WaitVisible("#approve-link"))
+	loginAs(t, bctx, h.env, adminToken, "/ui/m/acme")
+	do(t, bctx, chromedp.WaitVisible(`[data-badge="acme-c5"]`))
+	if got := text(t, bctx, `[data-badge="acme-c5"]`); got != "link request pending: approve or reject" {
+		t.Errorf("badge in the merchant's installations: %q", got)
+	}
+	do(t, bctx, chromedp.Navigate(h.url+page), chromedp.WaitVisible("#approve-link"))
 	submit(t, bctx, chromedp.Click("#approve-link"), "#flash")
 	if got := text(t, bctx, "#link-status"); got != "linked" {
 		t.Fatalf("operator sees %q after approving (%s)", got, text(t, bctx, "#flash"))
+	}
+	do(t, bctx, chromedp.Navigate(h.url+"/ui/m/acme"), chromedp.WaitVisible("#installations"))
+	if n := eval[int](t, bctx, `document.querySelectorAll('[data-badge]').length`); n != 0 {
+		t.Errorf("a badge is still shown after the approval")
 	}
 	do(t, bctx, chromedp.Click(".logout button"), chromedp.WaitVisible("#token"))
 

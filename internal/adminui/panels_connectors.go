@@ -210,9 +210,24 @@ type togetherLink struct {
 }
 
 func togetherPanel() Panel {
-	return Panel{Load: func(_ context.Context, call PanelCall, _ *domain.Installation) (any, error) {
-		var v togetherLink
-		err := call(http.MethodGet, "link", nil, &v)
-		return &v, err
-	}}
+	return Panel{
+		Load: func(_ context.Context, call PanelCall, _ *domain.Installation) (any, error) {
+			var v togetherLink
+			err := call(http.MethodGet, "link", nil, &v)
+			return &v, err
+		},
+		// The link's status is kept in the installation's remote_ids
+		// (docs/together-gorgias.md, "Where things live").
+		Badge: func(in *domain.Installation) string {
+			switch in.RemoteIDs["link_status"] {
+			case "pending":
+				return "link request pending: approve or reject"
+			case "rejected":
+				return "link rejected"
+			case "":
+				return "link not requested"
+			}
+			return ""
+		},
+	}
 }
