@@ -33,8 +33,9 @@ type Panel struct {
 	Timeline func(ctx context.Context, call PanelCall, in *domain.Installation, email string) (any, error)
 	// Badge, when set, is a short status shown next to the installation in
 	// its merchant's list (from the installation alone: no call), e.g. a
-	// link request waiting for the operator.
-	Badge func(in *domain.Installation) string
+	// link request waiting for the operator. operator marks one that waits
+	// for the operator: it is also counted in the merchants list.
+	Badge func(in *domain.Installation) (text string, operator bool)
 	// Forms, when set, handle the panel's forms that need more than one
 	// admin call (e.g. a settings form saved across connections and the
 	// installation): a form posting _form=<key> to the action route runs

@@ -274,8 +274,12 @@ func TestBrowserTogetherPanel(t *testing.T) {
 
 	// The operator approves.
 	do(t, bctx, chromedp.Click(".logout button"), chromedp.WaitVisible("#token"))
-	loginAs(t, bctx, h.env, adminToken, "/ui/m/acme")
-	do(t, bctx, chromedp.WaitVisible(`[data-badge="acme-c5"]`))
+	loginAs(t, bctx, h.env, adminToken, "/ui/merchants")
+	do(t, bctx, chromedp.WaitVisible(`[data-waiting="acme"]`))
+	if got := text(t, bctx, `[data-waiting="acme"]`); got != "acme-c5: link request pending: approve or reject" {
+		t.Errorf("merchants list: %q", got)
+	}
+	do(t, bctx, chromedp.Click(`[data-waiting="acme"]`), chromedp.WaitVisible(`[data-badge="acme-c5"]`))
 	if got := text(t, bctx, `[data-badge="acme-c5"]`); got != "link request pending: approve or reject" {
 		t.Errorf("badge in the merchant's installations: %q", got)
 	}

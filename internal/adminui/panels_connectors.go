@@ -218,16 +218,19 @@ func togetherPanel() Panel {
 		},
 		// The link's status is kept in the installation's remote_ids
 		// (docs/together-gorgias.md, "Where things live").
-		Badge: func(in *domain.Installation) string {
+		Badge: func(in *domain.Installation) (string, bool) {
+			if in.State == domain.InstallationUninstalled {
+				return "", false
+			}
 			switch in.RemoteIDs["link_status"] {
 			case "pending":
-				return "link request pending: approve or reject"
+				return "link request pending: approve or reject", true
 			case "rejected":
-				return "link rejected"
+				return "link rejected", false
 			case "":
-				return "link not requested"
+				return "link not requested", false
 			}
-			return ""
+			return "", false
 		},
 	}
 }
