@@ -232,13 +232,48 @@ func (u *UI) merchants(w http.ResponseWriter, r *http.Request, s *session) {
 		u.failErr(w, r, s, err)
 		return
 	}
-	rows, p := pageOf(r, "page", out.Merchants)
+	page, p := pageOf(r, "page", out.Merchants)
+	rows := make([]merchantRow, len(page))
+	for i, m := range page {
+		rows[i] = merchantRow{Merchant: m, Waiting: u.waitingForOperator(r, s, m.ID)}
+	}
 	u.render(w, r, s, http.StatusOK, "merchants", map[string]any{"Merchants": rows, "Pager": p})
+}
+
+// merchantRow is a merchant in the operator's list, with what its
+// installations wait for from the operator (connector panels' badges).
+type merchantRow struct {
+	domain.Merchant
+	Waiting []string
+}
+
+// waitingForOperator lists "installation: badge" for the merchant's
+// installations whose panel badge waits for the operator (one in-process
+// call per merchant of the page; an error shows nothing).
+func (u *UI) waitingForOperator(r *http.Request, s *session, m string) []string {
+	var ins struct {
+		Installations []domain.Installation `json:"installations"`
+	}
+	if err := u.call(r.Context(), s.token, http.MethodGet, apiPath(m, "installations"), nil, nil, &ins); err != nil {
+		return nil
+	}
+	var out []string
+	for i := range ins.Installations {
+		in := &ins.Installations[i]
+		if b := u.panels[in.Connector].Badge; b != nil {
+			if text, op := b(in); op {
+				out = append(out, in.ID+": "+text)
+			}
+		}
+	}
+	return out
 }
 
 type installationRow struct {
 	domain.Installation
 	Backfill bool
+	// Badge is the connector panel's short status (Panel.Badge), if any.
+	Badge string
 }
 
 func (u *UI) merchantPage(w http.ResponseWriter, r *http.Request, s *session, m string) {
@@ -263,7 +298,11 @@ func (u *UI) merchantPage(w http.ResponseWriter, r *http.Request, s *session, m 
 	}
 	rows := make([]installationRow, 0, len(ins.Installations))
 	for _, in := range ins.Installations {
-		rows = append(rows, installationRow{Installation: in, Backfill: u.hasBackfill(in.Connector)})
+		row := installationRow{Installation: in, Backfill: u.hasBackfill(in.Connector)}
+		if b := u.panels[in.Connector].Badge; b != nil {
+			row.Badge, _ = b(&row.Installation)
+		}
+		rows = append(rows, row)
 	}
 	page, p := pageOf(r, "page", rows)
 	conns, cp := pageOf(r, "cpage", cs.Connections)

@@ -31,6 +31,29 @@ type Panel struct {
 	// reads what template "timeline:<connector>" shows for one
 	// installation and email.
 	Timeline func(ctx context.Context, call PanelCall, in *domain.Installation, email string) (any, error)
+	// Badge, when set, is a short status shown next to the installation in
+	// its merchant's list (from the installation alone: no call), e.g. a
+	// link request waiting for the operator. operator marks one that waits
+	// for the operator: it is also counted in the merchants list.
+	Badge func(in *domain.Installation) (text string, operator bool)
+	// Forms, when set, handle the panel's forms that need more than one
+	// admin call (e.g. a settings form saved across connections and the
+	// installation): a form posting _form=<key> to the action route runs
+	// Forms[key] instead of the single-route action.
+	Forms map[string]PanelForm
+}
+
+// PanelForm handles one posted panel form with the session's token (api)
+// and returns the notice to show; an error is shown as the API wrote it.
+type PanelForm func(ctx context.Context, api PanelAPI, in *domain.Installation, form url.Values) (string, error)
+
+// PanelAPI is what a PanelForm may call, always with the session's token:
+// the installation's connector admin routes (Route) and the merchant's
+// admin API (Merchant: path segments under /api/v1/merchants/{merchant}/,
+// each escaped, so a form value cannot leave the merchant).
+type PanelAPI struct {
+	Route    PanelCall
+	Merchant func(method string, body, out any, segments ...string) error
 }
 
 // PanelCall calls the admin API with the session's token: method, a path
@@ -48,12 +71,22 @@ type PanelView struct {
 	ActionURL string
 	// Back is the installation page (the action returns there).
 	Back string
+	// Operator reports an operator session (operator-only routes' forms
+	// are shown to it only; the API refuses them to merchants anyway).
+	Operator bool
+	// Result is the JSON answer of this session's last single-route
+	// action on the installation, shown once (e.g. links to open).
+	Result map[string]any
 }
 
 // defaultPanels are the connector panels. A connector that needs one adds
 // a line here and a template in templates/panels/.
 func defaultPanels() map[string]Panel {
-	return map[string]Panel{}
+	return map[string]Panel{
+		"konnektive-gorgias": konnektivePanel(),
+		"yotpo-gorgias":      yotpoPanel(),
+		"together-gorgias":   togetherPanel(),
+	}
 }
 
 // panel renders the installation's connector panel, if it has one.
@@ -63,7 +96,7 @@ func (u *UI) panel(r *http.Request, s *session, merchant string, in *domain.Inst
 		return ""
 	}
 	base := "/ui/m/" + pathEscape(merchant) + "/installations/" + pathEscape(in.ID)
-	v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Back: base}
+	v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Back: base, Operator: s.operator, Result: u.takeResult(s, in.ID)}
 	if p.Load != nil {
 		data, err := p.Load(r.Context(), u.panelCall(r, s, merchant, in), in)
 		if err != nil {
@@ -85,7 +118,7 @@ func (u *UI) timelinePanels(r *http.Request, s *session, merchant, email string,
 			continue
 		}
 		base := "/ui/m/" + pathEscape(merchant) + "/installations/" + pathEscape(in.ID)
-		v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Back: "/ui/m/" + pathEscape(merchant) + "/timeline?email=" + url.QueryEscape(email)}
+		v := PanelView{Installation: in, CSRF: s.csrf, ActionURL: base + "/action", Operator: s.operator, Back: "/ui/m/" + pathEscape(merchant) + "/timeline?email=" + url.QueryEscape(email)}
 		data, err := p.Timeline(r.Context(), u.panelCall(r, s, merchant, in), in, email)
 		if err != nil {
 			v.Error = u.readableFor(s, err)
@@ -135,6 +168,10 @@ var actionMethods = map[string]bool{http.MethodPost: true, http.MethodPut: true,
 // routes of this installation.
 func (u *UI) connectorAction(w http.ResponseWriter, r *http.Request, s *session, merchant string) {
 	inst := r.PathValue("installation")
+	if key := r.PostFormValue("_form"); key != "" {
+		u.panelForm(w, r, s, merchant, key)
+		return
+	}
 	method, path := strings.ToUpper(r.PostFormValue("_method")), r.PostFormValue("_path")
 	if method == "" {
 		method = http.MethodPost
@@ -156,6 +193,40 @@ func (u *UI) connectorAction(w http.ResponseWriter, r *http.Request, s *session,
 		u.flashErr(w, r, s, err)
 	} else {
 		u.setFlash(s, "Done: "+r.PostFormValue("_label")+" ("+method+" "+path+").")
+		u.setResult(s, inst, out)
+	}
+	back(w, r, "/ui/m/"+pathEscape(merchant)+"/installations/"+pathEscape(inst))
+}
+
+// panelForm runs one of a panel's Forms: the installation is read through
+// the API first (so the session may see it), then its connector's form.
+func (u *UI) panelForm(w http.ResponseWriter, r *http.Request, s *session, merchant, key string) {
+	inst := r.PathValue("installation")
+	var in domain.Installation
+	if err := u.call(r.Context(), s.token, http.MethodGet, apiPath(merchant, "installations", pathEscape(inst)), nil, nil, &in); err != nil {
+		u.failErr(w, r, s, err)
+		return
+	}
+	form, ok := u.panels[in.Connector].Forms[key]
+	if !ok {
+		u.fail(w, r, s, http.StatusBadRequest, "This form is not one of the connector panel's.")
+		return
+	}
+	api := PanelAPI{Route: u.panelCall(r, s, merchant, &in), Merchant: func(method string, body, out any, segments ...string) error {
+		parts := make([]string, len(segments))
+		for i, p := range segments {
+			if p == "" || p == "." || p == ".." {
+				return domain.Errorf(domain.EINVALID, "bad admin API path segment %q", p)
+			}
+			parts[i] = pathEscape(p)
+		}
+		return u.call(r.Context(), s.token, method, apiPath(merchant, parts...), nil, body, out)
+	}}
+	msg, err := form(r.Context(), api, &in, r.PostForm)
+	if err != nil {
+		u.flashErr(w, r, s, err)
+	} else {
+		u.setFlash(s, msg)
 	}
 	back(w, r, "/ui/m/"+pathEscape(merchant)+"/installations/"+pathEscape(inst))
 }

@@ -34,6 +34,9 @@ type session struct {
 	expires  time.Time
 	flash    string
 	flashErr bool
+	// results are the answers of connector panel actions by installation,
+	// shown once on its next page.
+	results map[string]map[string]any
 }
 
 // sessions is the in-memory session table (a restart logs everyone out).
@@ -103,6 +106,25 @@ func (u *UI) takeFlash(s *session) (string, bool) {
 	f, e := s.flash, s.flashErr
 	s.flash, s.flashErr = "", false
 	return f, e
+}
+
+// setResult keeps a panel action's answer for the installation's next page.
+func (u *UI) setResult(s *session, installation string, out map[string]any) {
+	u.sess.mu.Lock()
+	defer u.sess.mu.Unlock()
+	if s.results == nil {
+		s.results = map[string]map[string]any{}
+	}
+	s.results[installation] = out
+}
+
+// takeResult returns and forgets the installation's last action answer.
+func (u *UI) takeResult(s *session, installation string) map[string]any {
+	u.sess.mu.Lock()
+	defer u.sess.mu.Unlock()
+	out := s.results[installation]
+	delete(s.results, installation)
+	return out
 }
 
 // setFlash leaves a notice for the next page the session sees.
