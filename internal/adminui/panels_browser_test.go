@@ -198,12 +198,17 @@ func TestBrowserKonnektivePanel(t *testing.T) {
 		t.Fatalf("settings after saving: %v %v", st, err)
 	}
 
-	// The customer's timeline shows the installation's agent actions.
+	// The customer's timeline shows the agent actions on its tickets, and
+	// another customer's does not.
 	do(t, bctx, chromedp.Navigate(h.url+"/ui/m/acme/timeline?email=ann@example.com"), chromedp.WaitVisible("#timeline-konnektive"))
 	if got := text(t, bctx, "#timeline-konnektive"); !strings.Contains(got, "4242") || !strings.Contains(got, "partial-refund") {
 		t.Errorf("timeline section: %q", got)
 	}
 	shot(t, bctx, "timeline-konnektive")
+	do(t, bctx, chromedp.Navigate(h.url+"/ui/m/acme/timeline?email=bob@example.com"), chromedp.WaitVisible("#timeline-konnektive"))
+	if got := text(t, bctx, "#timeline-konnektive"); strings.Contains(got, "partial-refund") || !strings.Contains(got, "No macro has run on this customer's tickets") {
+		t.Errorf("another customer's timeline section: %q", got)
+	}
 }
 
 // TestBrowserTogetherPanel: the merchant requests the link in its panel

@@ -54,6 +54,9 @@ type konnektiveView struct {
 	// TicketBase is the Gorgias app's ticket address without the id ("":
 	// no link).
 	TicketBase string
+	// Customer is the email the audit rows are limited to (the timeline);
+	// "" on the installation page.
+	Customer string
 }
 
 // konnektiveAuditLimit is how many audit rows the panel and the timeline
@@ -61,28 +64,37 @@ type konnektiveView struct {
 const konnektiveAuditLimit = 25
 
 func konnektivePanel() Panel {
-	load := func(_ context.Context, call PanelCall, _ *domain.Installation) (any, error) {
-		var v konnektiveView
-		if err := call(http.MethodGet, "plugin-settings", nil, &v.Settings); err != nil {
-			return nil, err
-		}
-		v.TicketBase = ticketBase(v.Settings.BaseURL)
-		var a struct {
-			Audit []auditRow `json:"audit"`
-		}
-		err := call(http.MethodGet, "audit?limit="+strconv.Itoa(konnektiveAuditLimit), nil, &a)
-		v.Audit = a.Audit
-		return &v, err
-	}
 	return Panel{
-		Load: load,
-		// Audit rows carry the ticket, not the customer's email: the
-		// timeline shows the installation's latest agent actions.
-		Timeline: func(ctx context.Context, call PanelCall, in *domain.Installation, _ string) (any, error) {
-			return load(ctx, call, in)
+		Load: func(_ context.Context, call PanelCall, _ *domain.Installation) (any, error) {
+			return loadKonnektive(call, "")
+		},
+		// The timeline shows the agent actions on this customer's tickets.
+		Timeline: func(_ context.Context, call PanelCall, _ *domain.Installation, email string) (any, error) {
+			return loadKonnektive(call, email)
 		},
 		Forms: map[string]PanelForm{"plugin-settings": saveKonnektiveSettings},
 	}
+}
+
+// loadKonnektive reads the plugin settings and the latest audit rows (of
+// one customer's tickets when email is set).
+func loadKonnektive(call PanelCall, email string) (*konnektiveView, error) {
+	var v konnektiveView
+	if err := call(http.MethodGet, "plugin-settings", nil, &v.Settings); err != nil {
+		return nil, err
+	}
+	v.TicketBase = ticketBase(v.Settings.BaseURL)
+	var a struct {
+		Audit []auditRow `json:"audit"`
+	}
+	q := url.Values{"limit": {strconv.Itoa(konnektiveAuditLimit)}}
+	if email != "" {
+		q.Set("email", email)
+	}
+	v.Customer = email
+	err := call(http.MethodGet, "audit?"+q.Encode(), nil, &a)
+	v.Audit = a.Audit
+	return &v, err
 }
 
 // ticketBase turns the plugin's baseUrl (the Gorgias API, …/api) into the

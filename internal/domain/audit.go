@@ -27,6 +27,9 @@ type ActionAudit struct {
 	MerchantID     string            `json:"merchant_id"`
 	InstallationID string            `json:"installation_id"`
 	TicketID       string            `json:"ticket_id"`
+	// CustomerEmail is the ticket's customer (normalized), when Gorgias
+	// sent it: the customer timeline finds the actions by it.
+	CustomerEmail string `json:"customer_email,omitempty"`
 	Agent          string            `json:"agent,omitempty"`
 	Action         string            `json:"action"`
 	Arguments      map[string]string `json:"arguments"`
@@ -55,5 +58,6 @@ type ActionAuditFilter struct {
 	MerchantID     string
 	InstallationID string
 	TicketID       string
+	CustomerEmail  string
 	Limit          int
 }

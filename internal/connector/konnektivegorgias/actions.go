@@ -60,7 +60,7 @@ func (c *Connector) serveAction(w http.ResponseWriter, r *http.Request, in *doma
 		s.actionWindow = DefaultActionWindow
 	}
 	canon := def.canonical(raw)
-	a := &domain.ActionAudit{MerchantID: in.MerchantID, InstallationID: in.ID, TicketID: ticket, Agent: strings.TrimSpace(q.Get("agent")),
+	a := &domain.ActionAudit{MerchantID: in.MerchantID, InstallationID: in.ID, TicketID: ticket, CustomerEmail: domain.NormalizeEmail(q.Get("email")), Agent: strings.TrimSpace(q.Get("agent")),
 		Action: def.Key, Arguments: redactArgs(canon), IdemKey: idemKey(in.ID, ticket, def.Key, canon)}
 	prev, claimed, err := c.d.Store.ClaimAction(r.Context(), a, s.actionWindow)
 	if err != nil {

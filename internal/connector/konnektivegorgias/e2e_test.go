@@ -2,10 +2,12 @@ package konnektivegorgias_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"switchyard/internal/domain"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/provider/konnektive"
 )
@@ -292,6 +294,22 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if rejected != 4 {
 		t.Fatalf("rejected rows = %d", rejected)
+	}
+	// … and per customer (the ticket's customer email Gorgias sent).
+	var byCustomer struct {
+		Audit []struct {
+			TicketID      string `json:"ticket_id"`
+			CustomerEmail string `json:"customer_email"`
+		} `json:"audit"`
+	}
+	h.api("GET", "/api/v1/merchants/"+h.merchant+"/installations/"+h.inst+"/audit?email="+url.QueryEscape(strings.ToUpper(fresh.email)), "", 200, &byCustomer)
+	if len(byCustomer.Audit) < 5 {
+		t.Fatalf("customer audit rows = %d, want at least the ticket's 5", len(byCustomer.Audit))
+	}
+	for _, a := range byCustomer.Audit {
+		if a.CustomerEmail != domain.NormalizeEmail(fresh.email) {
+			t.Fatalf("row of customer %q (ticket %s) in %s's audit", a.CustomerEmail, a.TicketID, fresh.email)
+		}
 	}
 	h.api("GET", "/api/v1/merchants/"+h.merchant+"/installations/"+h.inst+"/audit", "", 200, &audit)
 	if len(audit.Audit) != 16 {

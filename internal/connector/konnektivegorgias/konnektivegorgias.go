@@ -395,7 +395,7 @@ func (c *Connector) auth(next func(w http.ResponseWriter, r *http.Request, in *d
 func (c *Connector) listAudit(r *http.Request, in *domain.Installation) (int, any, error) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	rows, err := c.d.Store.ListActionAudits(r.Context(), domain.ActionAuditFilter{MerchantID: in.MerchantID, InstallationID: in.ID,
-		TicketID: strings.TrimSpace(r.URL.Query().Get("ticket")), Limit: limit})
+		TicketID: strings.TrimSpace(r.URL.Query().Get("ticket")), CustomerEmail: domain.NormalizeEmail(r.URL.Query().Get("email")), Limit: limit})
 	if err != nil {
 		return 0, nil, err
 	}

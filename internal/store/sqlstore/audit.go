@@ -10,13 +10,13 @@ import (
 	"switchyard/internal/domain"
 )
 
-const actionAuditCols = `id, merchant_id, installation_id, ticket_id, agent, action, arguments, status, request, result, message, http_status, created_at, finished_at`
+const actionAuditCols = `id, merchant_id, installation_id, ticket_id, customer_email, agent, action, arguments, status, request, result, message, http_status, created_at, finished_at`
 
 func scanActionAudit(r Row) (*domain.ActionAudit, error) {
 	var a domain.ActionAudit
 	var args, req, res, status string
 	var created, finished Timestamp
-	if err := r.Scan(&a.ID, &a.MerchantID, &a.InstallationID, &a.TicketID, &a.Agent, &a.Action, &args, &status, &req, &res, &a.Message, &a.HTTPStatus, &created, &finished); err != nil {
+	if err := r.Scan(&a.ID, &a.MerchantID, &a.InstallationID, &a.TicketID, &a.CustomerEmail, &a.Agent, &a.Action, &args, &status, &req, &res, &a.Message, &a.HTTPStatus, &created, &finished); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(args), &a.Arguments); err != nil {
@@ -66,8 +66,8 @@ WHERE action_claims.expires_at <= ? RETURNING audit_id`,
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO action_audit (id, merchant_id, installation_id, ticket_id, agent, action, arguments, idem_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, a.MerchantID, a.InstallationID, a.TicketID, a.Agent, a.Action, string(args), a.IdemKey, string(domain.ActionPending), s.b.TimeArg(now))
+		_, err = tx.Exec(ctx, `INSERT INTO action_audit (id, merchant_id, installation_id, ticket_id, customer_email, agent, action, arguments, idem_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, a.MerchantID, a.InstallationID, a.TicketID, a.CustomerEmail, a.Agent, a.Action, string(args), a.IdemKey, string(domain.ActionPending), s.b.TimeArg(now))
 		return err
 	})
 	if err != nil {
@@ -120,6 +120,7 @@ func (s *Store) ListActionAudits(ctx context.Context, f domain.ActionAuditFilter
 	w.eq("merchant_id", f.MerchantID)
 	w.eq("installation_id", f.InstallationID)
 	w.eq("ticket_id", f.TicketID)
+	w.eq("customer_email", f.CustomerEmail)
 	q := `SELECT ` + actionAuditCols + ` FROM action_audit` + w.sql() + fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limitOf(f.Limit))
 	rows, err := s.b.Read().Query(ctx, q, w.args...)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 func (b *bundle) action(ticket, key string) *domain.ActionAudit {
-	return &domain.ActionAudit{MerchantID: b.mer.ID, InstallationID: b.inst.ID, TicketID: ticket, Agent: "agent@acme.test",
+	return &domain.ActionAudit{MerchantID: b.mer.ID, InstallationID: b.inst.ID, TicketID: ticket, CustomerEmail: "ticket" + ticket + "@example.com", Agent: "agent@acme.test",
 		Action: "full-refund", Arguments: map[string]string{"orderId": "A1"}, IdemKey: key}
 }
 
@@ -54,8 +54,13 @@ func exerciseActionAudit(t *testing.T, open Opener) {
 		}
 		rows, err = b.store.ListActionAudits(b.ctx, domain.ActionAuditFilter{MerchantID: b.mer.ID, TicketID: "11"})
 		must(t, err)
-		if len(rows) != 1 || rows[0].ID != a.ID || rows[0].Agent != "agent@acme.test" {
+		if len(rows) != 1 || rows[0].ID != a.ID || rows[0].Agent != "agent@acme.test" || rows[0].CustomerEmail != "ticket11@example.com" {
 			t.Fatalf("ticket rows = %+v", rows)
+		}
+		rows, err = b.store.ListActionAudits(b.ctx, domain.ActionAuditFilter{MerchantID: b.mer.ID, CustomerEmail: "ticket12@example.com"})
+		must(t, err)
+		if len(rows) != 1 || rows[0].TicketID != "12" {
+			t.Fatalf("customer rows = %+v", rows)
 		}
 		// Tenancy: another merchant sees nothing; no merchant is refused.
 		other := &domain.Merchant{Name: "Other"}

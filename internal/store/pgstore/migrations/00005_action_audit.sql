@@ -4,6 +4,7 @@ CREATE TABLE action_audit (
     merchant_id     TEXT NOT NULL,
     installation_id TEXT NOT NULL,
     ticket_id       TEXT NOT NULL DEFAULT '',
+    customer_email  TEXT NOT NULL DEFAULT '',
     agent           TEXT NOT NULL DEFAULT '',
     action          TEXT NOT NULL,
     arguments       TEXT NOT NULL DEFAULT '{}',
@@ -18,6 +19,7 @@ CREATE TABLE action_audit (
 );
 CREATE INDEX action_audit_installation ON action_audit (merchant_id, installation_id, created_at);
 CREATE INDEX action_audit_ticket ON action_audit (merchant_id, ticket_id, created_at);
+CREATE INDEX action_audit_customer ON action_audit (merchant_id, customer_email, created_at);
 
 -- One row per (installation, idempotency key): the action that holds the
 -- key until expires_at. A retried delivery inside the window finds it.
