@@ -23,16 +23,16 @@ const (
 // removed), what was sent to the vendor and what came back. IdemKey makes
 // retried deliveries of the same action run once.
 type ActionAudit struct {
-	ID             string            `json:"id"`
-	MerchantID     string            `json:"merchant_id"`
-	InstallationID string            `json:"installation_id"`
-	TicketID       string            `json:"ticket_id"`
+	ID             string `json:"id"`
+	MerchantID     string `json:"merchant_id"`
+	InstallationID string `json:"installation_id"`
+	TicketID       string `json:"ticket_id"`
 	// CustomerEmail is the ticket's customer (normalized), when Gorgias
 	// sent it: the customer timeline finds the actions by it.
-	CustomerEmail string `json:"customer_email,omitempty"`
-	Agent          string            `json:"agent,omitempty"`
-	Action         string            `json:"action"`
-	Arguments      map[string]string `json:"arguments"`
+	CustomerEmail string            `json:"customer_email,omitempty"`
+	Agent         string            `json:"agent,omitempty"`
+	Action        string            `json:"action"`
+	Arguments     map[string]string `json:"arguments"`
 	// IdemKey is a hash of (installation, ticket, action, arguments).
 	IdemKey string       `json:"-"`
 	Status  ActionStatus `json:"status"`
