@@ -113,15 +113,19 @@ type Demo struct {
 	// LoginURL is the admin UI's one-time login link.
 	LoginURL string
 	// Ready is how long Start + Run took to reach "ready" (the ticket's
-	// four widgets populated).
-	Ready     time.Duration
+	// four widgets populated); 0 when it was not reached.
+	Ready time.Duration
+	// Missing names the widgets the demo ticket still lacked when the
+	// wait for ready ended (empty once ready).
+	Missing   []string
 	gc        *gorgias.Client
 	readyc    chan struct{}
 	wavesDone atomic.Int64
+	tmp       string // the default database's directory, removed by Close
 }
 
-// ReadyC is closed once the demo ticket shows its four widgets and the URLs
-// are printed.
+// ReadyC is closed once the URLs are printed: the demo ticket shows its
+// four widgets, or the wait for them ended (Missing says which lack).
 func (d *Demo) ReadyC() <-chan struct{} { return d.readyc }
 
 // WavesDone is the number of waves streamed so far.
@@ -163,6 +167,7 @@ func freeAddr(addr string) (string, error) {
 // serving; Run serves it and installs the connectors).
 func Start(ctx context.Context, cfg Config, out io.Writer) (*Demo, error) {
 	started := time.Now()
+	tmp := ""
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:8080"
 	}
@@ -172,6 +177,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (*Demo, error) {
 			return nil, fmt.Errorf("error creating the demo database directory: %w", err)
 		}
 		cfg.DB = "sqlite://" + filepath.Join(dir, "demo.db")
+		tmp = dir
 	}
 	if cfg.OrdersPerWave <= 0 {
 		cfg.OrdersPerWave = 40
@@ -194,7 +200,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (*Demo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Demo{cfg: cfg, out: out, started: started, URLs: map[string]string{}, Installations: map[string]string{}, readyc: make(chan struct{})}
+	d := &Demo{cfg: cfg, out: out, started: started, URLs: map[string]string{}, Installations: map[string]string{}, readyc: make(chan struct{}), tmp: tmp}
 	emails := []string{DemoEmail}
 	d.Gorgias = gorgiasemu.New(gorgiasemu.Config{Window: cfg.GorgiasWindow, AutoApprove: true, Logger: cfg.Logger})
 	d.Klaviyo = klaviyoemu.New(klaviyoemu.Config{OAuthAutoApprove: true, Logger: cfg.Logger})
@@ -338,6 +344,9 @@ func (d *Demo) Close() {
 	}
 	if d.app != nil {
 		_ = d.app.Close()
+	}
+	if d.tmp != "" {
+		_ = os.RemoveAll(d.tmp)
 	}
 }
 
@@ -637,19 +646,31 @@ func (d *Demo) demoCustomer(ctx context.Context) error {
 			}
 		}
 		if err := pause(ctx, deadline, 500*time.Millisecond); err != nil {
-			return fmt.Errorf("the demo ticket %s lacks the widgets %v: %w", d.TicketURL, missing, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			break
 		}
 	}
-	d.Ready = time.Since(d.started)
+	d.Missing = missing
 	d.LoginURL = d.URLs["hub"] + d.app.UI().LoginLink(AdminToken)
-	d.cfg.Logger.Info("demo ready", slog.Duration("time_to_ready", d.Ready))
-	fmt.Fprintf(d.out, `ready in %.1fs
+	status := ""
+	if len(missing) == 0 {
+		d.Ready = time.Since(d.started)
+		d.cfg.Logger.Info("demo ready", slog.Duration("time_to_ready", d.Ready))
+		status = fmt.Sprintf("ready in %.1fs", d.Ready.Seconds())
+	} else {
+		// Keep running so the operator can look at what is there.
+		d.cfg.Logger.Error("demo not ready", slog.Any("missing_widgets", missing), slog.Duration("waited", d.cfg.ReadyTimeout))
+		status = fmt.Sprintf("NOT ready after %s: the demo ticket still lacks the %s widget(s); check the admin UI's dead letters", d.cfg.ReadyTimeout, strings.Join(missing, ", "))
+	}
+	fmt.Fprintf(d.out, `%s
   admin UI:        %s
                    (one-time login link, valid 10 minutes; later: %s/ui/ with the admin token)
   Gorgias ticket with the Whiplash, Konnektive, Yotpo and Together widgets (customer %s):
                    %s
 streaming simulated orders, tickets and Yotpo escalations; Ctrl-C stops
-`, d.Ready.Seconds(), d.LoginURL, d.URLs["hub"], DemoEmail, d.TicketURL)
+`, status, d.LoginURL, d.URLs["hub"], DemoEmail, d.TicketURL)
 	close(d.readyc)
 	// A review of the demo customer escalated in Yotpo becomes a ticket.
 	for _, r := range d.Yotpo.Reviews() {

@@ -69,6 +69,9 @@ func startDemo(t *testing.T, seed uint64) *running {
 	case <-ctx.Done():
 		t.Fatalf("not ready in time\n%s", r.out.String())
 	}
+	if len(d.Missing) != 0 {
+		t.Fatalf("not ready: the ticket lacks %v\n%s", d.Missing, r.out.String())
+	}
 	t.Logf("time to ready: %s", d.Ready)
 	return r
 }
