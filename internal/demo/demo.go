@@ -122,6 +122,11 @@ type Demo struct {
 	readyc    chan struct{}
 	wavesDone atomic.Int64
 	tmp       string // the default database's directory, removed by Close
+	// lastTicket is a ticket of the previous wave (a follow-up message
+	// goes there); escalation is the demo review's id in Yotpo.
+	lastTicket gorgias.ID
+	escalation int64
+	replied    bool
 }
 
 // ReadyC is closed once the URLs are printed: the demo ticket shows its
@@ -677,6 +682,8 @@ streaming simulated orders, tickets and Yotpo escalations; Ctrl-C stops
 		if strings.EqualFold(r.Email, DemoEmail) {
 			if _, err := d.Yotpo.Escalate(yotpoemu.EscalateRequest{ID: r.ID}); err != nil {
 				d.cfg.Logger.Warn("yotpo escalation", slog.String("error", err.Error()))
+			} else {
+				d.escalation = r.ID
 			}
 			break
 		}
@@ -705,24 +712,70 @@ func (d *Demo) wave(ctx context.Context, n int) error {
 			emails = append(emails, domain.NormalizeEmail(o.Email))
 		}
 	}
-	tickets := 0
+	tickets, messages := 0, 0
+	var first gorgias.ID
 	for _, e := range emails {
-		if _, err := d.ticket(ctx, e, "Question about my order", "Hello, when will my order ship?"); err != nil {
+		// The wave's customers also shop on Shopify and have Yotpo
+		// reviews and loyalty, so their tickets fill those widgets too.
+		d.Yotpo.SeedEmail("", e, true, true)
+		if err := d.Shopify.SeedEmail("", e); err != nil {
+			d.cfg.Logger.Warn("demo shopify seed", slog.String("error", err.Error()))
+		}
+		tk, err := d.ticket(ctx, e, "Question about my order", "Hello, when will my order ship?")
+		if err != nil {
 			d.cfg.Logger.Warn("demo ticket", slog.String("error", err.Error()))
 			continue
 		}
 		tickets++
+		if first == 0 {
+			first = tk
+		}
 	}
+	// A customer of the previous wave writes again (a message event: the
+	// Yotpo data syncs again, Konnektive and Together are pulled again).
+	if d.lastTicket != 0 {
+		if _, err := d.gc.CreateMessage(ctx, d.lastTicket, &gorgias.Message{Channel: "email", Via: "email", BodyText: "Any news? Thanks!"}); err != nil {
+			d.cfg.Logger.Warn("demo message", slog.String("error", err.Error()))
+		} else {
+			messages++
+		}
+	}
+	d.lastTicket = first
 	escalated := 0
 	if len(emails) > 0 {
 		if _, err := d.Yotpo.Escalate(yotpoemu.EscalateRequest{Email: emails[0]}); err == nil {
 			escalated++
 		}
 	}
-	fmt.Fprintf(d.out, "wave %d: %d orders, %d webhooks (%d duplicates, %d out of order), %d tickets, %d Yotpo escalations\n",
-		n, rep.Orders, rep.Sent, rep.Duplicates, rep.Reordered, tickets, escalated)
+	replies := d.replyToEscalation(ctx)
+	fmt.Fprintf(d.out, "wave %d: %d orders, %d webhooks (%d duplicates, %d out of order), %d tickets, %d follow-up messages, %d Yotpo escalations, %d agent replies to Yotpo\n",
+		n, rep.Orders, rep.Sent, rep.Duplicates, rep.Reordered, tickets, messages, escalated, replies)
 	d.wavesDone.Add(1)
 	return nil
+}
+
+// replyToEscalation answers the demo customer's escalated review once its
+// Gorgias ticket is there: the agent's public reply goes back to Yotpo as
+// the store's comment. It returns the number of replies sent (0 or 1).
+func (d *Demo) replyToEscalation(ctx context.Context) int {
+	if d.replied || d.escalation == 0 {
+		return 0
+	}
+	ext := fmt.Sprintf("yotpo-review-%d", d.escalation)
+	for _, tk := range d.Gorgias.Snapshot().Accounts["acme"].Tickets {
+		if tk.ExternalID == nil || *tk.ExternalID != ext {
+			continue
+		}
+		_, err := d.gc.CreateMessage(ctx, gorgias.ID(tk.ID), &gorgias.Message{Channel: "email", Via: "helpdesk", FromAgent: true,
+			Sender: &gorgias.Person{Email: gorgiasemu.DefaultUserEmail}, BodyText: "Thank you for telling us, Jamie. We are sending a replacement today."})
+		if err != nil {
+			d.cfg.Logger.Warn("demo agent reply", slog.String("error", err.Error()))
+			return 0
+		}
+		d.replied = true
+		return 1
+	}
+	return 0
 }
 
 // ticket opens a Gorgias ticket with a customer message.

@@ -53,7 +53,7 @@ func startDemo(t *testing.T, seed uint64) *running {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	d, err := Start(ctx, Config{Addr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(t.TempDir(), "demo.db"), OrdersPerWave: 12, TicketsPerWave: 3,
-		Pause: time.Hour, GorgiasWindow: 500 * time.Millisecond, YotpoSyncDelay: 2 * time.Second, Seed: seed}, r.out)
+		Pause: time.Second, GorgiasWindow: 500 * time.Millisecond, YotpoSyncDelay: 2 * time.Second, Seed: seed}, r.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +155,12 @@ func TestDemoFiveConnectors(t *testing.T) {
 		}
 	}
 
-	// A wave, and both escalations (the demo customer's and the wave's)
-	// through Yotpo's webhook, the hub and Gorgias.
-	for deadline := time.Now().Add(90 * time.Second); d.WavesDone() < 1 || escalations(d) < 2; {
+	// Two waves, the escalations (the demo customer's and the waves')
+	// through Yotpo's webhook, the hub and Gorgias, and the agent's reply
+	// to the demo customer's escalated review back in Yotpo as a comment.
+	for deadline := time.Now().Add(90 * time.Second); d.WavesDone() < 2 || escalations(d) < 3 || !commented(d); {
 		if time.Now().After(deadline) {
-			t.Fatalf("waves done %d, escalation tickets %d:\n%s", d.WavesDone(), escalations(d), r.out.String())
+			t.Fatalf("waves done %d, escalation tickets %d, reply in Yotpo %v:\n%s", d.WavesDone(), escalations(d), commented(d), r.out.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -167,7 +168,7 @@ func TestDemoFiveConnectors(t *testing.T) {
 
 	out := r.out.String()
 	for _, want := range []string{"switchyard demo is starting", C1Name, C2Name, C3Name, C4Name, C5Name, "ready in ", "/ui/login/link?code=", d.TicketURL,
-		"wave 1: 12 orders", "3 tickets, 1 Yotpo escalations"} {
+		"wave 1: 12 orders", "3 tickets, 0 follow-up messages, 1 Yotpo escalations", "wave 2: 12 orders", "3 tickets, 1 follow-up messages, 1 Yotpo escalations"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -180,6 +181,17 @@ func TestDemoFiveConnectors(t *testing.T) {
 	if n := escalations(d); n < 2 {
 		t.Errorf("%d Yotpo escalation tickets, want 2", n)
 	}
+}
+
+// commented reports whether the demo customer's escalated review has the
+// store's comment in Yotpo.
+func commented(d *Demo) bool {
+	for _, r := range d.Yotpo.Reviews() {
+		if r.ID == d.escalation && len(r.Comments) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func escalations(d *Demo) int {
