@@ -38,6 +38,7 @@ import (
 	whiplashemu "switchyard/internal/emulator/whiplash"
 	yotpoemu "switchyard/internal/emulator/yotpo"
 	"switchyard/internal/provider/gorgias"
+	"switchyard/internal/provider/konnektive"
 	"switchyard/internal/provider/whiplash"
 	"switchyard/internal/secret"
 )
@@ -626,6 +627,11 @@ func (d *Demo) demoCustomer(ctx context.Context) error {
 	if _, err := d.Whiplash.Transition(int64(o.ID), 300, whiplashemu.TransitionOptions{}); err != nil {
 		d.cfg.Logger.Warn("demo order transition", slog.String("error", err.Error()))
 	}
+	// The CRM knows the customer by the same name and address (through
+	// Konnektive's own customer/update), so every widget tells one story.
+	if err := d.matchCRM(ctx, o); err != nil {
+		d.cfg.Logger.Warn("demo customer in the CRM", slog.String("error", err.Error()))
+	}
 	deadline := time.Now().Add(d.cfg.ReadyTimeout)
 	// C1 creates the Gorgias customer; the ticket then opens on it.
 	for {
@@ -689,6 +695,26 @@ streaming simulated orders, tickets and Yotpo escalations; Ctrl-C stops
 		}
 	}
 	return nil
+}
+
+// matchCRM gives the demo customer's CRM record the name and address of
+// its Whiplash order.
+func (d *Demo) matchCRM(ctx context.Context, o whiplashemu.Order) error {
+	crm, err := konnektive.New(konnektive.Config{BaseURL: d.URLs["konnektive"], LoginID: konnektiveemu.DefaultLoginID, Password: konnektiveemu.DefaultPassword})
+	if err != nil {
+		return err
+	}
+	cs, err := crm.QueryCustomers(ctx, konnektive.CustomerQuery{Email: DemoEmail})
+	if err != nil {
+		return err
+	}
+	if len(cs) == 0 {
+		return errors.New("the CRM has no customer " + DemoEmail)
+	}
+	a := konnektive.Address{FirstName: o.FirstName, LastName: o.LastName, Address1: o.ShippingAddress1, City: o.ShippingCity,
+		State: o.ShippingState, PostalCode: o.ShippingZip, Country: o.ShippingCountryISO2}
+	_, err = crm.UpdateCustomer(ctx, konnektive.CustomerUpdate{CustomerID: string(cs[0].CustomerID), Billing: a, Shipping: a})
+	return err
 }
 
 // wave streams one wave: Whiplash order lifecycles (duplicates and
