@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -121,6 +122,50 @@ func TestDemoFiveConnectors(t *testing.T) {
 	}
 	if len(il.Installations) != 5 {
 		t.Errorf("%d installations, want 5", len(il.Installations))
+	}
+
+	// What the installs created in Gorgias: the HTTP integrations of C3, C4
+	// and C5, a widget for each connector with one, and the 11 Konnektive
+	// macros.
+	raw, _ := json.Marshal(d.Gorgias.Snapshot().Accounts["acme"])
+	var g struct {
+		Integrations []struct {
+			ID   int64
+			Name string
+		}
+		Widgets []struct {
+			IntegrationID *int64 `json:"integration_id"`
+			Type          string
+		}
+		Macros []struct{ Name string }
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	bound := map[string]bool{}
+	for _, it := range g.Integrations {
+		for _, w := range g.Widgets {
+			if w.IntegrationID != nil && *w.IntegrationID == it.ID {
+				bound[it.Name] = true
+			}
+		}
+	}
+	if !bound["Konnektive Integration"] || !bound["Together"] || len(g.Integrations) != 3 {
+		t.Errorf("integrations %+v with widgets bound %v", g.Integrations, bound)
+	}
+	macros := 0
+	for _, m := range g.Macros {
+		if strings.HasPrefix(m.Name, "Konnektive ") {
+			macros++
+		}
+	}
+	if macros != 11 || len(g.Widgets) != 4 {
+		t.Errorf("%d Konnektive macros and %d widgets, want 11 and 4", macros, len(g.Widgets))
+	}
+	var c3 domain.Installation
+	r.api("/api/v1/merchants/"+d.Merchant+"/installations/"+d.Installations[C3Name], &c3)
+	if c3.Settings["IntegrationId"] == "" || c3.Settings["pullTimeout"] != "3s" {
+		t.Errorf("konnektive-gorgias settings %v", c3.Settings)
 	}
 
 	page, err := get(context.Background(), d.TicketURL)
