@@ -37,6 +37,7 @@ import (
 	shopifyemu "switchyard/internal/emulator/shopify"
 	whiplashemu "switchyard/internal/emulator/whiplash"
 	yotpoemu "switchyard/internal/emulator/yotpo"
+	"switchyard/internal/outbound"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/provider/konnektive"
 	"switchyard/internal/provider/whiplash"
@@ -760,7 +761,10 @@ func (d *Demo) wave(ctx context.Context, n int) error {
 	// A customer of the previous wave writes again (a message event: the
 	// Yotpo data syncs again, Konnektive and Together are pulled again).
 	if d.lastTicket != 0 {
-		if _, err := d.gc.CreateMessage(ctx, d.lastTicket, &gorgias.Message{Channel: "email", Via: "email", BodyText: "Any news? Thanks!"}); err != nil {
+		if err := d.throttled(ctx, func() error {
+			_, err := d.gc.CreateMessage(ctx, d.lastTicket, &gorgias.Message{Channel: "email", Via: "email", BodyText: "Any news? Thanks!"})
+			return err
+		}); err != nil {
 			d.cfg.Logger.Warn("demo message", slog.String("error", err.Error()))
 		} else {
 			messages++
@@ -792,8 +796,11 @@ func (d *Demo) replyToEscalation(ctx context.Context) int {
 		if tk.ExternalID == nil || *tk.ExternalID != ext {
 			continue
 		}
-		_, err := d.gc.CreateMessage(ctx, gorgias.ID(tk.ID), &gorgias.Message{Channel: "email", Via: "helpdesk", FromAgent: true,
-			Sender: &gorgias.Person{Email: gorgiasemu.DefaultUserEmail}, BodyText: "Thank you for telling us, Jamie. We are sending a replacement today."})
+		err := d.throttled(ctx, func() error {
+			_, err := d.gc.CreateMessage(ctx, gorgias.ID(tk.ID), &gorgias.Message{Channel: "email", Via: "helpdesk", FromAgent: true,
+				Sender: &gorgias.Person{Email: gorgiasemu.DefaultUserEmail}, BodyText: "Thank you for telling us. We are sending a replacement today."})
+			return err
+		})
 		if err != nil {
 			d.cfg.Logger.Warn("demo agent reply", slog.String("error", err.Error()))
 			return 0
@@ -806,13 +813,35 @@ func (d *Demo) replyToEscalation(ctx context.Context) int {
 
 // ticket opens a Gorgias ticket with a customer message.
 func (d *Demo) ticket(ctx context.Context, email, subject, text string) (gorgias.ID, error) {
-	tk, err := d.gc.CreateTicket(ctx, gorgias.TicketCreate{Subject: subject, Channel: "email", Via: "email",
-		Customer: &gorgias.Person{Email: email},
-		Messages: []gorgias.Message{{Channel: "email", Via: "email", BodyText: text, Sender: &gorgias.Person{Email: email}}}})
+	var tk *gorgias.Ticket
+	err := d.throttled(ctx, func() (err error) {
+		tk, err = d.gc.CreateTicket(ctx, gorgias.TicketCreate{Subject: subject, Channel: "email", Via: "email",
+			Customer: &gorgias.Person{Email: email},
+			Messages: []gorgias.Message{{Channel: "email", Via: "email", BodyText: text, Sender: &gorgias.Person{Email: email}}}})
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("error opening a Gorgias ticket for %s: %w", email, err)
 	}
 	return tk.ID, nil
+}
+
+// throttled runs a Gorgias call of the demo's own (as the agent or the
+// customer's email channel), again after a 429: the demo shares the API
+// key's budget with the hub's connectors, and a refused call changed
+// nothing.
+func (d *Demo) throttled(ctx context.Context, call func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := call()
+		if err == nil || outbound.StatusOf(err) != http.StatusTooManyRequests || attempt == 10 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d.cfg.GorgiasWindow / 2):
+		}
+	}
 }
 
 func pause(ctx context.Context, deadline time.Time, d time.Duration) error {
