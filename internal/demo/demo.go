@@ -469,7 +469,7 @@ func (d *Demo) setup(ctx context.Context) error {
 	}
 	ms := ml.Merchants
 	if len(ms) != 1 {
-		return fmt.Errorf("%d merchants after the Yotpo install, want 1", len(ms))
+		return fmt.Errorf("%d merchants after the Yotpo install, want 1 (the demo needs a fresh database)", len(ms))
 	}
 	m := ms[0].ID
 	d.Merchant = m
