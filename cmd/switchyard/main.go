@@ -126,7 +126,7 @@ type cli struct {
 	globals
 	Serve   serveCmd   `cmd:"" help:"Run the hub: HTTP server and job workers."`
 	Migrate migrateCmd `cmd:"" help:"Apply schema and River migrations, then exit."`
-	Demo    demoCmd    `cmd:"" help:"Run everything offline: all emulators, the hub, a demo merchant with its connectors installed, and a stream of orders."`
+	Demo    demoCmd    `cmd:"" help:"Run everything offline: all emulators, the hub, a demo merchant with its five connectors installed through their install flows, and a stream of orders, tickets and escalations."`
 	Emulate emulateCmd `cmd:"" help:"Run one vendor emulator standalone."`
 	Bench   benchCmd   `cmd:"" help:"Run a benchmark of SPEC §6 (P1–P5): print a table, write bench/results/<name>.json."`
 	Keygen  keygenCmd  `cmd:"" help:"Print a new random secret key (base64)."`

@@ -13,6 +13,7 @@
 package togethergorgias
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,12 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 	if err != nil {
 		return err
 	}
-	base, err := hubURL(in.Settings[SettingHubURL])
+	// The installation's hub_url, else the hub's --public-url.
+	raw := cmp.Or(in.Settings[SettingHubURL], c.d.PublicURL)
+	if raw == "" {
+		return domain.Errorf(domain.EINVALID, "the hub's public URL is unknown: set the installation's %s, or run the hub with --public-url", SettingHubURL)
+	}
+	base, err := hubURL(raw)
 	if err != nil {
 		return err
 	}
