@@ -50,7 +50,7 @@ func exerciseIngestApply(t *testing.T, open Opener) {
 		evs := []*domain.InboundEvent{
 			b.applying("e1", b.order("1", "100", "A@Example.com", 100, t0), &prevs),
 			b.event("plain"), // no apply: takes its job
-			b.applying("e2", b.order("1", "100", "a@example.com", 200, t0.Add(time.Hour)), &prevs), // same order, newer: applied over e1
+			b.applying("e2", b.order("1", "100", "a@example.com", 200, t0.Add(time.Hour)), &prevs),   // same order, newer: applied over e1
 			b.applying("e3", b.order("1", "100", "a@example.com", 150, t0.Add(time.Minute)), &prevs), // older than e2: ignored
 			b.applying("e4", b.order("1", "101", "b@example.com", 100, t0), &prevs),
 			b.applying("e1", b.order("1", "999", "z@example.com", 100, t0), &prevs), // duplicate of e1: nothing applied
