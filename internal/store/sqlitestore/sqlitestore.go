@@ -24,7 +24,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 
 	"switchyard/internal/domain"
 	"switchyard/internal/store/sqlstore"
@@ -39,6 +39,9 @@ type Config struct {
 	Path string
 	// Logger is River's logger.
 	Logger *slog.Logger
+	// StmtCache bounds the prepared statements the connection keeps for
+	// reuse (default DefaultStmtCache; negative: none).
+	StmtCache int
 }
 
 // Backend implements sqlstore.Backend on SQLite.
@@ -98,10 +101,15 @@ func Open(ctx context.Context, cfg Config) (b *Backend, err error) {
 		}
 	}
 	dsn := "file:" + cfg.Path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("error opening sqlite database: %w", err)
 	}
+	cacheSize := cfg.StmtCache
+	if cacheSize == 0 {
+		cacheSize = DefaultStmtCache
+	}
+	db := sql.OpenDB(stmtCacheConnector{Connector: base, max: cacheSize})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
