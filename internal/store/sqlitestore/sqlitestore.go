@@ -50,6 +50,7 @@ type Backend struct {
 	jobs   *sqlstore.Jobs[*riversqlite.Driver, *sql.Tx]
 	logger *slog.Logger
 	lock   *os.File // held while open: one process owns the file
+	gate   connGate // the store's turns on the connection
 }
 
 // ParseURL returns the file path of a sqlite:// URL: "sqlite://./x.db",
@@ -168,6 +169,10 @@ func (b *Backend) ForUpdate() string { return "" }
 
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	if err := b.gate.acquire(ctx); err != nil {
+		return fmt.Errorf("error waiting for the connection: %w", err)
+	}
+	defer b.gate.release()
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
@@ -188,7 +193,7 @@ func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error
 }
 
 // Read implements sqlstore.Backend.
-func (b *Backend) Read() sqlstore.Querier { return querier{b.db} }
+func (b *Backend) Read() sqlstore.Querier { return gatedQuerier{b.db, &b.gate} }
 
 // Enqueue implements sqlstore.Backend.
 func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {

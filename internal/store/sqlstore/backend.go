@@ -139,3 +139,13 @@ func InsertParams(j domain.JobArgs) river.InsertManyParams {
 	}
 	return p
 }
+
+type urgentKey struct{}
+
+// Urgent marks ctx's database work as urgent: a backend whose one
+// connection is queued for serves it before work already waiting (ingest's
+// group commit, on which webhook answers wait).
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+// IsUrgent reports whether ctx was marked Urgent.
+func IsUrgent(ctx context.Context) bool { v, _ := ctx.Value(urgentKey{}).(bool); return v }

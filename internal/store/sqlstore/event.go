@@ -41,6 +41,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []*domain.InboundEvent,
 	}
 	now := s.ts()
 	s.prepareApply(events, now)
+	ctx = Urgent(ctx) // webhook answers wait on this commit
 	err := s.b.Write(ctx, func(tx Tx) error {
 		return s.ingestTx(ctx, tx, events, job, now, results)
 	})
