@@ -42,10 +42,13 @@ func (s *Store) IngestEvents(ctx context.Context, events []*domain.InboundEvent,
 	now := s.ts()
 	s.prepareApply(events, now)
 	ctx = Urgent(ctx) // webhook answers wait on this commit
+	var queued []queuedJob
 	err := s.b.Write(ctx, func(tx Tx) error {
-		return s.ingestTx(ctx, tx, events, job, now, results)
+		queued = queued[:0]
+		return s.ingestTx(ctx, tx, events, job, now, results, &queued)
 	})
 	if err == nil {
+		s.pending.remember(queued)
 		return results, errs, nil
 	}
 	if ctx.Err() != nil || (len(events) == 1 && events[0].Apply == nil) {
@@ -55,21 +58,26 @@ func (s *Store) IngestEvents(ctx context.Context, events []*domain.InboundEvent,
 	// land. An event whose apply fails is stored with its job instead.
 	for i, ev := range events {
 		one := make([]domain.IngestResult, 1)
-		errs[i] = s.b.Write(ctx, func(tx Tx) error {
-			return s.ingestTx(ctx, tx, []*domain.InboundEvent{ev}, job, now, one)
-		})
+		write := func() error {
+			return s.b.Write(ctx, func(tx Tx) error {
+				queued = queued[:0]
+				return s.ingestTx(ctx, tx, []*domain.InboundEvent{ev}, job, now, one, &queued)
+			})
+		}
+		errs[i] = write()
 		if errs[i] != nil && ev.Apply != nil && ctx.Err() == nil {
 			ev.Apply = nil
-			errs[i] = s.b.Write(ctx, func(tx Tx) error {
-				return s.ingestTx(ctx, tx, []*domain.InboundEvent{ev}, job, now, one)
-			})
+			errs[i] = write()
+		}
+		if errs[i] == nil {
+			s.pending.remember(queued)
 		}
 		results[i] = one[0]
 	}
 	return results, errs, nil
 }
 
-func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEvent, job domain.JobBuilder, now time.Time, results []domain.IngestResult) error {
+func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEvent, job domain.JobBuilder, now time.Time, results []domain.IngestResult, queued *[]queuedJob) error {
 	// Collapse duplicates inside the batch: the first occurrence is stored.
 	first := map[eventKey]int{}
 	var fresh []int
@@ -149,10 +157,8 @@ func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEve
 		}
 		jobs = append(jobs, more...)
 	}
-	if len(jobs) > 0 {
-		if err := tx.InsertJobs(ctx, jobs); err != nil {
-			return fmt.Errorf("error enqueuing jobs: %w", err)
-		}
+	if err := s.enqueueTx(ctx, tx, jobs, queued); err != nil {
+		return fmt.Errorf("error enqueuing jobs: %w", err)
 	}
 	return nil
 }

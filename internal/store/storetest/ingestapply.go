@@ -8,6 +8,7 @@ import (
 
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
+	"switchyard/internal/store/sqlstore"
 )
 
 // applying returns an event that applies o in its ingest transaction, the
@@ -152,6 +153,39 @@ func exerciseIngestApply(t *testing.T, open Opener) {
 			if ev.ProcessedAt != nil {
 				t.Fatal("an event whose snapshot was refused is marked processed")
 			}
+		}
+	})
+
+	t.Run("IngestApplyQueuedSyncJobHoldsTheKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+		ingest := func(key, order string, status int) {
+			t.Helper()
+			_, errs, err := b.store.IngestEvents(b.ctx, []*domain.InboundEvent{b.applying(key, b.order("1", order, "a@example.com", status, t0.Add(time.Duration(status)*time.Second)), nil)}, jobFor)
+			must(t, err)
+			must(t, errs[0])
+		}
+		syncJobs := func() int { return jobCount(t, b.store, jobs.SyncArgs{}.Kind()) }
+		ingest("e1", "100", 100)
+		ingest("e2", "101", 100)
+		ingest("e3", "100", 200)
+		if n := syncJobs(); n != 1 {
+			t.Fatalf("sync jobs = %d, want 1 while it is queued", n)
+		}
+		// The queued job ends without syncing (cancelled): the next change
+		// enqueues a new one.
+		must(t, b.store.Backend().Write(b.ctx, func(tx sqlstore.Tx) error {
+			_, err := tx.Exec(b.ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = created_at WHERE kind = 'sync'`)
+			return err
+		}))
+		ingest("e4", "100", 300)
+		ingest("e5", "102", 100)
+		if n := syncJobs(); n != 2 {
+			t.Fatalf("sync jobs = %d, want 2 (the cancelled one and a new one)", n)
+		}
+		if got := b.dirtySeq(t, "a@example.com"); got != 5 {
+			t.Fatalf("dirty_seq = %d, want 5", got)
 		}
 	})
 
