@@ -20,6 +20,7 @@ import (
 	"switchyard/internal/baseservice"
 	"switchyard/internal/connector"
 	"switchyard/internal/connector/registry"
+	"switchyard/internal/domain"
 	"switchyard/internal/ingest"
 	"switchyard/internal/jobs"
 	"switchyard/internal/metrics"
@@ -192,6 +193,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Sources:  set.Sources(),
 		Receives: set.Receives,
 		Job:      jobs.EventJob,
+		Apply:    a.applyOnIngest,
 		Writers:  a.writers,
 		Observe:  a.metrics.ObserveIngest,
 		Now:      cfg.Now,
@@ -269,6 +271,15 @@ func (a *App) riverConfig(riverLogger *slog.Logger) *river.Config {
 		RescueStuckJobsAfter: cfg.RescueStuckAfter,
 		JobTimeout:           attempt,
 	}
+}
+
+// applyOnIngest lets a connector apply an event in its ingest transaction
+// (connector.IngestApplier), unless a test replaced its event handler.
+func (a *App) applyOnIngest(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply {
+	if _, replaced := a.cfg.Handlers[in.Connector]; replaced {
+		return nil
+	}
+	return a.connectors.ApplyOnIngest(in, ev)
 }
 
 // Store returns the store (tests, other subsystems).

@@ -46,6 +46,16 @@ type WebhookReceiver interface {
 	Sources() map[string]ingest.Source
 }
 
+// IngestApplier is a WebhookReceiver whose events are applied inside the
+// transaction that stores them (ingest's group commit) rather than by a
+// process_event job each. ApplyOnIngest must do what HandleEvent does with
+// the stored event (a replay runs HandleEvent); it returns nil for an event
+// that needs its job. It runs on the request, before the event is queued
+// for the commit, and must not touch the store.
+type IngestApplier interface {
+	ApplyOnIngest(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply
+}
+
 // SyncRunner runs coalesced syncs; sync kinds are unique across connectors.
 type SyncRunner interface {
 	Syncers() map[string]jobs.Syncer

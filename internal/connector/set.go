@@ -268,6 +268,17 @@ func (s *Set) All() []Connector { return slices.Clone(s.all) }
 // Handlers are the event handlers by connector name.
 func (s *Set) Handlers() map[string]jobs.EventHandler { return s.handlers }
 
+// ApplyOnIngest returns what an event of in applies in its ingest
+// transaction (IngestApplier), or nil when its connector processes it with
+// a job.
+func (s *Set) ApplyOnIngest(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply {
+	ia, ok := s.byName[in.Connector].(IngestApplier)
+	if !ok || !s.receives[in.Connector][ev.Vendor] {
+		return nil
+	}
+	return ia.ApplyOnIngest(in, ev)
+}
+
 // Syncers are the syncers by sync kind.
 func (s *Set) Syncers() map[string]jobs.Syncer { return s.syncers }
 

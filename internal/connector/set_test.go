@@ -284,3 +284,39 @@ func TestConfigure(t *testing.T) {
 		}
 	}
 }
+
+// applier applies its events in the ingest transaction.
+type applier struct {
+	receiver
+	apply *domain.EventApply
+}
+
+func (a *applier) ApplyOnIngest(*domain.Installation, *domain.InboundEvent) *domain.EventApply {
+	return a.apply
+}
+
+func TestSetApplyOnIngest(t *testing.T) {
+	want := &domain.EventApply{}
+	wl := map[string]ingest.Source{domain.VendorWhiplash: connector.WhiplashSource{}}
+	s, err := connector.Build(
+		&applier{receiver: receiver{fake: fake{name: "a", roles: []string{domain.VendorWhiplash, domain.VendorGorgias}}, sources: wl}, apply: want},
+		&receiver{fake: fake{name: "r", roles: []string{domain.VendorWhiplash}}, sources: wl},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		conn, vendor string
+		want         *domain.EventApply
+	}{
+		{"a", domain.VendorWhiplash, want},
+		{"a", domain.VendorGorgias, nil},  // not a webhook source of a
+		{"r", domain.VendorWhiplash, nil}, // no IngestApplier: its job handles it
+		{"unknown", domain.VendorWhiplash, nil},
+	} {
+		got := s.ApplyOnIngest(&domain.Installation{Connector: c.conn}, &domain.InboundEvent{Vendor: c.vendor})
+		if got != c.want {
+			t.Errorf("ApplyOnIngest(%s, %s) = %p, want %p", c.conn, c.vendor, got, c.want)
+		}
+	}
+}

@@ -62,37 +62,67 @@ func WhiplashSnapshot(in *domain.Installation, o *whiplash.Order, raw json.RawMe
 	}
 }
 
+// decodeWhiplashEvent reads a stored Whiplash webhook's order; ok is false
+// for an event that carries no order or an order without an email (nothing
+// to key a customer on).
+func decodeWhiplashEvent(payload []byte) (o *whiplash.Order, raw json.RawMessage, ok bool, _ error) {
+	var wh struct {
+		Order json.RawMessage `json:"order"`
+	}
+	if err := json.Unmarshal(payload, &wh); err != nil {
+		return nil, nil, false, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
+	}
+	if len(wh.Order) == 0 || string(wh.Order) == "null" {
+		return nil, nil, false, nil
+	}
+	o = new(whiplash.Order)
+	if err := json.Unmarshal(wh.Order, o); err != nil {
+		return nil, nil, false, domain.WrapError(domain.EINVALID, "stored webhook's order is unreadable", err)
+	}
+	if domain.NormalizeEmail(o.Email) == "" {
+		return nil, nil, false, nil
+	}
+	return o, wh.Order, true, nil
+}
+
 // ApplyWhiplashEvent reads a stored Whiplash webhook and applies its order
 // as the newest snapshot (an older or repeated one changes nothing), marking
 // the event processed in the same transaction. Events that carry no order,
 // and orders without an email (nothing to key a customer on), are skipped:
 // applied is false and the worker marks the event processed.
 func ApplyWhiplashEvent(ctx context.Context, store domain.Store, in *domain.Installation, ev *domain.InboundEvent, plan WhiplashPlan) (applied bool, _ jobs.Outcome, _ error) {
-	var wh struct {
-		Order json.RawMessage `json:"order"`
+	o, raw, ok, err := decodeWhiplashEvent(ev.Payload)
+	if err != nil || !ok {
+		return false, jobs.Handled, err
 	}
-	if err := json.Unmarshal(ev.Payload, &wh); err != nil {
-		return false, jobs.Handled, domain.WrapError(domain.EINVALID, "stored webhook is unreadable", err)
-	}
-	if len(wh.Order) == 0 || string(wh.Order) == "null" {
-		return false, jobs.Handled, nil
-	}
-	var o whiplash.Order
-	if err := json.Unmarshal(wh.Order, &o); err != nil {
-		return false, jobs.Handled, domain.WrapError(domain.EINVALID, "stored webhook's order is unreadable", err)
-	}
-	if domain.NormalizeEmail(o.Email) == "" {
-		return false, jobs.Handled, nil
-	}
-	snap := WhiplashSnapshot(in, &o, wh.Order)
+	snap := WhiplashSnapshot(in, o, raw)
 	snap.EventID = ev.ID
 	res, err := store.ApplyOrder(ctx, snap, func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
-		return plan(&o, snap, prev)
+		return plan(o, snap, prev)
 	})
 	if err != nil {
 		return false, jobs.Handled, fmt.Errorf("error applying whiplash order %s: %w", snap.OrderID, err)
 	}
 	return res.Applied, jobs.MarkedProcessed, nil
+}
+
+// WhiplashApply is what ApplyWhiplashEvent does, for the ingest transaction
+// that stores the event (IngestApplier): the order's snapshot and plan. It
+// returns nil for an unreadable webhook, which then takes its job (whose
+// handler dead-letters it), and an empty apply for an event with nothing to
+// apply (stored processed).
+func WhiplashApply(in *domain.Installation, ev *domain.InboundEvent, plan WhiplashPlan) *domain.EventApply {
+	o, raw, ok, err := decodeWhiplashEvent(ev.Payload)
+	switch {
+	case err != nil:
+		return nil
+	case !ok:
+		return &domain.EventApply{}
+	}
+	snap := WhiplashSnapshot(in, o, raw)
+	return &domain.EventApply{Order: snap, Plan: func(prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+		return plan(o, snap, prev)
+	}}
 }
 
 // DecodeWhiplashOrder reads a stored snapshot's order.

@@ -19,6 +19,9 @@ type InboundEvent struct {
 	Payload        json.RawMessage `json:"payload"`
 	ReceivedAt     time.Time       `json:"received_at"`
 	ProcessedAt    *time.Time      `json:"processed_at,omitempty"`
+	// Apply, when set, is applied in the transaction that stores the event
+	// instead of enqueuing the event's job (see EventApply).
+	Apply *EventApply `json:"-"`
 }
 
 // IngestResult reports what happened to one event handed to the store.

@@ -58,7 +58,10 @@ type Store interface {
 	// (same installation and dedup key), enqueues job(ev), all in one
 	// transaction. It sets ID and ReceivedAt on every stored event. One result
 	// per event, in order. A batch with one bad row is retried row by row so the
-	// others still land; the bad row's result error is returned via errs.
+	// others still land; the bad row's result error is returned via errs. A new
+	// event with Apply set applies it in the same transaction instead of
+	// enqueuing job(ev) and is stored processed (EventApply); when its apply
+	// fails, the event is stored with its job instead.
 	IngestEvents(ctx context.Context, events []*InboundEvent, job JobBuilder) ([]IngestResult, []error, error)
 	// GetEvent returns the merchant's event; ENOTFOUND when it belongs to
 	// another merchant.

@@ -56,6 +56,10 @@ type Config struct {
 	Receives func(connector, vendor string) bool
 	// Job builds the job enqueued with each new event.
 	Job domain.JobBuilder
+	// Apply, when it returns non-nil for a verified event, makes the event
+	// apply its work in the transaction that stores it instead of
+	// enqueuing Job (domain.EventApply). May be nil.
+	Apply func(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply
 	// MaxBody bounds a body (default 1 MiB; larger → 413).
 	MaxBody int64
 	// BatchMax bounds a group commit (default 128).
@@ -243,6 +247,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := &domain.InboundEvent{MerchantID: in.MerchantID, InstallationID: in.ID, Vendor: vendor, EventType: p.EventType,
 		DedupKey: p.DedupKey, CustomerEmail: domain.NormalizeEmail(p.CustomerEmail), Payload: body}
+	if h.cfg.Apply != nil {
+		ev.Apply = h.cfg.Apply(in, ev) // decoded here, on the request, not on the writer
+	}
 	out, err := h.submit(r.Context(), ev)
 	if err != nil {
 		fail(err)

@@ -568,3 +568,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Config.Apply is asked about verified events only, with the installation,
+// and what it returns travels with the event to the store.
+func TestApplyTravelsWithTheEvent(t *testing.T) {
+	t.Parallel()
+	marker := &domain.EventApply{}
+	var asked []string
+	b := setup(t, ingest.Config{Apply: func(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply {
+		asked = append(asked, in.ID+"/"+ev.DedupKey)
+		if ev.DedupKey == "plain" {
+			return nil
+		}
+		return marker
+	}})
+	if got := b.post(t, path, hook("e1"), "wrong"); got.code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d %s", got.code, got.body)
+	}
+	if got := b.post(t, path, hook("e1"), "s1"); got.code != http.StatusAccepted {
+		t.Fatalf("e1: %d %s", got.code, got.body)
+	}
+	if got := b.post(t, path, hook("plain"), "s1"); got.code != http.StatusAccepted {
+		t.Fatalf("plain: %d %s", got.code, got.body)
+	}
+	if strings.Join(asked, " ") != installID+"/e1 "+installID+"/plain" {
+		t.Fatalf("Apply asked about %v, want the two verified events", asked)
+	}
+	if ev := b.db.event("e1"); ev == nil || ev.Apply != marker {
+		t.Fatalf("e1 reached the store with apply %+v, want the connector's", ev)
+	}
+	if ev := b.db.event("plain"); ev == nil || ev.Apply != nil {
+		t.Fatalf("plain reached the store with apply %+v, want none", ev)
+	}
+}

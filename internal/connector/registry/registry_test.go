@@ -68,6 +68,7 @@ func missingPieces(c connector.Connector) []string {
 // capabilities are the optional interfaces a connector may implement.
 var capabilities = []reflect.Type{
 	reflect.TypeFor[connector.WebhookReceiver](),
+	reflect.TypeFor[connector.IngestApplier](),
 	reflect.TypeFor[connector.SyncRunner](),
 	reflect.TypeFor[connector.RouteProvider](),
 	reflect.TypeFor[connector.Backfiller](),

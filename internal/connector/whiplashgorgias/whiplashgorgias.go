@@ -88,8 +88,19 @@ func (c *Connector) activate(ctx context.Context, in *domain.Installation) error
 // HandleEvent stores the order snapshot and marks the customer (and, when
 // the order moved to another email, the previous customer) for a sync.
 func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (jobs.Outcome, error) {
+	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, c.plan(in))
+	return outcome, err
+}
+
+// ApplyOnIngest implements connector.IngestApplier: what HandleEvent does,
+// in the transaction that stores the event.
+func (c *Connector) ApplyOnIngest(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply {
+	return connector.WhiplashApply(in, ev, c.plan(in))
+}
+
+func (c *Connector) plan(in *domain.Installation) connector.WhiplashPlan {
 	now := c.d.Now()
-	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+	return func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 		keys := []domain.SyncKey{{InstallationID: in.ID, Kind: SyncKind, Key: snap.CustomerEmail}}
 		if prev != nil && prev.CustomerEmail != "" && prev.CustomerEmail != snap.CustomerEmail {
 			keys = append(keys, domain.SyncKey{InstallationID: in.ID, Kind: SyncKind, Key: prev.CustomerEmail})
@@ -99,8 +110,7 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 			js[i] = jobs.NewSync(k, now, c.d.Coalesce)
 		}
 		return keys, js
-	})
-	return outcome, err
+	}
 }
 
 // customerState is the sync's bookkeeping for one customer (one email),

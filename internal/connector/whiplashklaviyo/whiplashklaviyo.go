@@ -135,8 +135,19 @@ func (c *Connector) Install(ctx context.Context, in *domain.Installation) error 
 // HandleEvent stores the snapshot and marks the profile and the order's
 // events for a sync.
 func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev *domain.InboundEvent) (jobs.Outcome, error) {
+	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, c.plan(in))
+	return outcome, err
+}
+
+// ApplyOnIngest implements connector.IngestApplier: what HandleEvent does,
+// in the transaction that stores the event.
+func (c *Connector) ApplyOnIngest(in *domain.Installation, ev *domain.InboundEvent) *domain.EventApply {
+	return connector.WhiplashApply(in, ev, c.plan(in))
+}
+
+func (c *Connector) plan(in *domain.Installation) connector.WhiplashPlan {
 	now := c.d.Now()
-	_, outcome, err := connector.ApplyWhiplashEvent(ctx, c.d.Store, in, ev, func(_ *whiplash.Order, snap, prev *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
+	return func(_ *whiplash.Order, snap, _ *domain.OrderSnapshot) ([]domain.SyncKey, []domain.JobArgs) {
 		keys := []domain.SyncKey{
 			{InstallationID: in.ID, Kind: ProfileSync, Key: snap.CustomerEmail},
 			{InstallationID: in.ID, Kind: OrderSync, Key: snap.StoreID + "/" + snap.OrderID},
@@ -146,8 +157,7 @@ func (c *Connector) HandleEvent(ctx context.Context, in *domain.Installation, ev
 			js[i] = jobs.NewSync(k, now, c.d.Coalesce)
 		}
 		return keys, js
-	})
-	return outcome, err
+	}
 }
 
 // ProfileName is the profile's name: full name, else company, else email.

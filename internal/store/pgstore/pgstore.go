@@ -272,6 +272,11 @@ func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
 	return t.jobs.InsertJobs(ctx, t.tx, jobs)
 }
 
+// InsertUniqueJobs implements sqlstore.Tx.
+func (t *txn) InsertUniqueJobs(ctx context.Context, jobs []domain.JobArgs) ([]sqlstore.JobRef, error) {
+	return t.jobs.InsertUniqueJobs(ctx, t.tx, jobs)
+}
+
 // CompleteJob implements sqlstore.Tx.
 func (t *txn) CompleteJob(ctx context.Context, jobID int64) error {
 	return t.jobs.CompleteJob(ctx, t.tx, jobID)

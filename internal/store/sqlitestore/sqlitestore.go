@@ -24,7 +24,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 
 	"switchyard/internal/domain"
 	"switchyard/internal/store/sqlstore"
@@ -39,6 +39,9 @@ type Config struct {
 	Path string
 	// Logger is River's logger.
 	Logger *slog.Logger
+	// StmtCache bounds the prepared statements the connection keeps for
+	// reuse (default DefaultStmtCache; negative: none).
+	StmtCache int
 }
 
 // Backend implements sqlstore.Backend on SQLite.
@@ -47,6 +50,7 @@ type Backend struct {
 	jobs   *sqlstore.Jobs[*riversqlite.Driver, *sql.Tx]
 	logger *slog.Logger
 	lock   *os.File // held while open: one process owns the file
+	gate   connGate // the store's turns on the connection
 }
 
 // ParseURL returns the file path of a sqlite:// URL: "sqlite://./x.db",
@@ -98,10 +102,15 @@ func Open(ctx context.Context, cfg Config) (b *Backend, err error) {
 		}
 	}
 	dsn := "file:" + cfg.Path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("error opening sqlite database: %w", err)
 	}
+	cacheSize := cfg.StmtCache
+	if cacheSize == 0 {
+		cacheSize = DefaultStmtCache
+	}
+	db := sql.OpenDB(stmtCacheConnector{Connector: base, max: cacheSize})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -160,6 +169,10 @@ func (b *Backend) ForUpdate() string { return "" }
 
 // Write implements sqlstore.Backend.
 func (b *Backend) Write(ctx context.Context, fn func(tx sqlstore.Tx) error) error {
+	if err := b.gate.acquire(ctx); err != nil {
+		return fmt.Errorf("error waiting for the connection: %w", err)
+	}
+	defer b.gate.release()
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
@@ -180,7 +193,7 @@ func (b *Backend) WriteRedone(ctx context.Context, fn func(tx sqlstore.Tx) error
 }
 
 // Read implements sqlstore.Backend.
-func (b *Backend) Read() sqlstore.Querier { return querier{b.db} }
+func (b *Backend) Read() sqlstore.Querier { return gatedQuerier{b.db, &b.gate} }
 
 // Enqueue implements sqlstore.Backend.
 func (b *Backend) Enqueue(ctx context.Context, job domain.JobArgs) error {
@@ -279,6 +292,11 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 
 func (t *txn) InsertJobs(ctx context.Context, jobs []domain.JobArgs) error {
 	return t.jobs.InsertJobs(ctx, t.tx, jobs)
+}
+
+// InsertUniqueJobs implements sqlstore.Tx.
+func (t *txn) InsertUniqueJobs(ctx context.Context, jobs []domain.JobArgs) ([]sqlstore.JobRef, error) {
+	return t.jobs.InsertUniqueJobs(ctx, t.tx, jobs)
 }
 
 // CompleteJob implements sqlstore.Tx.

@@ -45,9 +45,19 @@ type Tx interface {
 	Querier
 	// InsertJobs enqueues jobs inside this transaction.
 	InsertJobs(ctx context.Context, jobs []domain.JobArgs) error
+	// InsertUniqueJobs enqueues jobs that declare unique options inside
+	// this transaction and returns, for each, the job that holds its unique
+	// key: the one inserted, or the one already there.
+	InsertUniqueJobs(ctx context.Context, jobs []domain.JobArgs) ([]JobRef, error)
 	// CompleteJob marks the running job completed inside this transaction.
 	// ctx must be the job's work context.
 	CompleteJob(ctx context.Context, jobID int64) error
+}
+
+// JobRef names a job row: its id and unique key.
+type JobRef struct {
+	ID        int64
+	UniqueKey []byte
 }
 
 // Backend is what a database implementation provides.
@@ -139,3 +149,13 @@ func InsertParams(j domain.JobArgs) river.InsertManyParams {
 	}
 	return p
 }
+
+type urgentKey struct{}
+
+// Urgent marks ctx's database work as urgent: a backend whose one
+// connection is queued for serves it before work already waiting (ingest's
+// group commit, on which webhook answers wait).
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+// IsUrgent reports whether ctx was marked Urgent.
+func IsUrgent(ctx context.Context) bool { v, _ := ctx.Value(urgentKey{}).(bool); return v }

@@ -40,27 +40,44 @@ func (s *Store) IngestEvents(ctx context.Context, events []*domain.InboundEvent,
 		}
 	}
 	now := s.ts()
+	s.prepareApply(events, now)
+	ctx = Urgent(ctx) // webhook answers wait on this commit
+	var queued []queuedJob
 	err := s.b.Write(ctx, func(tx Tx) error {
-		return s.ingestTx(ctx, tx, events, job, now, results)
+		queued = queued[:0]
+		return s.ingestTx(ctx, tx, events, job, now, results, &queued)
 	})
 	if err == nil {
+		s.pending.remember(queued)
 		return results, errs, nil
 	}
-	if ctx.Err() != nil || len(events) == 1 {
+	if ctx.Err() != nil || (len(events) == 1 && events[0].Apply == nil) {
 		return nil, nil, fmt.Errorf("error ingesting events: %w", err)
 	}
-	// One bad row fails a multi-row insert: retry row by row so the others land.
+	// One bad row fails a multi-row insert: retry row by row so the others
+	// land. An event whose apply fails is stored with its job instead.
 	for i, ev := range events {
 		one := make([]domain.IngestResult, 1)
-		errs[i] = s.b.Write(ctx, func(tx Tx) error {
-			return s.ingestTx(ctx, tx, []*domain.InboundEvent{ev}, job, now, one)
-		})
+		write := func() error {
+			return s.b.Write(ctx, func(tx Tx) error {
+				queued = queued[:0]
+				return s.ingestTx(ctx, tx, []*domain.InboundEvent{ev}, job, now, one, &queued)
+			})
+		}
+		errs[i] = write()
+		if errs[i] != nil && ev.Apply != nil && ctx.Err() == nil {
+			ev.Apply = nil
+			errs[i] = write()
+		}
+		if errs[i] == nil {
+			s.pending.remember(queued)
+		}
 		results[i] = one[0]
 	}
 	return results, errs, nil
 }
 
-func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEvent, job domain.JobBuilder, now time.Time, results []domain.IngestResult) error {
+func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEvent, job domain.JobBuilder, now time.Time, results []domain.IngestResult, queued *[]queuedJob) error {
 	// Collapse duplicates inside the batch: the first occurrence is stored.
 	first := map[eventKey]int{}
 	var fresh []int
@@ -72,16 +89,20 @@ func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEve
 		}
 	}
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO inbound_events (merchant_id, installation_id, vendor, event_type, dedup_key, customer_email, payload, received_at) VALUES `)
-	args := make([]any, 0, len(fresh)*8)
+	sb.WriteString(`INSERT INTO inbound_events (merchant_id, installation_id, vendor, event_type, dedup_key, customer_email, payload, received_at, processed_at) VALUES `)
+	args := make([]any, 0, len(fresh)*9)
 	for n, i := range fresh {
 		ev := events[i]
 		if n > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		ev.ReceivedAt = now
-		args = append(args, ev.MerchantID, ev.InstallationID, ev.Vendor, ev.EventType, ev.DedupKey, ev.CustomerEmail, []byte(ev.Payload), s.b.TimeArg(now))
+		var processed any // an applied event is processed by this transaction
+		if ev.Apply != nil {
+			processed = s.b.TimeArg(now)
+		}
+		args = append(args, ev.MerchantID, ev.InstallationID, ev.Vendor, ev.EventType, ev.DedupKey, ev.CustomerEmail, []byte(ev.Payload), s.b.TimeArg(now), processed)
 	}
 	sb.WriteString(` ON CONFLICT (installation_id, dedup_key) DO NOTHING RETURNING id, installation_id, dedup_key`)
 	rows, err := tx.Query(ctx, sb.String(), args...)
@@ -103,12 +124,16 @@ func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEve
 		return err
 	}
 	var jobs []domain.JobArgs
+	var applied []*domain.InboundEvent
 	for i, ev := range events {
 		k := eventKey{ev.InstallationID, ev.DedupKey}
 		if id, ok := inserted[k]; ok && first[k] == i {
 			ev.ID = id
 			results[i] = domain.IngestResult{EventID: id}
-			if job != nil {
+			switch {
+			case ev.Apply != nil:
+				applied = append(applied, ev)
+			case job != nil:
 				jobs = append(jobs, job(ev))
 			}
 			continue
@@ -125,10 +150,15 @@ func (s *Store) ingestTx(ctx context.Context, tx Tx, events []*domain.InboundEve
 		}
 		ev.ID, ev.ReceivedAt = results[i].EventID, received.Time
 	}
-	if len(jobs) > 0 {
-		if err := tx.InsertJobs(ctx, jobs); err != nil {
-			return fmt.Errorf("error enqueuing jobs: %w", err)
+	if len(applied) > 0 {
+		more, err := s.applyInlineTx(ctx, tx, applied, now)
+		if err != nil {
+			return fmt.Errorf("error applying events: %w", err)
 		}
+		jobs = append(jobs, more...)
+	}
+	if err := s.enqueueTx(ctx, tx, jobs, queued); err != nil {
+		return fmt.Errorf("error enqueuing jobs: %w", err)
 	}
 	return nil
 }

@@ -134,6 +134,27 @@ func (j *Jobs[TDriver, TTx]) InsertJobs(ctx context.Context, tx TTx, jobs []doma
 	return nil
 }
 
+// InsertUniqueJobs inserts jobs that all declare unique options inside tx
+// (Tx.InsertUniqueJobs of both backends).
+func (j *Jobs[TDriver, TTx]) InsertUniqueJobs(ctx context.Context, tx TTx, jobs []domain.JobArgs) ([]JobRef, error) {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, a := range jobs {
+		if !declaresUnique(a) {
+			return nil, fmt.Errorf("job %s declares no unique options", a.Kind())
+		}
+		params[i] = InsertParams(a)
+	}
+	res, err := j.Client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("error inserting unique jobs: %w", err)
+	}
+	refs := make([]JobRef, len(res))
+	for i, r := range res {
+		refs[i] = JobRef{ID: r.Job.ID, UniqueKey: r.Job.UniqueKey}
+	}
+	return refs, nil
+}
+
 // declaresUnique reports whether a job's args carry River unique options.
 func declaresUnique(a domain.JobArgs) bool {
 	wo, ok := a.(river.JobArgsWithInsertOpts)

@@ -16,6 +16,8 @@ type Store struct {
 	b      Backend
 	sealer Sealer
 	now    func() time.Time
+
+	pending pendingJobs // unique jobs enqueued by ingest (see enqueueTx)
 }
 
 var _ domain.Store = (*Store)(nil)

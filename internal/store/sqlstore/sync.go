@@ -59,7 +59,7 @@ func (s *Store) applyOrderTx(ctx context.Context, tx Tx, o *domain.OrderSnapshot
 		case err != nil:
 			return false, nil, err
 		}
-		if prev.SourceUpdatedAt.After(o.SourceUpdatedAt) || (prev.SourceUpdatedAt.Equal(o.SourceUpdatedAt) && prev.Status >= o.Status) {
+		if stale(o, prev) {
 			return false, prev, nil // stale or same: nothing changes
 		}
 		if _, err := tx.Exec(ctx, `UPDATE orders SET customer_email = ?, status = ?, source_updated_at = ?, data = ?, updated_at = ?

@@ -389,6 +389,7 @@ func Exercise(t *testing.T, open Opener) {
 	})
 
 	exerciseSync(t, open)
+	exerciseIngestApply(t, open)
 	exerciseCoalescing(t, open)
 	exerciseTokens(t, open)
 	exerciseActionAudit(t, open)
