@@ -156,12 +156,12 @@ func (s *Server) uninstallInstallation(w http.ResponseWriter, r *http.Request) {
 // connectorAdmin serves one connector admin route pattern: the
 // installation's own connector answers (404 when its connector declares no
 // such route).
+//
+// The merchant scope is checked first, as on every route under a merchant:
+// another merchant's token reads 404 even on an operator-only route, and
+// the merchant's own token reads 403 there.
 func (s *Server) connectorAdmin(byConnector map[string]connector.AdminRoute) http.Handler {
-	operatorOnly := true
-	for _, rt := range byConnector {
-		operatorOnly = operatorOnly && rt.Operator
-	}
-	return s.authorize(operatorOnly, func(w http.ResponseWriter, r *http.Request) {
+	return s.authorize(false, func(w http.ResponseWriter, r *http.Request) {
 		in, err := s.installation(r)
 		if err != nil {
 			s.Error(w, r, err)

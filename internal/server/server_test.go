@@ -583,6 +583,9 @@ func TestConnectorAdminRoutes(t *testing.T) {
 	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 403 {
 		t.Errorf("operator route with a merchant token: %d %s, want 403", a.code, a.body)
 	}
+	if a := b.do(t, "sy_m2", "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 404 {
+		t.Errorf("operator route with another merchant's token: %d %s, want 404", a.code, a.body)
+	}
 	if a := b.do(t, operatorToken, "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 200 || !strings.Contains(a.body, `"approved":"ins_backfill"`) {
 		t.Errorf("operator route: %d %s", a.code, a.body)
 	}
