@@ -1,0 +1,339 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchyard/internal/emulator/emukit"
+	gorgiasemu "switchyard/internal/emulator/gorgias"
+	konnektiveemu "switchyard/internal/emulator/konnektive"
+	shopifyemu "switchyard/internal/emulator/shopify"
+	"switchyard/internal/provider/konnektive"
+	"switchyard/internal/provider/shopify"
+)
+
+// WidgetPath is one stream of P3: the hub's route or the same vendor calls
+// made straight to the emulator. Latencies are measured from each
+// request's scheduled start (open loop).
+type WidgetPath struct {
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"` // transport errors, non-200 answers, error answers
+	Shown    int     `json:"shown"`  // answers with the customer's data
+	P50Ms    float64 `json:"p50_ms"`
+	P90Ms    float64 `json:"p90_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// WidgetConnector is one connector's figures: switchyard's added latency
+// is the hub's percentile less the direct one.
+type WidgetConnector struct {
+	Connector   string     `json:"connector"`
+	Route       string     `json:"route"`
+	VendorCalls string     `json:"vendor_calls"` // what one answer costs at the vendor
+	Hub         WidgetPath `json:"hub"`
+	Direct      WidgetPath `json:"direct"`
+	AddedP50Ms  float64    `json:"added_p50_ms"`
+	AddedP99Ms  float64    `json:"added_p99_ms"`
+}
+
+// WidgetResult is P3's figures.
+type WidgetResult struct {
+	RatePerS      float64           `json:"rate_per_s"`
+	VendorLatency float64           `json:"vendor_latency_ms"` // the emulators' fixed fault latency
+	Block         int               `json:"block"`             // requests per block; blocks rotate over the streams
+	Customers     int               `json:"customers"`
+	ScheduleS     float64           `json:"schedule_s"`
+	MaxLateMs     float64           `json:"max_dispatch_late_ms"` // the load generator's worst lag behind the schedule
+	Connectors    []WidgetConnector `json:"connectors"`
+	HubCPUS       float64           `json:"hub_cpu_s,omitempty"`
+	HubCPUPct     float64           `json:"hub_cpu_pct_of_one_core,omitempty"`
+	HubPeakRSSMB  float64           `json:"hub_peak_rss_mb,omitempty"`
+}
+
+func (r *WidgetResult) lines() []string {
+	out := []string{fmt.Sprintf("open loop at %.0f req/s for %.1f s (blocks of %d rotating over %d streams), vendor latency %.0f ms, %d customers; load generator at most %.1f ms behind schedule",
+		r.RatePerS, r.ScheduleS, r.Block, 2*len(r.Connectors), r.VendorLatency, r.Customers, r.MaxLateMs)}
+	for _, c := range r.Connectors {
+		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub %d requests, %d errors, %d shown; direct %d, %d errors",
+			c.Connector, c.Route, c.VendorCalls, c.Hub.P50Ms, c.Hub.P90Ms, c.Hub.P99Ms, c.Hub.MaxMs, c.Direct.P50Ms, c.Direct.P90Ms, c.Direct.P99Ms, c.Direct.MaxMs,
+			c.AddedP50Ms, c.AddedP99Ms, c.Hub.Requests, c.Hub.Errors, c.Hub.Shown, c.Direct.Requests, c.Direct.Errors))
+	}
+	if r.HubCPUS > 0 {
+		out = append(out, fmt.Sprintf("hub process over the load: CPU %.2f s = %.1f%% of one core, peak RSS %.1f MB", r.HubCPUS, r.HubCPUPct, r.HubPeakRSSMB))
+	}
+	return out
+}
+
+// stream is one of P3's request kinds: call makes one request and reports
+// whether the answer showed the customer's data.
+type stream struct {
+	name string
+	call func(ctx context.Context, i int) (shown bool, err error)
+	lat  []time.Duration
+	errs int
+	shwn int
+}
+
+// runWidget is P3: Gorgias' HTTP-integration calls to C3 (GET pull) and C5
+// (POST event) through the hub's real routes at a fixed rate, open loop,
+// with the CRM (Konnektive) and Shopify emulators at a fixed latency, and
+// the same vendor calls made straight to the emulators in the same run.
+func runWidget(ctx context.Context, opt *Options, rep *Report) error {
+	rate, latency, n := opt.WidgetRate, opt.WidgetLatency, opt.WidgetRequests
+	const customers, block = 100, 100
+	rep.Params = map[string]any{"rate_per_s": rate, "vendor_latency": latency.String(), "requests_per_stream": n, "block": block, "customers": customers, "db": rep.Machine.DB}
+	e := newEnv(opt)
+	defer e.close()
+	emails := make([]string, customers)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("widget.customer%03d@example.org", i)
+	}
+	g := gorgiasemu.New(gorgiasemu.Config{Logger: opt.Logger, Window: 2 * time.Second})
+	k := konnektiveemu.New(konnektiveemu.Config{Logger: opt.Logger, Seed: 16, Customers: customers, Emails: emails, CallLog: -1})
+	// The points bucket is lifted: P3 measures latency, not Shopify's cost
+	// limit (200 queries/s would need a Plus shop's 1,000 points/s).
+	s := shopifyemu.New(shopifyemu.Config{Logger: opt.Logger, Seed: 16, AutoApprove: true, Emails: emails, BucketSize: 1e9, RestoreRate: 1e6})
+	for _, sv := range []struct {
+		name string
+		h    http.Handler
+		c    func()
+	}{{"gorgias", g, g.Close}, {"konnektive", k, k.Close}, {"shopify", s, s.Close}} {
+		if err := e.serve(sv.name, sv.h, sv.c); err != nil {
+			return err
+		}
+	}
+	if err := e.launch(ctx, rep, false); err != nil {
+		return err
+	}
+	t, err := e.newTenant(ctx, "Bench Widget", 2*time.Second)
+	if err != nil {
+		return err
+	}
+	// The answer cache is off: every pull reaches the CRM.
+	c3, err := e.install(ctx, t, "konnektive-gorgias", map[string]string{"hubUrl": e.hubURL, "cacheTtl": "0s", "pullTimeout": "5s"})
+	if err != nil {
+		return err
+	}
+	c5, err := e.install(ctx, t, "together-gorgias", map[string]string{"hub_url": e.hubURL})
+	if err != nil {
+		return err
+	}
+	i3, err := integrationOf(g, gorgiasemu.DefaultAccount, c3)
+	if err != nil {
+		return err
+	}
+	i5, err := integrationOf(g, gorgiasemu.DefaultAccount, c5)
+	if err != nil {
+		return err
+	}
+
+	// The load generator's clients: one to the hub (as Gorgias), and the
+	// direct vendor clients with the hub's outbound pool sizes.
+	hubClient := &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute, DisableCompression: true}, Timeout: 30 * time.Second}
+	vendorHTTP := &http.Client{Transport: &http.Transport{MaxIdleConns: 200, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}, Timeout: 30 * time.Second}
+	crm, err := konnektive.New(konnektive.Config{BaseURL: e.urls["konnektive"], LoginID: konnektiveemu.DefaultLoginID, Password: konnektiveemu.DefaultPassword, HTTPClient: vendorHTTP})
+	if err != nil {
+		return err
+	}
+	shop, err := shopify.New(shopify.Config{Shop: shopifyemu.DefaultShop, AccessToken: s.IssueToken(shopifyemu.DefaultShop, "read_orders", "read_customers"),
+		BaseURL: e.urls["shopify"], HTTPClient: vendorHTTP})
+	if err != nil {
+		return err
+	}
+	hubCall := func(it integration, shown func([]byte) bool) func(ctx context.Context, i int) (bool, error) {
+		return func(ctx context.Context, i int) (bool, error) {
+			req, err := it.request(ctx, emails[i%customers], fmt.Sprint(1000+i), gorgiasemu.DefaultAccount)
+			if err != nil {
+				return false, err
+			}
+			resp, err := hubClient.Do(req)
+			if err != nil {
+				return false, err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return false, err
+			}
+			if resp.StatusCode != http.StatusOK {
+				return false, fmt.Errorf("%s answered %d: %.200s", it.HTTP.URL, resp.StatusCode, body)
+			}
+			return shown(body), nil
+		}
+	}
+	var errAnswer atomic.Value
+	c3Shown := func(b []byte) bool {
+		var a struct {
+			Customer *json.RawMessage `json:"customer"`
+			Error    *json.RawMessage `json:"error"`
+		}
+		if json.Unmarshal(b, &a) != nil || a.Error != nil {
+			errAnswer.CompareAndSwap(nil, string(b))
+			return false
+		}
+		return a.Customer != nil
+	}
+	c5Shown := func(b []byte) bool {
+		var a struct {
+			Together *struct {
+				Orders []json.RawMessage `json:"orders"`
+			} `json:"together"`
+		}
+		return json.Unmarshal(b, &a) == nil && a.Together != nil && len(a.Together.Orders) > 0
+	}
+	streams := []*stream{
+		{name: "c3-hub", call: hubCall(i3, c3Shown)},
+		{name: "c3-direct", call: func(ctx context.Context, i int) (bool, error) { return crmPull(ctx, crm, emails[i%customers]) }},
+		{name: "c5-hub", call: hubCall(i5, c5Shown)},
+		{name: "c5-direct", call: func(ctx context.Context, i int) (bool, error) {
+			o, err := shop.FinalSaleOrders(ctx, emails[i%customers], time.Now())
+			return len(o) > 0, err
+		}},
+	}
+	// Warm both paths (connections, the hub's client caches) before the
+	// latency is set and the clock starts.
+	for i := range 2 * len(streams) {
+		for _, st := range streams {
+			if _, err := st.call(ctx, i); err != nil {
+				return fmt.Errorf("warm-up of %s: %w", st.name, err)
+			}
+		}
+	}
+	for _, kit := range []*emukit.Kit{k.Kit(), s.Kit()} {
+		kit.SetFaults(emukit.Faults{Latency: latency})
+	}
+
+	var before, after procStat
+	if e.pid != "self" {
+		if before, err = readProc(e.pid); err != nil {
+			return err
+		}
+	}
+	var mu sync.Mutex // guards the streams' samples
+	start := time.Now()
+	late, err := openLoop(ctx, n*len(streams), rate, func(ctx context.Context, i int, scheduled time.Time) {
+		st := streams[(i/block)%len(streams)]
+		shown, err := st.call(ctx, i)
+		d := time.Since(scheduled)
+		mu.Lock()
+		defer mu.Unlock()
+		st.lat = append(st.lat, d)
+		if err != nil {
+			st.errs++
+			if st.errs == 1 {
+				opt.Logger.Warn("widget request failed", "stream", st.name, "error", err.Error())
+			}
+		} else if shown {
+			st.shwn++
+		}
+	})
+	if err != nil {
+		return err
+	}
+	schedule := time.Since(start)
+	res := &WidgetResult{RatePerS: rate, VendorLatency: float64(latency) / float64(time.Millisecond), Block: block, Customers: customers,
+		ScheduleS: round(schedule.Seconds(), 2), MaxLateMs: round(float64(late)/float64(time.Millisecond), 2)}
+	rep.Widget = res
+	if e.pid != "self" {
+		if after, err = readProc(e.pid); err != nil {
+			return err
+		}
+		wall := after.wall.Sub(before.wall).Seconds()
+		res.HubCPUS = round((after.cpu - before.cpu).Seconds(), 2)
+		res.HubCPUPct = round(100*(after.cpu-before.cpu).Seconds()/wall, 1)
+		res.HubPeakRSSMB = mb(after.hwm)
+	}
+	path := func(st *stream) WidgetPath {
+		sort.Slice(st.lat, func(a, b int) bool { return st.lat[a] < st.lat[b] })
+		return WidgetPath{Requests: len(st.lat), Errors: st.errs, Shown: st.shwn, P50Ms: msAt(st.lat, .50), P90Ms: msAt(st.lat, .90), P99Ms: msAt(st.lat, .99), MaxMs: msAt(st.lat, 1)}
+	}
+	for j, c := range []struct{ name, route, calls string }{
+		{"konnektive-gorgias (C3)", "GET " + i3.HTTP.URL, "4 CRM calls: customer, order and purchase queries side by side, then transactions"},
+		{"together-gorgias (C5)", "POST " + i5.HTTP.URL, "1 Shopify GraphQL query (orders by email, 60 days)"},
+	} {
+		hub, direct := path(streams[2*j]), path(streams[2*j+1])
+		res.Connectors = append(res.Connectors, WidgetConnector{Connector: c.name, Route: c.route, VendorCalls: c.calls, Hub: hub, Direct: direct,
+			AddedP50Ms: round(hub.P50Ms-direct.P50Ms, 2), AddedP99Ms: round(hub.P99Ms-direct.P99Ms, 2)})
+	}
+	if v := errAnswer.Load(); v != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("a C3 error answer: %.300s", v))
+	}
+	for _, c := range res.Connectors {
+		rep.Targets = append(rep.Targets,
+			target("P3", c.Connector+": added latency p99", "≤ 5 ms", c.AddedP99Ms, "ms", c.AddedP99Ms <= 5 && c.Hub.Errors == 0),
+			target("P3", c.Connector+": added latency p50", "(figure)", c.AddedP50Ms, "ms", true),
+			target("P3", c.Connector+": hub errors", "0", float64(c.Hub.Errors+c.Direct.Errors), "", c.Hub.Errors+c.Direct.Errors == 0))
+	}
+	if e.child == nil {
+		rep.Notes = append(rep.Notes, "hub in process: it shares the CPU with the load generator and the emulators")
+	}
+	return nil
+}
+
+// msAt is the p-quantile (nearest rank) of sorted, in milliseconds.
+func msAt(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(sorted))+0.5) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return round(float64(sorted[i])/float64(time.Millisecond), 3)
+}
+
+// openLoop starts n calls at rate per second, request i at start + i/rate
+// whatever the previous ones are doing (a stall shows as latency, measured
+// from the scheduled start, instead of delaying the next requests). It
+// waits for every call and returns the dispatcher's worst lag behind the
+// schedule.
+func openLoop(ctx context.Context, n int, rate float64, fn func(ctx context.Context, i int, scheduled time.Time)) (time.Duration, error) {
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now().Add(10 * time.Millisecond)
+	var wg sync.WaitGroup
+	var late time.Duration
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return late, ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		late = max(late, time.Since(at))
+		wg.Go(func() { fn(ctx, i, at) })
+	}
+	wg.Wait()
+	return late, ctx.Err()
+}
+
+// crmPull makes the CRM calls one C3 pull makes, straight to the
+// emulator: customers, orders and purchases by email side by side, then
+// each customer's transactions.
+func crmPull(ctx context.Context, k *konnektive.Client, email string) (bool, error) {
+	var wg sync.WaitGroup
+	var custs []konnektive.Customer
+	errs := make([]error, 3)
+	wg.Go(func() { custs, errs[0] = k.QueryCustomers(ctx, konnektive.CustomerQuery{Email: email}) })
+	wg.Go(func() { _, errs[1] = k.QueryOrders(ctx, konnektive.OrderQuery{Email: email, NewestFirst: true}) })
+	wg.Go(func() { _, errs[2] = k.QueryPurchases(ctx, konnektive.PurchaseQuery{Email: email}) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	for _, c := range custs {
+		if _, err := k.QueryTransactions(ctx, konnektive.TransactionQuery{CustomerID: string(c.CustomerID)}); err != nil {
+			return false, err
+		}
+	}
+	return len(custs) > 0, nil
+}
