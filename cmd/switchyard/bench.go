@@ -30,7 +30,7 @@ type benchCmd struct {
 	Duration   time.Duration `name:"duration" help:"P5: idle window (default 60s)."`
 	InProcess  bool          `name:"in-process" help:"Run the hub in this process instead of as a 'serve' child process (P5 then measures /proc/self, emulators included)."`
 	Workers    int           `name:"workers" help:"Hub job workers (default 100, as serve)."`
-	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1 and P5: write a CPU profile of the load phase or the idle window (runs the hub in this process, beside the load generator and emulators)."`
+	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1, P3 and P5: write a CPU profile of the load phase or the idle window (runs the hub in this process, beside the load generator and emulators)."`
 	Timeout    time.Duration `name:"timeout" help:"Bound on each benchmark (default 30m; smoke 2m)."`
 }
 

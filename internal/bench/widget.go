@@ -49,7 +49,6 @@ type WidgetConnector struct {
 type WidgetResult struct {
 	RatePerS      float64           `json:"rate_per_s"`
 	VendorLatency float64           `json:"vendor_latency_ms"` // the emulators' fixed fault latency
-	Block         int               `json:"block"`             // requests per block; blocks rotate over the streams
 	Customers     int               `json:"customers"`
 	ScheduleS     float64           `json:"schedule_s"`
 	MaxLateMs     float64           `json:"max_dispatch_late_ms"` // the load generator's worst lag behind the schedule
@@ -57,11 +56,16 @@ type WidgetResult struct {
 	HubCPUS       float64           `json:"hub_cpu_s,omitempty"`
 	HubCPUPct     float64           `json:"hub_cpu_pct_of_one_core,omitempty"`
 	HubPeakRSSMB  float64           `json:"hub_peak_rss_mb,omitempty"`
+	// BenchCPUS is this process's CPU over the load: the load generator,
+	// the direct clients and the emulators (and the hub when in process).
+	BenchCPUS   float64 `json:"bench_cpu_s"`
+	BenchCPUPct float64 `json:"bench_cpu_pct_of_one_core"`
+	CPUProfile  string  `json:"cpu_profile,omitempty"`
 }
 
 func (r *WidgetResult) lines() []string {
-	out := []string{fmt.Sprintf("open loop at %.0f req/s for %.1f s (blocks of %d rotating over %d streams), vendor latency %.0f ms, %d customers; load generator at most %.1f ms behind schedule",
-		r.RatePerS, r.ScheduleS, r.Block, 2*len(r.Connectors), r.VendorLatency, r.Customers, r.MaxLateMs)}
+	out := []string{fmt.Sprintf("open loop at %.0f req/s to the hub and %.0f req/s direct, interleaved, one connector after the other (%.1f s in all), vendor latency %.0f ms, %d customers; load generator at most %.1f ms behind schedule",
+		r.RatePerS, r.RatePerS, r.ScheduleS, r.VendorLatency, r.Customers, r.MaxLateMs)}
 	for _, c := range r.Connectors {
 		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub %d requests, %d errors, %d shown; direct %d, %d errors",
 			c.Connector, c.Route, c.VendorCalls, c.Hub.P50Ms, c.Hub.P90Ms, c.Hub.P99Ms, c.Hub.MaxMs, c.Direct.P50Ms, c.Direct.P90Ms, c.Direct.P99Ms, c.Direct.MaxMs,
@@ -70,6 +74,7 @@ func (r *WidgetResult) lines() []string {
 	if r.HubCPUS > 0 {
 		out = append(out, fmt.Sprintf("hub process over the load: CPU %.2f s = %.1f%% of one core, peak RSS %.1f MB", r.HubCPUS, r.HubCPUPct, r.HubPeakRSSMB))
 	}
+	out = append(out, fmt.Sprintf("bench process (load generator, direct clients, emulators): CPU %.2f s = %.1f%% of one core", r.BenchCPUS, r.BenchCPUPct))
 	return out
 }
 
@@ -89,8 +94,8 @@ type stream struct {
 // the same vendor calls made straight to the emulators in the same run.
 func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	rate, latency, n := opt.WidgetRate, opt.WidgetLatency, opt.WidgetRequests
-	const customers, block = 100, 100
-	rep.Params = map[string]any{"rate_per_s": rate, "vendor_latency": latency.String(), "requests_per_stream": n, "block": block, "customers": customers, "db": rep.Machine.DB}
+	const customers = 100
+	rep.Params = map[string]any{"rate_per_s": rate, "vendor_latency": latency.String(), "requests_per_stream": n, "customers": customers, "db": rep.Machine.DB}
 	e := newEnv(opt)
 	defer e.close()
 	emails := make([]string, customers)
@@ -111,7 +116,8 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 			return err
 		}
 	}
-	if err := e.launch(ctx, rep, false); err != nil {
+	// A CPU profile needs the hub in this process.
+	if err := e.launch(ctx, rep, opt.CPUProfile != ""); err != nil {
 		return err
 	}
 	t, err := e.newTenant(ctx, "Bench Widget", 2*time.Second)
@@ -212,36 +218,60 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 		kit.SetFaults(emukit.Faults{Latency: latency})
 	}
 
-	var before, after procStat
+	var before, after, selfBefore, selfAfter procStat
 	if e.pid != "self" {
 		if before, err = readProc(e.pid); err != nil {
 			return err
 		}
 	}
-	var mu sync.Mutex // guards the streams' samples
-	start := time.Now()
-	late, err := openLoop(ctx, n*len(streams), rate, func(ctx context.Context, i int, scheduled time.Time) {
-		st := streams[(i/block)%len(streams)]
-		shown, err := st.call(ctx, i)
-		d := time.Since(scheduled)
-		mu.Lock()
-		defer mu.Unlock()
-		st.lat = append(st.lat, d)
-		if err != nil {
-			st.errs++
-			if st.errs == 1 {
-				opt.Logger.Warn("widget request failed", "stream", st.name, "error", err.Error())
-			}
-		} else if shown {
-			st.shwn++
-		}
-	})
-	if err != nil {
+	if selfBefore, err = readProc("self"); err != nil {
 		return err
 	}
+	if opt.CPUProfile != "" {
+		stop, err := startProfile(opt.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	// One phase per connector: the hub's stream at the rate and the direct
+	// stream at the same rate, interleaved request by request (direct
+	// request i half an interval after hub request i, for the same
+	// customer), so both see the same machine at every moment.
+	var mu sync.Mutex // guards the streams' samples
+	var late time.Duration
+	start := time.Now()
+	for j := range 2 {
+		pair := streams[2*j : 2*j+2]
+		l, err := openLoop(ctx, 2*n, 2*rate, func(ctx context.Context, i int, scheduled time.Time) {
+			st := pair[i%2]
+			shown, err := st.call(ctx, i/2)
+			d := time.Since(scheduled)
+			mu.Lock()
+			defer mu.Unlock()
+			st.lat = append(st.lat, d)
+			if err != nil {
+				st.errs++
+				if st.errs == 1 {
+					opt.Logger.Warn("widget request failed", "stream", st.name, "error", err.Error())
+				}
+			} else if shown {
+				st.shwn++
+			}
+		})
+		if err != nil {
+			return err
+		}
+		late = max(late, l)
+	}
 	schedule := time.Since(start)
-	res := &WidgetResult{RatePerS: rate, VendorLatency: float64(latency) / float64(time.Millisecond), Block: block, Customers: customers,
-		ScheduleS: round(schedule.Seconds(), 2), MaxLateMs: round(float64(late)/float64(time.Millisecond), 2)}
+	if selfAfter, err = readProc("self"); err != nil {
+		return err
+	}
+	res := &WidgetResult{RatePerS: rate, VendorLatency: float64(latency) / float64(time.Millisecond), Customers: customers,
+		ScheduleS: round(schedule.Seconds(), 2), MaxLateMs: round(float64(late)/float64(time.Millisecond), 2),
+		BenchCPUS: round((selfAfter.cpu - selfBefore.cpu).Seconds(), 2), CPUProfile: opt.CPUProfile}
+	res.BenchCPUPct = round(100*res.BenchCPUS/selfAfter.wall.Sub(selfBefore.wall).Seconds(), 1)
 	rep.Widget = res
 	if e.pid != "self" {
 		if after, err = readProc(e.pid); err != nil {
