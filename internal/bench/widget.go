@@ -103,20 +103,25 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 		emails[i] = fmt.Sprintf("widget.customer%03d@example.org", i)
 	}
 	g := gorgiasemu.New(gorgiasemu.Config{Logger: opt.Logger, Window: 2 * time.Second})
-	k := konnektiveemu.New(konnektiveemu.Config{Logger: opt.Logger, Seed: 16, Customers: customers, Emails: emails, CallLog: -1})
-	// The points bucket is lifted: P3 measures latency, not Shopify's cost
-	// limit (200 queries/s would need a Plus shop's 1,000 points/s).
-	s := shopifyemu.New(shopifyemu.Config{Logger: opt.Logger, Seed: 16, AutoApprove: true, Emails: emails, BucketSize: 1e9, RestoreRate: 1e6})
+	// The hub's calls and the direct ones go to two instances of each
+	// vendor emulator with the same fixtures (same seed and emails), so
+	// neither path queues behind the other's calls in an emulator (the
+	// Shopify emulator executes GraphQL under one lock). The points bucket
+	// is lifted: P3 measures latency, not Shopify's cost limit (200
+	// queries/s would need a Plus shop's 1,000 points/s).
+	kcfg := konnektiveemu.Config{Logger: opt.Logger, Seed: 16, Customers: customers, Emails: emails, CallLog: -1}
+	scfg := shopifyemu.Config{Logger: opt.Logger, Seed: 16, AutoApprove: true, Emails: emails, BucketSize: 1e9, RestoreRate: 1e6}
+	k, kd := konnektiveemu.New(kcfg), konnektiveemu.New(kcfg)
+	s, sd := shopifyemu.New(scfg), shopifyemu.New(scfg)
 	for _, sv := range []struct {
 		name string
 		h    http.Handler
 		c    func()
-	}{{"gorgias", g, g.Close}, {"konnektive", k, k.Close}, {"shopify", s, s.Close}} {
+	}{{"gorgias", g, g.Close}, {"konnektive", k, k.Close}, {"shopify", s, s.Close}, {"konnektive-direct", kd, kd.Close}, {"shopify-direct", sd, sd.Close}} {
 		if err := e.serve(sv.name, sv.h, sv.c); err != nil {
 			return err
 		}
 	}
-	// A CPU profile needs the hub in this process.
 	if err := e.launch(ctx, rep, opt.CPUProfile != ""); err != nil {
 		return err
 	}
@@ -146,12 +151,12 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	// direct vendor clients with the hub's outbound pool sizes.
 	hubClient := &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute, DisableCompression: true}, Timeout: 30 * time.Second}
 	vendorHTTP := &http.Client{Transport: &http.Transport{MaxIdleConns: 200, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}, Timeout: 30 * time.Second}
-	crm, err := konnektive.New(konnektive.Config{BaseURL: e.urls["konnektive"], LoginID: konnektiveemu.DefaultLoginID, Password: konnektiveemu.DefaultPassword, HTTPClient: vendorHTTP})
+	crm, err := konnektive.New(konnektive.Config{BaseURL: e.urls["konnektive-direct"], LoginID: konnektiveemu.DefaultLoginID, Password: konnektiveemu.DefaultPassword, HTTPClient: vendorHTTP})
 	if err != nil {
 		return err
 	}
-	shop, err := shopify.New(shopify.Config{Shop: shopifyemu.DefaultShop, AccessToken: s.IssueToken(shopifyemu.DefaultShop, "read_orders", "read_customers"),
-		BaseURL: e.urls["shopify"], HTTPClient: vendorHTTP})
+	shop, err := shopify.New(shopify.Config{Shop: shopifyemu.DefaultShop, AccessToken: sd.IssueToken(shopifyemu.DefaultShop, "read_orders", "read_customers"),
+		BaseURL: e.urls["shopify-direct"], HTTPClient: vendorHTTP})
 	if err != nil {
 		return err
 	}
@@ -214,7 +219,7 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 			}
 		}
 	}
-	for _, kit := range []*emukit.Kit{k.Kit(), s.Kit()} {
+	for _, kit := range []*emukit.Kit{k.Kit(), s.Kit(), kd.Kit(), sd.Kit()} {
 		kit.SetFaults(emukit.Faults{Latency: latency})
 	}
 
