@@ -43,6 +43,10 @@ type WidgetConnector struct {
 	Direct      WidgetPath `json:"direct"`
 	AddedP50Ms  float64    `json:"added_p50_ms"`
 	AddedP99Ms  float64    `json:"added_p99_ms"`
+	// HubCPUPerCallMs is the hub process's CPU time per call in this
+	// connector's phase (serve child only): the hub's own work, whatever
+	// else the machine runs.
+	HubCPUPerCallMs float64 `json:"hub_cpu_per_call_ms,omitempty"`
 }
 
 // WidgetResult is P3's figures.
@@ -67,9 +71,9 @@ func (r *WidgetResult) lines() []string {
 	out := []string{fmt.Sprintf("open loop at %.0f req/s to the hub and %.0f req/s direct, interleaved, one connector after the other (%.1f s in all), vendor latency %.0f ms, %d customers; load generator at most %.1f ms behind schedule",
 		r.RatePerS, r.RatePerS, r.ScheduleS, r.VendorLatency, r.Customers, r.MaxLateMs)}
 	for _, c := range r.Connectors {
-		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub %d requests, %d errors, %d shown; direct %d, %d errors",
+		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub CPU %.3f ms per call; hub %d requests, %d errors, %d shown; direct %d, %d errors",
 			c.Connector, c.Route, c.VendorCalls, c.Hub.P50Ms, c.Hub.P90Ms, c.Hub.P99Ms, c.Hub.MaxMs, c.Direct.P50Ms, c.Direct.P90Ms, c.Direct.P99Ms, c.Direct.MaxMs,
-			c.AddedP50Ms, c.AddedP99Ms, c.Hub.Requests, c.Hub.Errors, c.Hub.Shown, c.Direct.Requests, c.Direct.Errors))
+			c.AddedP50Ms, c.AddedP99Ms, c.HubCPUPerCallMs, c.Hub.Requests, c.Hub.Errors, c.Hub.Shown, c.Direct.Requests, c.Direct.Errors))
 	}
 	if r.HubCPUS > 0 {
 		out = append(out, fmt.Sprintf("hub process over the load: CPU %.2f s = %.1f%% of one core, peak RSS %.1f MB", r.HubCPUS, r.HubCPUPct, r.HubPeakRSSMB))
@@ -246,8 +250,15 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	var mu sync.Mutex // guards the streams' samples
 	var late time.Duration
 	start := time.Now()
+	var phaseCPU [2]time.Duration // the hub process's CPU in each connector's phase
 	for j := range 2 {
 		pair := streams[2*j : 2*j+2]
+		var p0 procStat
+		if e.pid != "self" {
+			if p0, err = readProc(e.pid); err != nil {
+				return err
+			}
+		}
 		l, err := openLoop(ctx, 2*n, 2*rate, func(ctx context.Context, i int, scheduled time.Time) {
 			st := pair[i%2]
 			shown, err := st.call(ctx, i/2)
@@ -268,6 +279,13 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 			return err
 		}
 		late = max(late, l)
+		if e.pid != "self" {
+			p1, err := readProc(e.pid)
+			if err != nil {
+				return err
+			}
+			phaseCPU[j] = p1.cpu - p0.cpu
+		}
 	}
 	schedule := time.Since(start)
 	if selfAfter, err = readProc("self"); err != nil {
@@ -297,7 +315,8 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	} {
 		hub, direct := path(streams[2*j]), path(streams[2*j+1])
 		res.Connectors = append(res.Connectors, WidgetConnector{Connector: c.name, Route: c.route, VendorCalls: c.calls, Hub: hub, Direct: direct,
-			AddedP50Ms: round(hub.P50Ms-direct.P50Ms, 2), AddedP99Ms: round(hub.P99Ms-direct.P99Ms, 2)})
+			AddedP50Ms: round(hub.P50Ms-direct.P50Ms, 2), AddedP99Ms: round(hub.P99Ms-direct.P99Ms, 2),
+			HubCPUPerCallMs: round(float64(phaseCPU[j])/float64(time.Millisecond)/float64(max(1, hub.Requests)), 3)})
 	}
 	if v := errAnswer.Load(); v != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("a C3 error answer: %.300s", v))
