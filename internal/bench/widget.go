@@ -164,7 +164,7 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	hubCall := func(it integration, shown func([]byte) bool) func(ctx context.Context, i int) (bool, error) {
+	hubCall := func(it integration, shown func([]byte) (bool, error)) func(ctx context.Context, i int) (bool, error) {
 		return func(ctx context.Context, i int) (bool, error) {
 			req, err := it.request(ctx, emails[i%customers], fmt.Sprint(1000+i), gorgiasemu.DefaultAccount)
 			if err != nil {
@@ -182,28 +182,36 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 			if resp.StatusCode != http.StatusOK {
 				return false, fmt.Errorf("%s answered %d: %.200s", it.HTTP.URL, resp.StatusCode, body)
 			}
-			return shown(body), nil
+			return shown(body)
 		}
 	}
+	// C3 answers 200 whatever happens; an error answer (the CRM did not
+	// answer within the time box, …) counts as an error.
 	var errAnswer atomic.Value
-	c3Shown := func(b []byte) bool {
+	c3Shown := func(b []byte) (bool, error) {
 		var a struct {
 			Customer *json.RawMessage `json:"customer"`
 			Error    *json.RawMessage `json:"error"`
 		}
-		if json.Unmarshal(b, &a) != nil || a.Error != nil {
-			errAnswer.CompareAndSwap(nil, string(b))
-			return false
+		if err := json.Unmarshal(b, &a); err != nil {
+			return false, fmt.Errorf("C3 answer: %w", err)
 		}
-		return a.Customer != nil
+		if a.Error != nil {
+			errAnswer.CompareAndSwap(nil, string(b))
+			return false, fmt.Errorf("C3 error answer: %s", *a.Error)
+		}
+		return a.Customer != nil, nil
 	}
-	c5Shown := func(b []byte) bool {
+	c5Shown := func(b []byte) (bool, error) {
 		var a struct {
 			Together *struct {
 				Orders []json.RawMessage `json:"orders"`
 			} `json:"together"`
 		}
-		return json.Unmarshal(b, &a) == nil && a.Together != nil && len(a.Together.Orders) > 0
+		if err := json.Unmarshal(b, &a); err != nil {
+			return false, fmt.Errorf("C5 answer: %w", err)
+		}
+		return a.Together != nil && len(a.Together.Orders) > 0, nil
 	}
 	streams := []*stream{
 		{name: "c3-hub", call: hubCall(i3, c3Shown)},
@@ -321,17 +329,28 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	if v := errAnswer.Load(); v != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("a C3 error answer: %.300s", v))
 	}
+	// The figures measure the hub only if the load generator kept its
+	// schedule (on a machine other work saturates it falls seconds
+	// behind, and the vendor emulators beside it queue).
+	kept := res.MaxLateMs <= maxLateMs
+	if !kept {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the load generator fell %.0f ms behind its schedule (more than %d ms): the machine could not run the load, so the added latency is not a measurement of the hub (targets not met)", res.MaxLateMs, maxLateMs))
+	}
 	for _, c := range res.Connectors {
 		rep.Targets = append(rep.Targets,
-			target("P3", c.Connector+": added latency p99", "≤ 5 ms", c.AddedP99Ms, "ms", c.AddedP99Ms <= 5 && c.Hub.Errors == 0),
+			target("P3", c.Connector+": added latency p99", "≤ 5 ms", c.AddedP99Ms, "ms", kept && c.AddedP99Ms <= 5 && c.Hub.Errors == 0),
 			target("P3", c.Connector+": added latency p50", "(figure)", c.AddedP50Ms, "ms", true),
-			target("P3", c.Connector+": hub errors", "0", float64(c.Hub.Errors+c.Direct.Errors), "", c.Hub.Errors+c.Direct.Errors == 0))
+			target("P3", c.Connector+": errors, hub + direct", "0", float64(c.Hub.Errors+c.Direct.Errors), "", c.Hub.Errors+c.Direct.Errors == 0))
 	}
 	if e.child == nil {
 		rep.Notes = append(rep.Notes, "hub in process: it shares the CPU with the load generator and the emulators")
 	}
 	return nil
 }
+
+// maxLateMs is how far behind its schedule the load generator may fall
+// for P3's figures to count.
+const maxLateMs = 20
 
 // msAt is the p-quantile (nearest rank) of sorted, in milliseconds.
 func msAt(sorted []time.Duration, p float64) float64 {
