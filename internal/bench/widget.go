@@ -43,6 +43,10 @@ type WidgetConnector struct {
 	Direct      WidgetPath `json:"direct"`
 	AddedP50Ms  float64    `json:"added_p50_ms"`
 	AddedP99Ms  float64    `json:"added_p99_ms"`
+	// HubVendorCalls and DirectVendorCalls count the calls each path made
+	// at its emulator during the load, by route.
+	HubVendorCalls    map[string]int `json:"hub_vendor_calls"`
+	DirectVendorCalls map[string]int `json:"direct_vendor_calls"`
 	// HubCPUPerCallMs is the hub process's CPU time per call in this
 	// connector's phase (serve child only): the hub's own work, whatever
 	// else the machine runs.
@@ -71,9 +75,9 @@ func (r *WidgetResult) lines() []string {
 	out := []string{fmt.Sprintf("open loop at %.0f req/s to the hub and %.0f req/s direct, interleaved, one connector after the other (%.1f s in all), vendor latency %.0f ms, %d customers; load generator at most %.1f ms behind schedule",
 		r.RatePerS, r.RatePerS, r.ScheduleS, r.VendorLatency, r.Customers, r.MaxLateMs)}
 	for _, c := range r.Connectors {
-		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub CPU %.3f ms per call; hub %d requests, %d errors, %d shown; direct %d, %d errors",
+		out = append(out, fmt.Sprintf("%s (%s; %s): hub p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms, direct p50 %.2f / p90 %.2f / p99 %.2f / max %.1f ms; added p50 %.2f ms, p99 %.2f ms; hub CPU %.3f ms per call; hub %d requests, %d errors, %d shown; direct %d, %d errors; vendor calls hub %v, direct %v",
 			c.Connector, c.Route, c.VendorCalls, c.Hub.P50Ms, c.Hub.P90Ms, c.Hub.P99Ms, c.Hub.MaxMs, c.Direct.P50Ms, c.Direct.P90Ms, c.Direct.P99Ms, c.Direct.MaxMs,
-			c.AddedP50Ms, c.AddedP99Ms, c.HubCPUPerCallMs, c.Hub.Requests, c.Hub.Errors, c.Hub.Shown, c.Direct.Requests, c.Direct.Errors))
+			c.AddedP50Ms, c.AddedP99Ms, c.HubCPUPerCallMs, c.Hub.Requests, c.Hub.Errors, c.Hub.Shown, c.Direct.Requests, c.Direct.Errors, c.HubVendorCalls, c.DirectVendorCalls))
 	}
 	if r.HubCPUS > 0 {
 		out = append(out, fmt.Sprintf("hub process over the load: CPU %.2f s = %.1f%% of one core, peak RSS %.1f MB", r.HubCPUS, r.HubCPUPct, r.HubPeakRSSMB))
@@ -98,7 +102,10 @@ type stream struct {
 // the same vendor calls made straight to the emulators in the same run.
 func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	rate, latency, n := opt.WidgetRate, opt.WidgetLatency, opt.WidgetRequests
-	const customers = 100
+	// 500 customers: a customer recurs every 2.5 s, so C3's per-customer
+	// single flight does not merge the hub's pulls unless it falls that far
+	// behind (the vendor calls of both paths are counted).
+	const customers = 500
 	rep.Params = map[string]any{"rate_per_s": rate, "vendor_latency": latency.String(), "requests_per_stream": n, "customers": customers, "db": rep.Machine.DB}
 	e := newEnv(opt)
 	defer e.close()
@@ -234,6 +241,9 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 	for _, kit := range []*emukit.Kit{k.Kit(), s.Kit(), kd.Kit(), sd.Kit()} {
 		kit.SetFaults(emukit.Faults{Latency: latency})
 	}
+	for _, c := range e.count {
+		c.reset()
+	}
 
 	var before, after, selfBefore, selfAfter procStat
 	if e.pid != "self" {
@@ -317,13 +327,14 @@ func runWidget(ctx context.Context, opt *Options, rep *Report) error {
 		sort.Slice(st.lat, func(a, b int) bool { return st.lat[a] < st.lat[b] })
 		return WidgetPath{Requests: len(st.lat), Errors: st.errs, Shown: st.shwn, P50Ms: msAt(st.lat, .50), P90Ms: msAt(st.lat, .90), P99Ms: msAt(st.lat, .99), MaxMs: msAt(st.lat, 1)}
 	}
-	for j, c := range []struct{ name, route, calls string }{
-		{"konnektive-gorgias (C3)", "GET " + i3.HTTP.URL, "4 CRM calls: customer, order and purchase queries side by side, then transactions"},
-		{"together-gorgias (C5)", "POST " + i5.HTTP.URL, "1 Shopify GraphQL query (orders by email, 60 days)"},
+	for j, c := range []struct{ name, route, calls, vendor string }{
+		{"konnektive-gorgias (C3)", "GET " + i3.HTTP.URL, "4 CRM calls: customer, order and purchase queries side by side, then transactions", "konnektive"},
+		{"together-gorgias (C5)", "POST " + i5.HTTP.URL, "1 Shopify GraphQL query (orders by email, 60 days)", "shopify"},
 	} {
 		hub, direct := path(streams[2*j]), path(streams[2*j+1])
 		res.Connectors = append(res.Connectors, WidgetConnector{Connector: c.name, Route: c.route, VendorCalls: c.calls, Hub: hub, Direct: direct,
 			AddedP50Ms: round(hub.P50Ms-direct.P50Ms, 2), AddedP99Ms: round(hub.P99Ms-direct.P99Ms, 2),
+			HubVendorCalls: e.count[c.vendor].routes(), DirectVendorCalls: e.count[c.vendor+"-direct"].routes(),
 			HubCPUPerCallMs: round(float64(phaseCPU[j])/float64(time.Millisecond)/float64(max(1, hub.Requests)), 3)})
 	}
 	if v := errAnswer.Load(); v != nil {
