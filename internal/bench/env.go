@@ -390,8 +390,9 @@ type tenant struct {
 	konnektive, shopify        string
 }
 
-// newTenant creates a merchant and its Whiplash, Gorgias and Klaviyo
-// connections to the emulators (those that are running).
+// newTenant creates a merchant and its Whiplash, Gorgias, Klaviyo,
+// Konnektive and Shopify connections to the emulators (those that are
+// running; after launch, as the Shopify redirect URL is the hub's).
 func (e *env) newTenant(ctx context.Context, name string, gorgiasWindow time.Duration) (*tenant, error) {
 	var m domain.Merchant
 	if err := e.api(ctx, "POST", "/api/v1/merchants", map[string]string{"name": name}, &m); err != nil {
@@ -439,7 +440,8 @@ func (e *env) newTenant(ctx context.Context, name string, gorgiasWindow time.Dur
 	return t, nil
 }
 
-// install creates and installs a connector for the tenant.
+// install creates and installs a connector for the tenant (C5 after its
+// link approval and OAuth, see linkTogether).
 func (e *env) install(ctx context.Context, t *tenant, connector string, settings map[string]string) (string, error) {
 	conns := map[string]string{}
 	switch connector {
