@@ -72,7 +72,8 @@ type Options struct {
 
 	// Workers is the hub's job workers (default 100, as `serve`).
 	Workers int
-	// CPUProfile, when set, receives a CPU profile of P1's load phase.
+	// CPUProfile, when set, receives a CPU profile of P1's or P3's load
+	// phase or of P5's idle window (the hub then runs in this process).
 	CPUProfile string
 	// Timeout bounds each benchmark (default 30 min; smoke 2 min).
 	Timeout time.Duration
