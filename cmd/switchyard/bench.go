@@ -23,11 +23,14 @@ type benchCmd struct {
 	Updates    int           `name:"updates" help:"P2: order updates in the burst (default 10000)."`
 	GCustomers int           `name:"gorgias-customers" help:"P2: customers the updates spread over (default 2000)."`
 	Window     time.Duration `name:"gorgias-window" help:"P2: Gorgias leaky-bucket window of the burst (default 2s, 10x the real 20s; 20s runs at the real rate, ~20 min)."`
+	Rate       float64       `name:"rate" help:"P3: requests per second, open loop (default 200)."`
+	Latency    time.Duration `name:"vendor-latency" help:"P3: fixed latency of the Konnektive and Shopify emulators (default 50ms)."`
+	Requests   int           `name:"requests" help:"P3: requests per stream: hub and direct, for C3 and for C5 (default 3000)."`
 	Orders     int           `name:"orders" help:"P4: generated Whiplash orders over 14 days (default 100000)."`
 	Duration   time.Duration `name:"duration" help:"P5: idle window (default 60s)."`
 	InProcess  bool          `name:"in-process" help:"Run the hub in this process instead of as a 'serve' child process (P5 then measures /proc/self, emulators included)."`
 	Workers    int           `name:"workers" help:"Hub job workers (default 100, as serve)."`
-	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1 and P5: write a CPU profile of the load phase or the idle window (runs the hub in this process, beside the load generator and emulators)."`
+	CPUProfile string        `name:"cpuprofile" type:"path" help:"P1, P3 and P5: write a CPU profile of the load phase or the idle window (runs the hub in this process, beside the load generator and emulators)."`
 	Timeout    time.Duration `name:"timeout" help:"Bound on each benchmark (default 30m; smoke 2m)."`
 }
 
@@ -36,6 +39,7 @@ func (c *benchCmd) Run(g *globals) error {
 	defer stop()
 	opt := bench.Options{ResultsDir: c.Results, DB: c.DB, Smoke: c.Smoke, Events: c.Events, Clients: c.Clients, Customers: c.Customers,
 		Route: c.Route, BatchSize: c.Batch, Updates: c.Updates, GorgiasCustomers: c.GCustomers, GorgiasWindow: c.Window, Orders: c.Orders,
+		WidgetRate: c.Rate, WidgetLatency: c.Latency, WidgetRequests: c.Requests,
 		Duration: c.Duration, Workers: c.Workers, CPUProfile: c.CPUProfile, Timeout: c.Timeout, Out: os.Stdout, Logger: g.logger(os.Stderr)}
 	if !c.InProcess {
 		exe, err := os.Executable()

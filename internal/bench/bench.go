@@ -1,5 +1,5 @@
 // Package bench runs switchyard's performance benchmarks (SPEC §6): P1
-// ingest, P2 gorgias-burst, P4 backfill and P5 idle. Each starts the vendor
+// ingest, P2 gorgias-burst, P3 widget, P4 backfill and P5 idle. Each starts the vendor
 // emulators on 127.0.0.1, the hub (in process, or a child `serve` process for
 // the idle figures), drives a bounded load that stops by itself, prints a
 // table and writes a JSON report with the machine it ran on (cores, an fsync
@@ -27,7 +27,7 @@ import (
 )
 
 // Names returns the benchmark names (`all` runs each in this order).
-func Names() []string { return []string{"ingest", "gorgias-burst", "backfill", "idle"} }
+func Names() []string { return []string{"ingest", "gorgias-burst", "widget", "backfill", "idle"} }
 
 // Options configures a run. Zero sizes take the SPEC §6 / issue 16 figures
 // (or the smoke sizes when Smoke is set).
@@ -54,6 +54,11 @@ type Options struct {
 	GorgiasCustomers int           // customers they spread over (default 2,000)
 	GorgiasWindow    time.Duration // leaky-bucket window of the measured burst (default 2 s: 10× the real 20 s)
 
+	// P3 widget.
+	WidgetRate     float64       // requests per second, open loop (default 200)
+	WidgetLatency  time.Duration // the CRM and Shopify emulators' fixed latency (default 50 ms)
+	WidgetRequests int           // requests per stream (hub and direct, C3 and C5; default 3,000)
+
 	// P4 backfill.
 	Orders int // generated Whiplash orders over 14 days (default 100,000)
 
@@ -67,7 +72,8 @@ type Options struct {
 
 	// Workers is the hub's job workers (default 100, as `serve`).
 	Workers int
-	// CPUProfile, when set, receives a CPU profile of P1's load phase.
+	// CPUProfile, when set, receives a CPU profile of P1's or P3's load
+	// phase or of P5's idle window (the hub then runs in this process).
 	CPUProfile string
 	// Timeout bounds each benchmark (default 30 min; smoke 2 min).
 	Timeout time.Duration
@@ -95,6 +101,16 @@ func (o *Options) defaults() {
 	def(&o.GorgiasCustomers, 2000, 40)
 	def(&o.Orders, 100000, 600)
 	def(&o.Workers, 100, 100)
+	def(&o.WidgetRequests, 3000, 100)
+	if o.WidgetRate <= 0 {
+		o.WidgetRate = 200
+	}
+	if o.WidgetLatency <= 0 {
+		o.WidgetLatency = 50 * time.Millisecond
+		if o.Smoke {
+			o.WidgetLatency = 20 * time.Millisecond
+		}
+	}
 	if o.Route == "" {
 		o.Route = "c1"
 	}
@@ -163,6 +179,7 @@ type Report struct {
 	Notes      []string        `json:"notes,omitempty"`
 	Ingest     *IngestResult   `json:"ingest,omitempty"`
 	Gorgias    *GorgiasResult  `json:"gorgias_burst,omitempty"`
+	Widget     *WidgetResult   `json:"widget,omitempty"`
 	Backfill   *BackfillResult `json:"backfill,omitempty"`
 	Idle       *IdleResult     `json:"idle,omitempty"`
 	ResultFile string          `json:"-"`
@@ -193,14 +210,11 @@ func runOne(ctx context.Context, name string, opt Options) (*Report, error) {
 	fn, ok := map[string]func(context.Context, *Options, *Report) error{
 		"ingest":        runIngest,
 		"gorgias-burst": runGorgiasBurst,
+		"widget":        runWidget,
 		"backfill":      runBackfill,
 		"idle":          runIdle,
 	}[name]
 	if !ok {
-		if name == "widget" {
-			fmt.Fprintln(opt.Out, "P3: needs C3 or C5")
-			return nil, nil
-		}
 		return nil, fmt.Errorf("unknown benchmark %q (want one of %s, all)", name, strings.Join(Names(), ", "))
 	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
@@ -283,6 +297,8 @@ func (r *Report) detail() []string {
 		return r.Ingest.lines()
 	case r.Gorgias != nil:
 		return r.Gorgias.lines()
+	case r.Widget != nil:
+		return r.Widget.lines()
 	case r.Backfill != nil:
 		return r.Backfill.lines()
 	case r.Idle != nil:

@@ -56,13 +56,32 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("gorgias-burst = %+v", g)
 	}
 
+	w := read("widget").Widget
+	if w == nil || len(w.Connectors) != 2 || w.RatePerS != 200 {
+		t.Fatalf("widget = %+v", w)
+	}
+	for _, c := range w.Connectors {
+		// Every request of every stream answered, with the customer's
+		// data (the fixtures give every customer records in both vendors).
+		for _, p := range []bench.WidgetPath{c.Hub, c.Direct} {
+			if p.Requests != 100 || p.Errors != 0 || p.Shown != p.Requests || p.P50Ms <= 0 || p.P99Ms < p.P50Ms || p.MaxMs < p.P99Ms {
+				t.Errorf("widget %s: %+v", c.Connector, p)
+			}
+		}
+		// Latency is measured from the scheduled start, so no answer
+		// is faster than the emulator's fixed latency.
+		if c.Direct.P50Ms < w.VendorLatency || c.Hub.P50Ms < w.VendorLatency {
+			t.Errorf("widget %s: p50 below the vendor latency %v ms: %+v", c.Connector, w.VendorLatency, c)
+		}
+	}
+
 	b := read("backfill").Backfill
 	if b == nil || b.Phase != "done" || b.Fetched != b.Orders || b.Profiles == 0 || b.Events == 0 || b.ProfileCalls < 1 || b.Floor.TotalS <= 0 || b.WallS <= 0 {
 		t.Errorf("backfill = %+v", b)
 	}
 
 	idle := read("idle").Idle
-	if idle == nil || idle.Installations != 5 || len(idle.MissingFamilies) != 0 || idle.RSSMB <= 0 {
+	if idle == nil || idle.Installations != 5 || idle.Active != 5 || len(idle.MissingFamilies) != 0 || idle.RSSMB <= 0 {
 		t.Errorf("idle = %+v", idle)
 	}
 	if testing.Verbose() {
@@ -70,14 +89,10 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-func TestUnknownAndWidget(t *testing.T) {
+func TestUnknown(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	if _, err := bench.Run(context.Background(), "nope", bench.Options{Smoke: true, ResultsDir: t.TempDir(), Out: &out}); err == nil {
 		t.Error("unknown benchmark: no error")
-	}
-	reports, err := bench.Run(context.Background(), "widget", bench.Options{Smoke: true, ResultsDir: t.TempDir(), Out: &out})
-	if err != nil || len(reports) != 0 || !bytes.Contains(out.Bytes(), []byte("P3: needs C3 or C5")) {
-		t.Errorf("widget: %v %d %q", err, len(reports), out.String())
 	}
 }

@@ -27,6 +27,8 @@ import (
 
 	"switchyard/internal/app"
 	"switchyard/internal/domain"
+	konnektiveemu "switchyard/internal/emulator/konnektive"
+	shopifyemu "switchyard/internal/emulator/shopify"
 )
 
 // counter wraps an emulator and counts the API calls reaching it (control
@@ -130,6 +132,10 @@ type env struct {
 	adminToken string
 	dbURL      string
 	dropDB     func()
+	// connectorConfig is the operator's connector configuration
+	// ("NAME.KEY" → value): app.Config.ConnectorConfig in process, the
+	// env twin of `serve --connector-config` for the child.
+	connectorConfig map[string]string
 }
 
 func newEnv(opt *Options) *env {
@@ -229,7 +235,7 @@ func (e *env) hubConfig(dbURL string) app.Config {
 	_, _ = rand.Read(key)
 	e.adminToken = "bench-" + randomHex(8)
 	return app.Config{Addr: "127.0.0.1:0", DB: dbURL, SecretKey: key, AdminToken: e.adminToken, Workers: e.opt.Workers, Version: "bench",
-		AllowVendorHosts: e.vendorHosts()}
+		AllowVendorHosts: e.vendorHosts(), ConnectorConfig: e.connectorConfig}
 }
 
 // launch runs the hub on a fresh database (start) and records where it
@@ -381,10 +387,12 @@ func (e *env) api(ctx context.Context, method, path string, body any, out any) e
 type tenant struct {
 	merchant                   string
 	whiplash, gorgias, klaviyo string
+	konnektive, shopify        string
 }
 
-// newTenant creates a merchant and its Whiplash, Gorgias and Klaviyo
-// connections to the emulators (those that are running).
+// newTenant creates a merchant and its Whiplash, Gorgias, Klaviyo,
+// Konnektive and Shopify connections to the emulators (those that are
+// running; after launch, as the Shopify redirect URL is the hub's).
 func (e *env) newTenant(ctx context.Context, name string, gorgiasWindow time.Duration) (*tenant, error) {
 	var m domain.Merchant
 	if err := e.api(ctx, "POST", "/api/v1/merchants", map[string]string{"name": name}, &m); err != nil {
@@ -414,17 +422,37 @@ func (e *env) newTenant(ctx context.Context, name string, gorgiasWindow time.Dur
 			return nil, err
 		}
 	}
+	if u := e.urls["konnektive"]; u != "" {
+		if t.konnektive, err = conn(map[string]any{"vendor": "konnektive", "account": konnektiveemu.DefaultLoginID, "config": map[string]string{"base_url": u},
+			"secrets": map[string]string{"password": konnektiveemu.DefaultPassword}}); err != nil {
+			return nil, err
+		}
+	}
+	if u := e.urls["shopify"]; u != "" {
+		// max_rps lifts the connection's default cap of 10 requests/s (the
+		// emulator's points bucket is sized by the benchmark).
+		if t.shopify, err = conn(map[string]any{"vendor": "shopify", "account": shopifyemu.DefaultShop,
+			"config":  map[string]string{"base_url": u, "client_id": shopifyemu.DefaultClientID, "redirect_url": e.hubURL + "/oauth/callback/together-gorgias/shopify", "max_rps": "1000"},
+			"secrets": map[string]string{"client_secret": shopifyemu.DefaultClientSecret}}); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
-// install creates and installs a connector for the tenant.
+// install creates and installs a connector for the tenant (C5 after its
+// link approval and OAuth, see linkTogether).
 func (e *env) install(ctx context.Context, t *tenant, connector string, settings map[string]string) (string, error) {
-	conns := map[string]string{"whiplash": t.whiplash}
+	conns := map[string]string{}
 	switch connector {
 	case "whiplash-gorgias":
-		conns["gorgias"] = t.gorgias
+		conns["whiplash"], conns["gorgias"] = t.whiplash, t.gorgias
 	case "whiplash-klaviyo":
-		conns["klaviyo"] = t.klaviyo
+		conns["whiplash"], conns["klaviyo"] = t.whiplash, t.klaviyo
+	case "konnektive-gorgias":
+		conns["konnektive"], conns["gorgias"] = t.konnektive, t.gorgias
+	case "together-gorgias":
+		conns["shopify"], conns["gorgias"] = t.shopify, t.gorgias
 	}
 	body := map[string]any{"connector": connector, "connections": conns}
 	if settings != nil {
@@ -433,6 +461,11 @@ func (e *env) install(ctx context.Context, t *tenant, connector string, settings
 	var in domain.Installation
 	if err := e.api(ctx, "POST", "/api/v1/merchants/"+t.merchant+"/installations", body, &in); err != nil {
 		return "", err
+	}
+	if connector == "together-gorgias" {
+		if err := e.linkTogether(ctx, t, in.ID); err != nil {
+			return "", err
+		}
 	}
 	if err := e.api(ctx, "POST", "/api/v1/merchants/"+t.merchant+"/installations/"+in.ID+"/install", nil, nil); err != nil {
 		return "", fmt.Errorf("error installing %s: %w", connector, err)

@@ -17,7 +17,10 @@ import (
 
 	gorgiasemu "switchyard/internal/emulator/gorgias"
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
+	konnektiveemu "switchyard/internal/emulator/konnektive"
+	shopifyemu "switchyard/internal/emulator/shopify"
 	whiplashemu "switchyard/internal/emulator/whiplash"
+	yotpoemu "switchyard/internal/emulator/yotpo"
 	"switchyard/internal/secret"
 )
 
@@ -25,6 +28,8 @@ import (
 type IdleResult struct {
 	Mode            string   `json:"mode"` // "serve child process" or "in process" (/proc/self)
 	Installations   int      `json:"installations"`
+	Connectors      []string `json:"connectors"` // one installation of each
+	Active          int      `json:"active"`     // of them, active (installed) per the admin API
 	DurationS       float64  `json:"duration_s"`
 	CPUS            float64  `json:"cpu_s"`
 	CPUPctOfCore    float64  `json:"cpu_pct_of_one_core"`
@@ -36,7 +41,7 @@ type IdleResult struct {
 
 func (r *IdleResult) lines() []string {
 	return []string{
-		fmt.Sprintf("%s, %d installations, idle %.0f s: CPU %.2f s = %.2f%% of one core, RSS %.1f MB (peak %.1f MB)", r.Mode, r.Installations, r.DurationS, r.CPUS, r.CPUPctOfCore, r.RSSMB, r.PeakRSSMB),
+		fmt.Sprintf("%s, %d installations (%s; %d active), idle %.0f s: CPU %.2f s = %.2f%% of one core, RSS %.1f MB (peak %.1f MB)", r.Mode, r.Installations, strings.Join(r.Connectors, ", "), r.Active, r.DurationS, r.CPUS, r.CPUPctOfCore, r.RSSMB, r.PeakRSSMB),
 		fmt.Sprintf("/metrics at idle: %s", strings.Join(r.MetricFamilies, ", ")),
 	}
 }
@@ -48,18 +53,22 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 	rep.Params = map[string]any{"duration": opt.Duration.String(), "db": rep.Machine.DB, "hub_exe": opt.HubExe}
 	e := newEnv(opt)
 	defer e.close()
-	g := gorgiasemu.New(gorgiasemu.Config{Logger: opt.Logger})
+	g := gorgiasemu.New(gorgiasemu.Config{AutoApprove: true, Logger: opt.Logger})
 	k := klaviyoemu.New(klaviyoemu.Config{Logger: opt.Logger})
 	w := whiplashemu.New(whiplashemu.Config{AllowClientCredentials: true, Fixtures: &whiplashemu.SeedOptions{}, Logger: opt.Logger})
+	crm := konnektiveemu.New(konnektiveemu.Config{Logger: opt.Logger})
+	shop := shopifyemu.New(shopifyemu.Config{AutoApprove: true, Logger: opt.Logger})
+	y := yotpoemu.New(yotpoemu.Config{Logger: opt.Logger})
 	for _, s := range []struct {
 		name string
 		h    http.Handler
 		c    func()
-	}{{"gorgias", g, g.Close}, {"klaviyo", k, k.Close}, {"whiplash", w, w.Close}} {
+	}{{"gorgias", g, g.Close}, {"klaviyo", k, k.Close}, {"whiplash", w, w.Close}, {"konnektive", crm, crm.Close}, {"shopify", shop, shop.Close}, {"yotpo", y, y.Close}} {
 		if err := e.serve(s.name, s.h, s.c); err != nil {
 			return err
 		}
 	}
+	e.connectorConfig = e.yotpoConfig()
 	res := &IdleResult{}
 	rep.Idle = res
 	var pid string
@@ -68,17 +77,41 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 		return err
 	}
 	res.Mode, pid = e.mode(), e.pid
-	// Five installations over three merchants.
-	for i, plan := range [][]string{{"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias", "whiplash-klaviyo"}, {"whiplash-gorgias"}} {
+	// Five installations, one per connector: C1 and C2 for one merchant,
+	// C3 and C5 for another (each through its admin API and install flow),
+	// and C4 from the Gorgias app store, which creates its own merchant.
+	for i, plan := range [][]string{{"whiplash-gorgias", "whiplash-klaviyo"}, {"konnektive-gorgias", "together-gorgias"}} {
 		t, err := e.newTenant(ctx, fmt.Sprintf("Idle Merchant %d", i+1), 20*time.Second)
 		if err != nil {
 			return err
 		}
 		for _, c := range plan {
-			if _, err := e.install(ctx, t, c, nil); err != nil {
+			var settings map[string]string
+			switch c {
+			case "konnektive-gorgias":
+				settings = map[string]string{"hubUrl": e.hubURL}
+			case "together-gorgias":
+				settings = map[string]string{"hub_url": e.hubURL}
+			}
+			if _, err := e.install(ctx, t, c, settings); err != nil {
 				return err
 			}
 			res.Installations++
+			res.Connectors = append(res.Connectors, c)
+		}
+	}
+	if err := e.installYotpo(ctx, gorgiasemu.DefaultAccount); err != nil {
+		return err
+	}
+	res.Installations++
+	res.Connectors = append(res.Connectors, "yotpo-gorgias")
+	active, err := e.activeInstallations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range res.Connectors {
+		if active[c] > 0 {
+			res.Active++
 		}
 	}
 	if _, err := e.waitIdle(ctx, 200*time.Millisecond); err != nil {
@@ -133,6 +166,7 @@ func runIdle(ctx context.Context, opt *Options, rep *Report) error {
 		target("P5", "idle CPU", "≤ 1 % of a core", res.CPUPctOfCore, "%", res.CPUPctOfCore <= 1),
 		target("P5", "idle RSS", "≤ 100 MB", res.RSSMB, "MB", res.RSSMB <= 100),
 		target("P5", "/metrics families missing at idle", "0", float64(len(res.MissingFamilies)), "", len(res.MissingFamilies) == 0),
+		target("P5", "installations active (one per connector)", "5", float64(res.Active), "", res.Active == 5),
 	}
 	if e.child == nil {
 		rep.Notes = append(rep.Notes, "measured in process: the figures include the emulators and the harness (run `switchyard bench idle` for the serve child process)")
@@ -211,6 +245,14 @@ func (e *env) startChild(ctx context.Context, exe, dbURL string) (*child, error)
 	}
 	cmd.Env = append(env, "SWITCHYARD_SECRET_KEY="+key, "SWITCHYARD_ADMIN_TOKEN="+e.adminToken,
 		"SWITCHYARD_ALLOW_VENDOR_HOSTS="+strings.Join(e.vendorHosts(), ","))
+	if len(e.connectorConfig) > 0 {
+		kv := make([]string, 0, len(e.connectorConfig))
+		for k, v := range e.connectorConfig {
+			kv = append(kv, k+"="+v)
+		}
+		sort.Strings(kv)
+		cmd.Env = append(cmd.Env, "SWITCHYARD_CONNECTOR_CONFIG="+strings.Join(kv, ";"))
+	}
 	c := &child{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, c.stderr
 	if err := cmd.Start(); err != nil {
