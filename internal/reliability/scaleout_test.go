@@ -102,6 +102,7 @@ type vendorCalls struct {
 	mu    sync.Mutex
 	since time.Time
 	at    []time.Time
+	ok    []bool // answered, not 429
 	n429  int
 }
 
@@ -119,6 +120,7 @@ func (v *vendorCalls) wrap(h http.Handler) http.Handler {
 			return
 		}
 		v.at = append(v.at, now)
+		v.ok = append(v.ok, rec.status != http.StatusTooManyRequests)
 		if rec.status == http.StatusTooManyRequests {
 			v.n429++
 		}
@@ -129,28 +131,37 @@ func (v *vendorCalls) wrap(h http.Handler) http.Handler {
 func (v *vendorCalls) start() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.since, v.at, v.n429 = time.Now(), nil, 0
+	v.since, v.at, v.ok, v.n429 = time.Now(), nil, nil, 0
 }
 
 // burst returns the calls and 429s since start, and the burst phase: from
 // the first call to the last call before a pause of gap or more (the work
-// of the killed replica, rescued later, is not part of the burst).
+// of the killed replica, rescued later, is not part of the burst), with the
+// calls answered (not 429) in it.
 func (v *vendorCalls) burst(gap time.Duration) (calls, throttled, inBurst int, phase time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	at := slices.Clone(v.at)
-	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-	if len(at) == 0 {
+	idx := make([]int, len(v.at))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return v.at[a].Compare(v.at[b]) })
+	if len(idx) == 0 {
 		return 0, v.n429, 0, 0
 	}
-	end := len(at) - 1
-	for i := 1; i < len(at); i++ {
-		if at[i].Sub(at[i-1]) >= gap {
+	end := len(idx) - 1
+	for i := 1; i < len(idx); i++ {
+		if v.at[idx[i]].Sub(v.at[idx[i-1]]) >= gap {
 			end = i - 1
 			break
 		}
 	}
-	return len(at), v.n429, end + 1, at[end].Sub(at[0])
+	for _, i := range idx[:end+1] {
+		if v.ok[i] {
+			inBurst++
+		}
+	}
+	return len(idx), v.n429, inBurst, v.at[idx[end]].Sub(v.at[idx[0]])
 }
 
 type statusWriter struct {
@@ -285,7 +296,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	for i := range replicas {
 		served = append(served, fmt.Sprint(balancer.served[i].Load()))
 	}
-	t.Logf("3 replicas on one Postgres; %s; webhooks through the balancer per replica %s; kill -9 of replica %d after %d acknowledged deliveries (%v into the burst, %d jobs busy: %s); load sent in %v; idle %v after the kill; Gorgias: %d calls, %d answered 429; burst %d calls in %v = %.1f %% of the vendor's %.0f calls/s; %s",
+	t.Logf("3 replicas on one Postgres; %s; webhooks through the balancer per replica %s; kill -9 of replica %d after %d acknowledged deliveries (%v into the burst, %d jobs busy: %s); load sent in %v; idle %v after the kill; Gorgias: %d calls, %d answered 429; burst %d calls answered in %v = %.1f %% of the vendor's %.0f calls/s; %s",
 		describeTiming(timing), strings.Join(served, "/"), slices.Index(replicas, victim)+1, killAt, killed.Sub(began).Round(time.Millisecond), busy, what, sent.Sub(began).Round(time.Millisecond),
 		idleAt.Sub(killed).Round(time.Millisecond), total, throttled, inBurst, phase.Round(time.Millisecond), 100*use, vendorLimit, f)
 	f.check(t)
