@@ -42,8 +42,26 @@ type SharedLimiter struct {
 	now    func() time.Time
 	start  time.Time
 
-	mu   sync.Mutex
-	seen map[string]domain.RateBudget // the last row this process read, per key
+	mu       sync.Mutex
+	seen     map[string]domain.RateBudget // the last row this process read, per key
+	warnedAt time.Time                    // last database warning (one per warnEvery)
+}
+
+// warnEvery spaces the limiter's warnings while the database fails (one
+// per call would flood the log).
+const warnEvery = 30 * time.Second
+
+// warn logs a database failure, at most once per warnEvery.
+func (s *SharedLimiter) warn(msg string, b Budget, err error) {
+	now := s.now()
+	s.mu.Lock()
+	if !s.warnedAt.IsZero() && now.Sub(s.warnedAt) < warnEvery {
+		s.mu.Unlock()
+		return
+	}
+	s.warnedAt = now
+	s.mu.Unlock()
+	s.logger.Warn(msg, slog.String("budget", b.Key), slog.Any("error", err))
 }
 
 // NewSharedLimiter returns a limiter over store. local provides the
@@ -102,7 +120,7 @@ func (s *SharedLimiter) Wait(ctx context.Context, b Budget) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("error waiting for rate budget %s: %w", b.Key, ctx.Err())
 		}
-		s.logger.Warn("shared rate budget unavailable, pacing in process", slog.String("budget", b.Key), slog.Any("error", err))
+		s.warn("shared rate budget unavailable, pacing in process", b, err)
 		return s.local.Wait(ctx, b)
 	}
 	s.remember(rb)
@@ -169,7 +187,7 @@ func (s *SharedLimiter) hold(b Budget, tat, paused, now time.Time) {
 	defer cancel()
 	rb, err := s.store.HoldRateBudget(ctx, b.Key, tat, paused, now)
 	if err != nil {
-		s.logger.Warn("error saving the vendor's rate state", slog.String("budget", b.Key), slog.Any("error", err))
+		s.warn("error saving the vendor's rate state in the shared budget", b, err)
 		return
 	}
 	s.remember(rb)

@@ -1,8 +1,11 @@
 package outbound_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,5 +247,30 @@ func TestSharedLimiterBreakerAndFallback(t *testing.T) {
 	takes = store.takes
 	if !admitted(t, l, outbound.Budget{Key: "x"}) || store.takes != takes {
 		t.Fatal("an unlimited budget was charged")
+	}
+}
+
+func TestSharedLimiterWarnsOncePerInterval(t *testing.T) {
+	store, clock := newMemBudgets(), frozen()
+	store.fail = errors.New("connection refused")
+	var logs bytes.Buffer
+	l := outbound.NewSharedLimiter(store, outbound.NewLocalLimiter(clock.Now), clock.Now, slog.New(slog.NewTextHandler(&logs, nil)))
+	bud := outbound.Budget{Key: "k", Rate: 100, Burst: 100}
+	for range 5 {
+		if !admitted(t, l, bud) {
+			t.Fatal("Wait failed with the database down")
+		}
+	}
+	l.Pause(bud, clock.Now().Add(time.Millisecond))
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Fatalf("%d warnings for 6 failures within 30 s, want 1:\n%s", n, logs.String())
+	}
+	clock.Add(31 * time.Second)
+	admitted(t, l, bud)
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
+		t.Fatalf("%d warnings after 30 s more, want 2", n)
+	}
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Fatal("the warning does not say why")
 	}
 }
