@@ -129,7 +129,7 @@ func (s *SharedLimiter) Wait(ctx context.Context, b Budget) error {
 		at = rb.PausedUntil
 	}
 	wait := at.Sub(s.now())
-	if dl, ok := ctx.Deadline(); ok && wait > 0 && dl.Before(at) {
+	if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl) < wait {
 		return fmt.Errorf("rate budget %s: the call's slot is %v away, after the context's deadline: %w", b.Key, wait.Round(time.Millisecond), context.DeadlineExceeded)
 	}
 	return Sleep(ctx, wait)
