@@ -174,7 +174,7 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		// busy machine. The pacer's burst keeps room for JitterRoom of it.
 		sendBurst := burst
 		if b.Rate > 0 {
-			sendBurst = max(1, burst-int(math.Ceil(b.Rate*l.jitterRoom().Seconds())))
+			sendBurst = l.sendBurst(b.Rate, burst)
 		}
 		send := rate.NewLimiter(r, sendBurst)
 		if b.Rate > 0 && l.Cold {
@@ -250,6 +250,20 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// sendBurst is the send pacer's burst: burst less JitterRoom's worth of
+// calls at rate.
+func (l *LocalLimiter) sendBurst(rate float64, burst int) int {
+	return max(1, burst-int(math.Ceil(rate*l.jitterRoom().Seconds())))
+}
+
+// pausedUntil returns b's pause (zero when none was set).
+func (l *LocalLimiter) pausedUntil(b Budget) time.Time {
+	bk := l.get(b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bk.pausedUntil
 }
 
 func (l *LocalLimiter) jitterRoom() time.Duration {

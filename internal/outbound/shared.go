@@ -135,9 +135,44 @@ func (s *SharedLimiter) Wait(ctx context.Context, b Budget) error {
 	return Sleep(ctx, wait)
 }
 
-// Pace implements Limiter (in process: it spaces this replica's paid calls).
+// sendSuffix names a budget's send row (Pace), next to its charge row.
+const sendSuffix = "#send"
+
+// Pace implements Limiter across replicas: every call leaving under b is
+// charged to the budget's send row (key + "#send": same rate, a burst less
+// Local's JitterRoom), and leaves at its slot. A call's charge (Wait or a
+// reservation) and its send are apart by the caller's reads, which take
+// longer on a busy replica; calls charged apart on several replicas would
+// otherwise reach the vendor together, over its bucket. The pause (Pause,
+// on any replica) holds the send row too.
 func (s *SharedLimiter) Pace(ctx context.Context, b Budget) error {
-	return s.local.Pace(ctx, b)
+	interval, burst, ok := shape(b)
+	if !ok {
+		return s.local.Pace(ctx, b)
+	}
+	// The process's own pause first (no charge while it lasts).
+	if err := Sleep(ctx, s.local.pausedUntil(b).Sub(s.now())); err != nil {
+		return err
+	}
+	sendBurst := s.local.sendBurst(b.Rate, burst)
+	now := s.now()
+	fresh := now
+	if s.local.Cold {
+		fresh = s.start.Add(time.Duration(sendBurst) * interval)
+	}
+	rb, err := s.store.TakeRateBudget(ctx, b.Key+sendSuffix, interval, fresh, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("error pacing the call under rate budget %s: %w", b.Key, ctx.Err())
+		}
+		s.warn("shared rate budget unavailable, pacing in process", b, err)
+		return s.local.Pace(ctx, b)
+	}
+	at := rb.TAT.Add(-time.Duration(sendBurst) * interval)
+	if rb.PausedUntil.After(at) {
+		at = rb.PausedUntil
+	}
+	return Sleep(ctx, at.Sub(s.now()))
 }
 
 // Observe implements Limiter: when the vendor reports fewer remaining calls
@@ -180,6 +215,9 @@ func (s *SharedLimiter) Pause(b Budget, until time.Time) {
 		return
 	}
 	s.hold(b, until.Add(time.Duration(burst)*interval), until, now)
+	send := b
+	send.Key += sendSuffix
+	s.hold(send, until.Add(time.Duration(s.local.sendBurst(b.Rate, burst))*interval), until, now)
 }
 
 func (s *SharedLimiter) hold(b Budget, tat, paused, now time.Time) {

@@ -274,3 +274,46 @@ func TestSharedLimiterWarnsOncePerInterval(t *testing.T) {
 		t.Fatal("the warning does not say why")
 	}
 }
+
+// paced reports whether Pace lets a paid call leave now (see admitted).
+func paced(t *testing.T, l *outbound.SharedLimiter, b outbound.Budget) bool {
+	t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(50*time.Millisecond))
+	defer cancel()
+	err := l.Pace(ctx, b)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Pace: %v", err)
+	}
+	return err == nil
+}
+
+func TestSharedLimiterPacesSendsAcrossReplicas(t *testing.T) {
+	store, clock := newMemBudgets(), frozen()
+	a, b := replica(store, clock), replica(store, clock)
+	// A bucket of 6 at 2 calls/s: the send pacer keeps 10 ms of jitter
+	// room (1 call), so 5 paid calls may leave at once across replicas.
+	bud := outbound.Budget{Key: "gorgias:acme", Rate: 2, Burst: 6}
+	var got []bool
+	for i := range 7 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		got = append(got, paced(t, l, bud))
+	}
+	want := []bool{true, true, true, true, true, false, false}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("sends let through = %v, want %v", got, want)
+		}
+	}
+	if row := store.row(bud.Key + "#send"); row.TAT.IsZero() {
+		t.Fatal("no shared send row")
+	}
+	// A pause heard by one replica holds the other's sends.
+	clock.Add(time.Hour)
+	a.Pause(bud, clock.Now().Add(10*time.Second))
+	if paced(t, b, bud) {
+		t.Fatal("replica B sent during A's pause")
+	}
+}
