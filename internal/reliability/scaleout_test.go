@@ -296,6 +296,13 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	for i := range replicas {
 		served = append(served, fmt.Sprint(balancer.served[i].Load()))
 	}
+	calls.mu.Lock()
+	for i, at := range calls.at {
+		if !calls.ok[i] {
+			t.Logf("a 429 %v after the burst began (the kill was at %v)", at.Sub(began).Round(time.Millisecond), killed.Sub(began).Round(time.Millisecond))
+		}
+	}
+	calls.mu.Unlock()
 	t.Logf("3 replicas on one Postgres; %s; webhooks through the balancer per replica %s; kill -9 of replica %d after %d acknowledged deliveries (%v into the burst, %d jobs busy: %s); load sent in %v; idle %v after the kill; Gorgias: %d calls, %d answered 429; burst %d calls answered in %v = %.1f %% of the vendor's %.0f calls/s; %s",
 		describeTiming(timing), strings.Join(served, "/"), slices.Index(replicas, victim)+1, killAt, killed.Sub(began).Round(time.Millisecond), busy, what, sent.Sub(began).Round(time.Millisecond),
 		idleAt.Sub(killed).Round(time.Millisecond), total, throttled, inBurst, phase.Round(time.Millisecond), 100*use, vendorLimit, f)
