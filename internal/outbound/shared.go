@@ -26,9 +26,10 @@ type BudgetStore interface {
 // Each budget is a GCRA token bucket row (domain.RateBudget): Wait charges
 // one call with one atomic upsert and sleeps until the call's slot; the
 // vendor's quota headers (Observe) and Retry-After (Pause) raise the row's
-// TAT, so every replica slows down on what one of them heard. The per-budget
-// circuit (Breaker), the send pacer (Pace) and the status snapshot stay in
-// the process, in Local: each replica probes a failing vendor on its own.
+// TAT, so every replica slows down on what one of them heard. Pace spaces
+// the sends through a second row per budget (key + "#send"). The per-budget
+// circuit (Breaker) and the status snapshot stay in the process, in Local:
+// each replica probes a failing vendor on its own.
 //
 // When the database cannot be reached, Wait falls back to Local's bucket
 // (logged), so an outbound call never fails for the limiter's sake.
@@ -65,7 +66,7 @@ func (s *SharedLimiter) warn(msg string, b Budget, err error) {
 }
 
 // NewSharedLimiter returns a limiter over store. local provides the
-// circuit, the send pacer, MaxPause, Cold (a key the database has never
+// circuit, JitterRoom, MaxPause, Cold (a key the database has never
 // seen starts empty at local's start instead of full) and the fallback;
 // now may be nil (time.Now), logger nil (discard).
 func NewSharedLimiter(store BudgetStore, local *LocalLimiter, now func() time.Time, logger *slog.Logger) *SharedLimiter {
@@ -78,7 +79,7 @@ func NewSharedLimiter(store BudgetStore, local *LocalLimiter, now func() time.Ti
 	return &SharedLimiter{store: store, local: local, logger: logger, now: now, start: local.start, seen: map[string]domain.RateBudget{}}
 }
 
-// Local returns the in-process limiter (circuit, pacer, fallback).
+// Local returns the in-process limiter (circuit, status, fallback).
 func (s *SharedLimiter) Local() *LocalLimiter { return s.local }
 
 // shape returns b's interval between calls and its burst; ok is false for
