@@ -170,6 +170,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	// budget per vendor account, and a restart continues the budget the
 	// last process left (outbound.SharedLimiter).
 	a.limiter = outbound.NewSharedLimiter(a.store, local, cfg.Now, logger)
+	a.limiter.PaceLocally = a.store.Backend().Name() == "sqlite" // one process: no other replica's sends to space
 	a.metrics = metrics.New(a.store.JobCounts, logger)
 	a.metrics.SetBuildInfo(cfg.Version)
 	a.metrics.WatchBudgets(a.limiter.Status)

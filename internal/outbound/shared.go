@@ -37,6 +37,11 @@ type BudgetStore interface {
 // Every replica computes slots with its own clock (the injected now): the
 // replicas' clocks must agree (NTP) to well within a budget's interval.
 type SharedLimiter struct {
+	// PaceLocally paces sends with Local's pacer instead of the shared send
+	// row: enough for a database only one process uses (SQLite), and one
+	// write less per call.
+	PaceLocally bool
+
 	store  BudgetStore
 	local  *LocalLimiter
 	logger *slog.Logger
@@ -148,7 +153,7 @@ const sendSuffix = "#send"
 // on any replica) holds the send row too.
 func (s *SharedLimiter) Pace(ctx context.Context, b Budget) error {
 	interval, burst, ok := shape(b)
-	if !ok {
+	if !ok || s.PaceLocally {
 		return s.local.Pace(ctx, b)
 	}
 	// The process's own pause first (no charge while it lasts).
@@ -216,6 +221,9 @@ func (s *SharedLimiter) Pause(b Budget, until time.Time) {
 		return
 	}
 	s.hold(b, until.Add(time.Duration(burst)*interval), until, now)
+	if s.PaceLocally {
+		return
+	}
 	send := b
 	send.Key += sendSuffix
 	s.hold(send, until.Add(time.Duration(s.local.sendBurst(b.Rate, burst))*interval), until, now)
