@@ -134,10 +134,10 @@ func (v *vendorCalls) start() {
 	v.since, v.at, v.ok, v.n429 = time.Now(), nil, nil, 0
 }
 
-// burst returns the calls and 429s since start, and the burst phase: from
-// the first call to the last call before a pause of gap or more (the work
-// of the killed replica, rescued later, is not part of the burst), with the
-// calls answered (not 429) in it.
+// burst returns the calls and 429s since start, and the burst phase: the
+// longest run of calls with no pause of gap or more between two of them
+// (the first syncs trickling in, and the killed replica's work rescued
+// later, are not part of it), with the calls answered (not 429) in it.
 func (v *vendorCalls) burst(gap time.Duration) (calls, throttled, inBurst int, phase time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -149,19 +149,23 @@ func (v *vendorCalls) burst(gap time.Duration) (calls, throttled, inBurst int, p
 	if len(idx) == 0 {
 		return 0, v.n429, 0, 0
 	}
-	end := len(idx) - 1
-	for i := 1; i < len(idx); i++ {
-		if v.at[idx[i]].Sub(v.at[idx[i-1]]) >= gap {
-			end = i - 1
-			break
+	// The runs between pauses; the longest (most calls) is the burst.
+	bestFrom, bestTo, from := 0, 0, 0
+	for i := 1; i <= len(idx); i++ {
+		if i < len(idx) && v.at[idx[i]].Sub(v.at[idx[i-1]]) < gap {
+			continue
 		}
+		if i-1-from > bestTo-bestFrom {
+			bestFrom, bestTo = from, i-1
+		}
+		from = i
 	}
-	for _, i := range idx[:end+1] {
+	for _, i := range idx[bestFrom : bestTo+1] {
 		if v.ok[i] {
 			inBurst++
 		}
 	}
-	return len(idx), v.n429, inBurst, v.at[idx[end]].Sub(v.at[idx[0]])
+	return len(idx), v.n429, inBurst, v.at[idx[bestTo]].Sub(v.at[idx[bestFrom]])
 }
 
 type statusWriter struct {
