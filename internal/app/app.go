@@ -100,7 +100,7 @@ type App struct {
 	backend    interface{ Migrate(context.Context) error }
 	store      *sqlstore.Store
 	metrics    *metrics.Metrics
-	limiter    *outbound.LocalLimiter
+	limiter    *outbound.SharedLimiter
 	recorder   *outbound.BatchRecorder
 	ingest     *ingest.Handler
 	connectors *connector.Set
@@ -156,9 +156,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: logger, limiter: outbound.NewLocalLimiter(cfg.Now)}
-	a.limiter.MaxPause = cfg.MaxRetryAfter
-	a.limiter.Cold = true // a start may be a restart: see LocalLimiter.Cold
+	a := &App{cfg: cfg, logger: logger}
+	local := outbound.NewLocalLimiter(cfg.Now)
+	local.MaxPause = cfg.MaxRetryAfter
+	local.Cold = true // a budget the database has never seen may still be spent at the vendor: see LocalLimiter.Cold
 	riverLogger := slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
 
 	// Built in order: store → connectors over it → River workers that call
@@ -166,6 +167,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := a.openStore(ctx, box, riverLogger); err != nil {
 		return nil, err
 	}
+	// Rate budgets live in the database: replicas on one Postgres share one
+	// budget per vendor account, and a restart continues the budget the
+	// last process left (outbound.SharedLimiter).
+	a.limiter = outbound.NewSharedLimiter(a.store, local, cfg.Now, logger)
+	a.limiter.PaceLocally = a.store.Backend().Name() == "sqlite" // one process: no other replica's sends to space
 	a.metrics = metrics.New(a.store.JobCounts, logger)
 	a.metrics.SetBuildInfo(cfg.Version)
 	a.metrics.WatchBudgets(a.limiter.Status)
@@ -297,8 +303,8 @@ func (a *App) Connector(name string) connector.Connector {
 // UI returns the admin UI (LoginLink makes a one-time login link).
 func (a *App) UI() *adminui.UI { return a.ui }
 
-// Limiter returns the shared rate limiter.
-func (a *App) Limiter() *outbound.LocalLimiter { return a.limiter }
+// Limiter returns the rate limiter (budgets shared through the database).
+func (a *App) Limiter() *outbound.SharedLimiter { return a.limiter }
 
 // Listen binds the address (so Addr is known before Run).
 func (a *App) Listen() error {

@@ -145,4 +145,17 @@ type Store interface {
 	// Activity counts inbound events and deliveries per minute in the
 	// filter's window: only the minutes with any activity, oldest first.
 	Activity(ctx context.Context, f ActivityFilter) ([]ActivityMinute, error)
+
+	// TakeRateBudget charges one call to the budget key (interval T between
+	// calls) at now and returns the budget after the charge: the call may
+	// leave at TAT - burst·T (RateBudget). A key not seen before is created
+	// with its TAT at fresh (now: a full bucket) before the charge. One
+	// atomic statement: concurrent callers on every replica see each
+	// other's charges.
+	TakeRateBudget(ctx context.Context, key string, interval time.Duration, fresh, now time.Time) (RateBudget, error)
+	// HoldRateBudget raises the budget's TAT to at least tat and its pause to
+	// at least pausedUntil (never lowers either) and returns the budget.
+	HoldRateBudget(ctx context.Context, key string, tat, pausedUntil, now time.Time) (RateBudget, error)
+	// ListRateBudgets returns every persisted budget, by key.
+	ListRateBudgets(ctx context.Context) ([]RateBudget, error)
 }

@@ -174,7 +174,7 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 		// busy machine. The pacer's burst keeps room for JitterRoom of it.
 		sendBurst := burst
 		if b.Rate > 0 {
-			sendBurst = max(1, burst-int(math.Ceil(b.Rate*l.jitterRoom().Seconds())))
+			sendBurst = l.sendBurst(b.Rate, burst)
 		}
 		send := rate.NewLimiter(r, sendBurst)
 		if b.Rate > 0 && l.Cold {
@@ -193,22 +193,30 @@ func (l *LocalLimiter) get(b Budget) *bucket {
 // Wait implements Limiter. While the budget's circuit is open it answers
 // ErrCircuitOpen at once, except for one probe per ProbeEvery.
 func (l *LocalLimiter) Wait(ctx context.Context, b Budget) error {
-	bk := l.get(b)
-	l.mu.Lock()
-	paused := bk.pausedUntil
-	if !bk.openedAt.IsZero() {
-		now := l.now()
-		if now.Before(bk.probeAt) {
-			l.mu.Unlock()
-			return ErrCircuitOpen
-		}
-		bk.probeAt = now.Add(l.probeEvery()) // this call is the probe
+	bk, paused, err := l.admit(b)
+	if err != nil {
+		return err
 	}
-	l.mu.Unlock()
 	if err := l.sleepUntil(ctx, paused); err != nil {
 		return err
 	}
 	return bk.lim.Wait(ctx)
+}
+
+// admit checks b's circuit: ErrCircuitOpen while it is open and this call
+// is not the probe. It returns the bucket and its pause.
+func (l *LocalLimiter) admit(b Budget) (*bucket, time.Time, error) {
+	bk := l.get(b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !bk.openedAt.IsZero() {
+		now := l.now()
+		if now.Before(bk.probeAt) {
+			return nil, time.Time{}, ErrCircuitOpen
+		}
+		bk.probeAt = now.Add(l.probeEvery()) // this call is the probe
+	}
+	return bk, bk.pausedUntil, nil
 }
 
 // Pace implements Limiter.
@@ -242,6 +250,20 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// sendBurst is the send pacer's burst: burst less JitterRoom's worth of
+// calls at rate.
+func (l *LocalLimiter) sendBurst(rate float64, burst int) int {
+	return max(1, burst-int(math.Ceil(rate*l.jitterRoom().Seconds())))
+}
+
+// pausedUntil returns b's pause (zero when none was set).
+func (l *LocalLimiter) pausedUntil(b Budget) time.Time {
+	bk := l.get(b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bk.pausedUntil
 }
 
 func (l *LocalLimiter) jitterRoom() time.Duration {

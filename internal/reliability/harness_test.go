@@ -131,6 +131,9 @@ type serve struct {
 	key, addr string
 	logPath   string
 	extra     []string
+	// argv and env, when argv is set, replace the command line and the
+	// environment start builds (a replica started from deploy/Procfile).
+	argv, env []string
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	exitErr   error
@@ -205,8 +208,12 @@ func (s *serve) tryStart() error {
 		return errors.New("serve is already running")
 	}
 	args := append([]string{"serve", "--db", s.db, "--secret-key-file", s.key, "--addr", s.addr, "--admin-token", operatorToken, "--log-level", "warn"}, s.extra...)
+	env := childEnv()
+	if s.argv != nil {
+		args, env = s.argv, s.env
+	}
 	cmd := exec.Command(s.bin, args...)
-	cmd.Env = childEnv()
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("error starting serve: %w", err)
@@ -340,6 +347,12 @@ type rigOptions struct {
 	// 40 calls a quarter second, so runs are bounded by the hub, not the
 	// vendor).
 	gorgiasWindow time.Duration
+	// wrapGorgias, when set, wraps the Gorgias emulator's handler (to
+	// record the calls it answers).
+	wrapGorgias func(http.Handler) http.Handler
+	// startServe, when set, starts the hub instead of one serve on a fresh
+	// SQLite database; vendorHosts is the --allow-vendor-hosts value.
+	startServe func(r *rig, vendorHosts string) *serve
 }
 
 func newRig(t *testing.T, opt rigOptions) *rig {
@@ -359,14 +372,18 @@ func newRig(t *testing.T, opt rigOptions) *rig {
 		h     http.Handler
 		url   *string
 		close func()
-	}{{r.gorgias, &r.gURL, r.gorgias.Close}, {r.klaviyo, &r.kURL, r.klaviyo.Close}, {r.whiplash, &r.wURL, r.whiplash.Close}} {
+	}{{gorgiasHandler(r.gorgias, opt.wrapGorgias), &r.gURL, r.gorgias.Close}, {r.klaviyo, &r.kURL, r.klaviyo.Close}, {r.whiplash, &r.wURL, r.whiplash.Close}} {
 		srv := httptest.NewServer(e.h) // 127.0.0.1
 		*e.url = srv.URL
 		t.Cleanup(func() { srv.Close(); e.close() })
 	}
 	hosts := strings.Join([]string{hostOf(r.gURL), hostOf(r.kURL), hostOf(r.wURL)}, ",")
-	r.serve = newServe(t, append([]string{"--allow-vendor-hosts", hosts}, opt.serveFlags...)...)
-	r.serve.start()
+	if opt.startServe != nil {
+		r.serve = opt.startServe(r, hosts)
+	} else {
+		r.serve = newServe(t, append([]string{"--allow-vendor-hosts", hosts}, opt.serveFlags...)...)
+		r.serve.start()
+	}
 
 	var m, wl, gg, kl, c1, c2 struct{ ID string }
 	r.api("POST", "/api/v1/merchants", `{"name":"Reliability"}`, 201, &m)
@@ -383,6 +400,13 @@ func newRig(t *testing.T, opt rigOptions) *rig {
 	r.api("POST", mp+"/installations/"+c2.ID+"/install", "", 200, nil)
 	r.whiplash.SetWebhookTarget(r.hookURL(r.c2), whiplashKey)
 	return r
+}
+
+func gorgiasHandler(e *gorgiasemu.Emulator, wrap func(http.Handler) http.Handler) http.Handler {
+	if wrap == nil {
+		return e
+	}
+	return wrap(e)
 }
 
 func hostOf(u string) string {

@@ -68,6 +68,10 @@ type Store struct {
 	FinishActionFn     func(ctx context.Context, a *domain.ActionAudit) error
 	ListActionAuditsFn func(ctx context.Context, f domain.ActionAuditFilter) ([]*domain.ActionAudit, error)
 	ActivityFn         func(ctx context.Context, f domain.ActivityFilter) ([]domain.ActivityMinute, error)
+
+	TakeRateBudgetFn  func(ctx context.Context, key string, interval time.Duration, fresh, now time.Time) (domain.RateBudget, error)
+	HoldRateBudgetFn  func(ctx context.Context, key string, tat, pausedUntil, now time.Time) (domain.RateBudget, error)
+	ListRateBudgetsFn func(ctx context.Context) ([]domain.RateBudget, error)
 }
 
 func unset(method string) string {
@@ -440,4 +444,28 @@ func (s *Store) Activity(ctx context.Context, f domain.ActivityFilter) ([]domain
 		panic(unset("Activity"))
 	}
 	return s.ActivityFn(ctx, f)
+}
+
+// TakeRateBudget calls TakeRateBudgetFn.
+func (s *Store) TakeRateBudget(ctx context.Context, key string, interval time.Duration, fresh, now time.Time) (domain.RateBudget, error) {
+	if s.TakeRateBudgetFn == nil {
+		panic(unset("TakeRateBudget"))
+	}
+	return s.TakeRateBudgetFn(ctx, key, interval, fresh, now)
+}
+
+// HoldRateBudget calls HoldRateBudgetFn.
+func (s *Store) HoldRateBudget(ctx context.Context, key string, tat, pausedUntil, now time.Time) (domain.RateBudget, error) {
+	if s.HoldRateBudgetFn == nil {
+		panic(unset("HoldRateBudget"))
+	}
+	return s.HoldRateBudgetFn(ctx, key, tat, pausedUntil, now)
+}
+
+// ListRateBudgets calls ListRateBudgetsFn.
+func (s *Store) ListRateBudgets(ctx context.Context) ([]domain.RateBudget, error) {
+	if s.ListRateBudgetsFn == nil {
+		panic(unset("ListRateBudgets"))
+	}
+	return s.ListRateBudgetsFn(ctx)
 }

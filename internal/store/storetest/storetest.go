@@ -394,6 +394,7 @@ func Exercise(t *testing.T, open Opener) {
 	exerciseTokens(t, open)
 	exerciseActionAudit(t, open)
 	exerciseActivity(t, open)
+	exerciseRateBudgets(t, open)
 
 	t.Run("Ready", func(t *testing.T) {
 		t.Parallel()
