@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,20 +24,7 @@ import (
 // shot saves a full-page PNG when screenshots are asked for.
 func shot(t *testing.T, bctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("SWITCHYARD_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browser.Shot(t, bctx, name)
 }
 
 func do(t *testing.T, bctx context.Context, steps ...chromedp.Action[chromedp.Void]) {

@@ -254,20 +254,7 @@ func escalations(d *Demo) int {
 //	SWITCHYARD_SCREENSHOTS=$PWD/docs/screenshots go test -count=1 -run TestBrowser ./internal/adminui/ ./internal/demo/
 func shot(t *testing.T, bctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("SWITCHYARD_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browser.Shot(t, bctx, name)
 }
 
 // The agent's view in a real browser: the demo ticket's sidebar shows the

@@ -8,6 +8,7 @@ package browser
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,4 +43,26 @@ func Context(tb testing.TB) context.Context {
 		cancelAlloc()
 	})
 	return ctx
+}
+
+// Shot saves a full-page PNG of the page in bctx as DIR/name.png when
+// SWITCHYARD_SCREENSHOTS names a directory (docs/screenshots is made so:
+// SWITCHYARD_SCREENSHOTS=$PWD/docs/screenshots go test -count=1 -run TestBrowser ./internal/adminui/ ./internal/demo/),
+// and does nothing otherwise.
+func Shot(tb testing.TB, bctx context.Context, name string) {
+	tb.Helper()
+	dir := os.Getenv("SWITCHYARD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
