@@ -22,6 +22,7 @@ import (
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
 	whiplashemu "switchyard/internal/emulator/whiplash"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/apitest"
 )
 
 const adminToken = "ui-test-admin-token"
@@ -104,22 +105,7 @@ func startEnv(t *testing.T) *env {
 
 func (e *env) api(method, path, body string, want int, out any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		e.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			e.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Do(e.t, e.url, adminToken, method, path, body, want, out)
 }
 
 // order returns the emulator's seeded order n (from 1).

@@ -19,6 +19,7 @@ import (
 	"switchyard/internal/domain"
 	"switchyard/internal/jobs"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/apitest"
 	"switchyard/internal/testutil/pgtest"
 )
 
@@ -94,22 +95,7 @@ func activate(t *testing.T, a *app.App, merchantID, id string) {
 
 func (b *bundle) api(t *testing.T, method, path, body string, want int, out any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, b.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Do(t, b.url, adminToken, method, path, body, want, out)
 }
 
 func (b *bundle) hook(t *testing.T, inst string, body []byte, sig string) (int, map[string]any) {

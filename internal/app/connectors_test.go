@@ -26,6 +26,7 @@ import (
 	whiplashemu "switchyard/internal/emulator/whiplash"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/apitest"
 )
 
 // hub is a running app with real connectors and the three emulators.
@@ -120,22 +121,7 @@ func hostsOf(urls ...string) []string {
 
 func (h *hub) api(method, path, body string, want int, out any) {
 	h.t.Helper()
-	req, _ := http.NewRequest(method, h.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		h.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			h.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Do(h.t, h.url, adminToken, method, path, body, want, out)
 }
 
 // idle waits until no job is queued, scheduled, retrying or running.

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +21,7 @@ import (
 	gorgiasemu "switchyard/internal/emulator/gorgias"
 	"switchyard/internal/outbound"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/apitest"
 )
 
 // Tenant isolation (issue 9), tried as a hostile merchant would: with only
@@ -97,14 +97,7 @@ func (h *hub) as(token, method, path, body string) (int, string) {
 func (h *hub) mustAs(token, method, path, body string, want int, out any) {
 	h.t.Helper()
 	code, raw := h.as(token, method, path, body)
-	if code != want {
-		h.t.Fatalf("%s %s = %d %s, want %d", method, path, code, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(raw), out); err != nil {
-			h.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Expect(h.t, method, path, code, []byte(raw), want, out)
 }
 
 // hookAs posts an order webhook signed with secret.

@@ -30,6 +30,7 @@ import (
 	klaviyoemu "switchyard/internal/emulator/klaviyo"
 	whiplashemu "switchyard/internal/emulator/whiplash"
 	"switchyard/internal/provider/whiplash"
+	"switchyard/internal/testutil/apitest"
 )
 
 // Environment of the suite.
@@ -419,14 +420,7 @@ func (r *rig) hookURL(inst string) string { return r.serve.url() + "/hooks/whipl
 func (r *rig) api(method, path, body string, want int, out any) {
 	r.t.Helper()
 	code, raw := r.as(operatorToken, method, path, body)
-	if code != want {
-		r.t.Fatalf("%s %s = %d %s, want %d", method, path, code, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			r.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Expect(r.t, method, path, code, raw, want, out)
 }
 
 // as calls the hub with a bearer token ("" sends none).

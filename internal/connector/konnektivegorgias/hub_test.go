@@ -19,6 +19,7 @@ import (
 	konnektiveemu "switchyard/internal/emulator/konnektive"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/provider/konnektive"
+	"switchyard/internal/testutil/apitest"
 )
 
 const adminToken = "test-admin-token"
@@ -107,14 +108,7 @@ func (h *hub) do(method, path, body string, header http.Header) (int, []byte) {
 func (h *hub) api(method, path, body string, want int, out any) {
 	h.t.Helper()
 	status, raw := h.do(method, path, body, http.Header{"Authorization": {"Bearer " + adminToken}})
-	if status != want {
-		h.t.Fatalf("%s %s = %d %s, want %d", method, path, status, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			h.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Expect(h.t, method, path, status, raw, want, out)
 }
 
 type installation struct {

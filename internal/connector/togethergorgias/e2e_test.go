@@ -24,6 +24,7 @@ import (
 	shopifyemu "switchyard/internal/emulator/shopify"
 	"switchyard/internal/provider/gorgias"
 	"switchyard/internal/store/sqlstore"
+	"switchyard/internal/testutil/apitest"
 	"switchyard/internal/testutil/pgtest"
 )
 
@@ -189,14 +190,7 @@ func (e *env) call(token, method, path, body string) (int, []byte) {
 func (e *env) api(token, method, path, body string, want int, out any) {
 	e.t.Helper()
 	st, raw := e.call(token, method, path, body)
-	if st != want {
-		e.t.Fatalf("%s %s = %d %s, want %d", method, path, st, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			e.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	apitest.Expect(e.t, method, path, st, raw, want, out)
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
