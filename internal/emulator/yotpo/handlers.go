@@ -370,25 +370,16 @@ func (e *Emulator) listQuestions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) getReview(w http.ResponseWriter, r *http.Request) {
-	if e.kit.Inject(w, r, writeReviewsErr) {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.reviewsAuth(w, r, "", "")
-	if s == nil {
-		return
-	}
-	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	rv := s.review(id)
-	if rv == nil {
-		writeReviewsErr(w, http.StatusNotFound, "review not found")
-		return
-	}
-	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"review": rv}})
+	getByID(e, w, r, "review", (*store).review)
 }
 
 func (e *Emulator) getQuestion(w http.ResponseWriter, r *http.Request) {
+	getByID(e, w, r, "question", (*store).question)
+}
+
+// getByID answers GET /{kind}s/{id}: {"status", "response": {kind: item}},
+// or the Reviews error envelope with 404 when find has no such item.
+func getByID[T any](e *Emulator, w http.ResponseWriter, r *http.Request, kind string, find func(*store, int64) *T) {
 	if e.kit.Inject(w, r, writeReviewsErr) {
 		return
 	}
@@ -399,12 +390,12 @@ func (e *Emulator) getQuestion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	q := s.question(id)
-	if q == nil {
-		writeReviewsErr(w, http.StatusNotFound, "question not found")
+	item := find(s, id)
+	if item == nil {
+		writeReviewsErr(w, http.StatusNotFound, kind+" not found")
 		return
 	}
-	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{"question": q}})
+	emukit.WriteJSON(w, http.StatusOK, map[string]any{"status": okStatus(), "response": map[string]any{kind: item}})
 }
 
 type commentBody struct {
