@@ -208,6 +208,16 @@ func keysetOf(r *http.Request, n int, lastID int64) keyset {
 	return k
 }
 
+// keysetOfItems is keysetOf for a page of items, the oldest (last) one's id read
+// with id.
+func keysetOfItems[T any](r *http.Request, items []T, id func(T) int64) keyset {
+	var last int64
+	if n := len(items); n > 0 {
+		last = id(items[n-1])
+	}
+	return keysetOf(r, len(items), last)
+}
+
 // listQuery is the API query of a keyset page with the given filters
 // copied from the request.
 func listQuery(r *http.Request, filters ...string) url.Values {
@@ -603,11 +613,7 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, s *session, m string
 		u.failErr(w, r, s, err)
 		return
 	}
-	var last int64
-	if n := len(out.Events); n > 0 {
-		last = out.Events[n-1].ID
-	}
-	u.render(w, r, s, http.StatusOK, "events", map[string]any{"Events": out.Events, "Page": keysetOf(r, len(out.Events), last),
+	u.render(w, r, s, http.StatusOK, "events", map[string]any{"Events": out.Events, "Page": keysetOfItems(r, out.Events, func(x domain.InboundEvent) int64 { return x.ID }),
 		"Installation": r.URL.Query().Get("installation"), "Email": r.URL.Query().Get("email")})
 }
 
@@ -619,11 +625,7 @@ func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s *session, m st
 		u.failErr(w, r, s, err)
 		return
 	}
-	var last int64
-	if n := len(out.Deliveries); n > 0 {
-		last = out.Deliveries[n-1].ID
-	}
-	u.render(w, r, s, http.StatusOK, "deliveries", map[string]any{"Deliveries": out.Deliveries, "Page": keysetOf(r, len(out.Deliveries), last),
+	u.render(w, r, s, http.StatusOK, "deliveries", map[string]any{"Deliveries": out.Deliveries, "Page": keysetOfItems(r, out.Deliveries, func(x domain.Delivery) int64 { return x.ID }),
 		"Installation": r.URL.Query().Get("installation"), "Vendor": r.URL.Query().Get("vendor")})
 }
 
@@ -686,11 +688,7 @@ func (u *UI) timeline(w http.ResponseWriter, r *http.Request, s *session, m stri
 		te.Deliveries = ds.Deliveries
 		rows = append(rows, te)
 	}
-	var last int64
-	if n := len(out.Events); n > 0 {
-		last = out.Events[n-1].ID
-	}
-	data["Events"], data["Page"] = rows, keysetOf(r, len(out.Events), last)
+	data["Events"], data["Page"] = rows, keysetOfItems(r, out.Events, func(x domain.InboundEvent) int64 { return x.ID })
 	data["Widgets"] = u.widgetData(r, s, m, email)
 	data["Syncs"] = u.customerSyncs(r, s, m, email)
 	var ins struct {
@@ -890,15 +888,11 @@ func (u *UI) deadLetters(w http.ResponseWriter, r *http.Request, s *session, m s
 		}
 		rows = append(rows, row)
 	}
-	var last int64
-	if n := len(out.DeadLetters); n > 0 {
-		last = out.DeadLetters[n-1].ID
-	}
 	var ins struct {
 		Installations []domain.Installation `json:"installations"`
 	}
 	_ = u.call(r.Context(), s.token, http.MethodGet, apiPath(m, "installations"), nil, nil, &ins)
-	u.render(w, r, s, http.StatusOK, "deadletters", map[string]any{"Letters": rows, "Page": keysetOf(r, len(out.DeadLetters), last), "Replaying": replaying,
+	u.render(w, r, s, http.StatusOK, "deadletters", map[string]any{"Letters": rows, "Page": keysetOfItems(r, out.DeadLetters, func(x domain.DeadLetter) int64 { return x.ID }), "Replaying": replaying,
 		"Installation": r.URL.Query().Get("installation"), "Pending": r.URL.Query().Get("pending") == "true", "Installations": ins.Installations,
 		"Back": r.URL.RequestURI()})
 }
