@@ -1,7 +1,6 @@
 package adminui
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,11 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"switchyard/internal/connector"
 	"switchyard/internal/domain"
-	"switchyard/internal/domain/mock"
 )
 
 // konnektiveAPI stands in for the admin API of one konnektive-gorgias
@@ -93,20 +89,7 @@ func (f *konnektiveAPI) body(path string) string {
 // wrote it, naming the side.
 func TestKonnektivePluginSettingsForm(t *testing.T) {
 	api := &konnektiveAPI{}
-	st := &mock.Store{LookupAPITokenFn: func(_ context.Context, plain string) (*domain.APIToken, error) {
-		if plain != "sy_m1" {
-			return nil, domain.Errorf(domain.ENOTFOUND, "no token")
-		}
-		return &domain.APIToken{MerchantID: "m1"}, nil
-	}}
-	set, err := connector.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := New(Config{API: api, Store: st, Connectors: set, Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := uiOver(t, api)
 	srv := httptest.NewServer(u)
 	defer srv.Close()
 	c := &http.Client{Jar: newJar(t), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -67,13 +67,10 @@ func (f *fakeAPI) called(prefix string) int {
 	return n
 }
 
-// TestConnectorPanelAndAction: a connector's panel is rendered on its
-// installation page from the data its Load reads through the connector's
-// admin routes, its timeline section on a customer's timeline, and a panel form posts to one of those routes with the
-// session's token and the form's fields as the JSON body; a path that is
-// not an admin route's form is refused before any call.
-func TestConnectorPanelAndAction(t *testing.T) {
-	api := &fakeAPI{}
+// uiOver is a UI whose admin API is api, with one merchant token, "sy_m1"
+// of merchant m1, and no connectors.
+func uiOver(t *testing.T, api http.Handler) *UI {
+	t.Helper()
 	st := &mock.Store{LookupAPITokenFn: func(_ context.Context, plain string) (*domain.APIToken, error) {
 		if plain != "sy_m1" {
 			return nil, domain.Errorf(domain.ENOTFOUND, "no token")
@@ -88,6 +85,17 @@ func TestConnectorPanelAndAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+// TestConnectorPanelAndAction: a connector's panel is rendered on its
+// installation page from the data its Load reads through the connector's
+// admin routes, its timeline section on a customer's timeline, and a panel form posts to one of those routes with the
+// session's token and the form's fields as the JSON body; a path that is
+// not an admin route's form is refused before any call.
+func TestConnectorPanelAndAction(t *testing.T) {
+	api := &fakeAPI{}
+	u := uiOver(t, api)
 	u.panels["together-gorgias"] = Panel{Load: func(ctx context.Context, call PanelCall, in *domain.Installation) (any, error) {
 		var out struct {
 			Requests []struct{ ID, Brand string } `json:"requests"`
