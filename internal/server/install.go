@@ -181,9 +181,11 @@ func (s *Server) connectorAdmin(byConnector map[string]connector.AdminRoute) htt
 			s.Error(w, r, connector.CallerError(err))
 			return
 		}
-		// An admin route may change the installation (a link approved, a
-		// rename): webhooks must see it at once.
-		s.cfg.Ingest.Invalidate(in.ID)
+		// A route that writes may have changed the installation (a link
+		// approved, a rename): webhooks must see it at once. A GET reads.
+		if r.Method != http.MethodGet {
+			s.cfg.Ingest.Invalidate(in.ID)
+		}
 		WriteJSON(w, status, body)
 	})
 }

@@ -580,6 +580,9 @@ func TestConnectorAdminRoutes(t *testing.T) {
 	if a := b.do(t, "", "GET", "/api/v1/merchants/m1/installations/ins_backfill/audit", ""); a.code != 401 {
 		t.Errorf("no token: %d %s, want 401", a.code, a.body)
 	}
+	if inv := b.ingest.invalidations(); slices.Contains(inv, "ins_backfill") {
+		t.Errorf("invalidated %v by a GET", inv)
+	}
 	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/link/approve", ""); a.code != 403 {
 		t.Errorf("operator route with a merchant token: %d %s, want 403", a.code, a.body)
 	}
@@ -591,6 +594,11 @@ func TestConnectorAdminRoutes(t *testing.T) {
 	}
 	if a := b.do(t, "sy_m1", "POST", "/api/v1/merchants/m1/installations/ins_backfill/fail", ""); a.code != 400 || !strings.Contains(a.err.Message, "klaviyo did not accept") {
 		t.Errorf("vendor error in a route: %d %s, want 400 naming the vendor", a.code, a.body)
+	}
+	// The operator's approve (a POST that answered) invalidated the
+	// installation for ingest; the GETs did not.
+	if inv := b.ingest.invalidations(); len(inv) != 1 || inv[0] != "ins_backfill" {
+		t.Errorf("invalidated %v, want ins_backfill once (the approve)", inv)
 	}
 }
 
